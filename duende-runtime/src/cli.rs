@@ -1,0 +1,260 @@
+//! The command line every duende binary has (DESIGN.md section 3).
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// The parsed command line.
+#[derive(Debug, Parser)]
+#[command(disable_help_subcommand = true, propagate_version = true)]
+pub struct Cli {
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Common {
+    /// Read this configuration file (above the system or user file, below environment and --set).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration value, e.g. `--set shutdown_timeout=5s` (repeatable; highest precedence).
+    #[arg(long = "set", global = true, value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// The platform to manage; `auto` detects it.
+    #[arg(long, global = true, value_enum, default_value_t = PlatformChoice::Auto)]
+    pub platform: PlatformChoice,
+}
+
+/// `--platform` values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum PlatformChoice {
+    /// Detect the platform.
+    #[default]
+    Auto,
+    /// systemd.
+    Systemd,
+    /// launchd (macOS).
+    Launchd,
+    /// docker or podman.
+    Container,
+    /// a pepita microVM.
+    Pepita,
+    /// WOS, the WebAssembly OS.
+    Wos,
+    /// no service manager: the binary supervises itself.
+    Native,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (the default).
+    Run,
+    /// Register this binary with the platform's service manager.
+    Install(InstallArgs),
+    /// Remove everything `install` created, and nothing else.
+    Uninstall(LevelArgs),
+    /// Start the installed service.
+    Start(LevelArgs),
+    /// Stop the installed service.
+    Stop(LevelArgs),
+    /// Restart the installed service.
+    Restart(LevelArgs),
+    /// Ask the running service to reload its configuration.
+    Reload(LevelArgs),
+    /// Show the service's state.
+    Status(StatusArgs),
+    /// Show the service's logs.
+    Logs(LogsArgs),
+    /// Print the effective configuration and where each value came from.
+    Config,
+    /// Validate the configuration and the environment, and explain each problem.
+    Check,
+}
+
+impl Command {
+    /// The subcommand's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Run => "run",
+            Command::Install(_) => "install",
+            Command::Uninstall(_) => "uninstall",
+            Command::Start(_) => "start",
+            Command::Stop(_) => "stop",
+            Command::Restart(_) => "restart",
+            Command::Reload(_) => "reload",
+            Command::Status(_) => "status",
+            Command::Logs(_) => "logs",
+            Command::Config => "config",
+            Command::Check => "check",
+        }
+    }
+}
+
+/// `--user` / `--system`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LevelArgs {
+    /// Manage the per-user service (the default when not root).
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+    /// Manage the system service (the default as root).
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// `install` flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InstallArgs {
+    /// Level.
+    #[command(flatten)]
+    pub level: LevelArgs,
+    /// Print every file and command, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start the service and wait until it is ready.
+    #[arg(long)]
+    pub now: bool,
+    /// Replace a service definition that duende did not write.
+    #[arg(long)]
+    pub force: bool,
+    /// Use this binary where it is instead of copying it to a stable path.
+    #[arg(long)]
+    pub in_place: bool,
+}
+
+/// `status` flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StatusArgs {
+    /// Level.
+    #[command(flatten)]
+    pub level: LevelArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `logs` flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogsArgs {
+    /// Level.
+    #[command(flatten)]
+    pub level: LevelArgs,
+    /// Keep following new lines.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// How many recent lines to show.
+    #[arg(short = 'n', long = "lines", value_name = "N")]
+    pub lines: Option<usize>,
+}
+
+/// What parsing the command line decided.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A command to carry out.
+    Cli(Cli),
+    /// `--help`, `--version`, or a usage error: print `text`, exit with `code`.
+    Exit {
+        /// What to print.
+        text: String,
+        /// 0 for help and version, 64 for a usage error.
+        code: u8,
+        /// Print on stderr rather than stdout.
+        to_stderr: bool,
+    },
+}
+
+/// Parses `args` (including the program name) for the daemon `name`.
+pub fn parse<I, T>(name: &'static str, version: &'static str, about: &'static str, args: I) -> Parsed
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = Cli::command().name(name).bin_name(name).version(version);
+    if !about.is_empty() {
+        command = command.about(about);
+    }
+    let result = command.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m));
+    match result {
+        Ok(cli) => Parsed::Cli(cli),
+        Err(err) => {
+            let usage = err.use_stderr();
+            Parsed::Exit { text: err.render().to_string(), code: if usage { 64 } else { 0 }, to_stderr: usage }
+        }
+    }
+}
+
+/// True when `args` (program name first) would run the daemon: no subcommand or `run`, and no
+/// `--help`/`--version`. Used to decide whether to lock memory before parsing anything.
+pub fn is_run(args: &[std::ffi::OsString]) -> bool {
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    let mut expect_value = false;
+    for word in words.by_ref() {
+        if expect_value {
+            expect_value = false;
+            continue;
+        }
+        match word.as_ref() {
+            "-h" | "--help" | "-V" | "--version" => return false,
+            "--config" | "--set" | "--platform" => expect_value = true,
+            w if w.starts_with('-') => {}
+            w => return w == "run",
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Cli {
+        match parse("demo", "1.0.0", "", args) {
+            Parsed::Cli(cli) => cli,
+            Parsed::Exit { text, .. } => panic!("unexpected exit: {text}"),
+        }
+    }
+
+    #[test]
+    fn no_subcommand_means_run_and_flags_are_global() {
+        let cli = parse_ok(&["demo", "--config", "/x.toml", "--set", "a.b=1", "--set", "c=2"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.common.config.as_deref(), Some(std::path::Path::new("/x.toml")));
+        assert_eq!(cli.common.sets, ["a.b=1", "c=2"]);
+        let cli = parse_ok(&["demo", "install", "--platform", "systemd", "--now", "--dry-run"]);
+        let Some(Command::Install(args)) = cli.command else { panic!("not install") };
+        assert!(args.now && args.dry_run && !args.force);
+        assert_eq!(cli.common.platform, PlatformChoice::Systemd);
+    }
+
+    #[test]
+    fn usage_errors_exit_64_help_exits_0() {
+        let Parsed::Exit { code, text, to_stderr } = parse("demo", "1", "", ["demo", "instal"]) else { panic!() };
+        assert_eq!(code, 64);
+        assert!(to_stderr);
+        assert!(text.contains("install"), "suggests the right subcommand: {text}");
+        let Parsed::Exit { code, text, .. } = parse("demo", "1", "", ["demo", "--platform", "sytemd"]) else { panic!() };
+        assert_eq!(code, 64);
+        assert!(text.contains("systemd") && text.contains("launchd") && text.contains("native"), "{text}");
+        let Parsed::Exit { code, text, .. } = parse("demo", "1.2.3", "", ["demo", "--version"]) else { panic!() };
+        assert_eq!(code, 0);
+        assert!(text.contains("demo 1.2.3"));
+        let Parsed::Exit { code, .. } = parse("demo", "1", "", ["demo", "status", "--user", "--system"]) else { panic!() };
+        assert_eq!(code, 64);
+    }
+
+    #[test]
+    fn is_run_looks_past_global_flags() {
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(is_run(&os(&["d"])));
+        assert!(is_run(&os(&["d", "run"])));
+        assert!(is_run(&os(&["d", "--config", "install", "run"])));
+        assert!(!is_run(&os(&["d", "--config", "x", "check"])));
+        assert!(!is_run(&os(&["d", "--help"])));
+        assert!(!is_run(&os(&["d", "status"])));
+    }
+}

@@ -1,0 +1,191 @@
+//! The typed configuration every duende daemon has, plus the daemon's own `[app]` section.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration;
+
+/// The effective configuration of a daemon: built-in defaults, then the system or user file,
+/// `--config`, `NAME_*` environment variables and `--set` flags, in rising precedence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings<A> {
+    /// Service name; the unit, label and container name. Defaults to the macro's `name`.
+    pub name: String,
+    /// Version of the daemon; defaults to the crate version.
+    pub version: String,
+    /// One-line description used by service managers.
+    pub description: String,
+    /// Where the installed binary lives; defaults to where this binary is.
+    pub binary_path: Option<PathBuf>,
+    /// Extra arguments passed to the daemon by the service manager.
+    pub args: Vec<String>,
+    /// Environment given to the daemon by the service manager.
+    pub env: BTreeMap<String, String>,
+    /// User to run as (service managers only).
+    pub user: Option<String>,
+    /// Group to run as (service managers only).
+    pub group: Option<String>,
+    /// Working directory (service managers only).
+    pub working_dir: Option<PathBuf>,
+    /// Log level or `tracing` directives (`info`, `warn,my_crate=debug`); `RUST_LOG` wins.
+    pub log_level: String,
+    /// Resource limits and memory locking.
+    pub resources: Resources,
+    /// Scheduled health checks.
+    pub health_check: HealthCheck,
+    /// When the service manager restarts the daemon.
+    pub restart: RestartPolicy,
+    /// Delay between restarts.
+    pub backoff: Backoff,
+    /// How long `run`'s return after a shutdown request plus `shutdown` may take.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
+    /// Platform-specific settings.
+    pub platform: PlatformSettings,
+    /// The daemon's own typed section.
+    pub app: A,
+}
+
+impl<A: Default> Default for Settings<A> {
+    fn default() -> Self {
+        Settings {
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            binary_path: None,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            user: None,
+            group: None,
+            working_dir: None,
+            log_level: "info".to_owned(),
+            resources: Resources::default(),
+            health_check: HealthCheck::default(),
+            restart: RestartPolicy::default(),
+            backoff: Backoff::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            platform: PlatformSettings::default(),
+            app: A::default(),
+        }
+    }
+}
+
+/// `[resources]`: limits the service manager enforces, and memory locking the runtime does.
+/// An absent limit means "no limit" (never a silent built-in cap).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    pub memory_bytes: Option<u64>,
+    /// Swap limit in bytes.
+    pub memory_swap_bytes: Option<u64>,
+    /// CPU quota in percent of one CPU (200 = two CPUs).
+    pub cpu_quota_percent: Option<f64>,
+    /// Relative CPU weight, 1..=10000.
+    pub cpu_shares: Option<u64>,
+    /// Read bandwidth limit in bytes per second.
+    pub io_read_bps: Option<u64>,
+    /// Write bandwidth limit in bytes per second.
+    pub io_write_bps: Option<u64>,
+    /// Maximum number of tasks (processes and threads).
+    pub pids_max: Option<u64>,
+    /// Maximum number of open files.
+    pub open_files_max: Option<u64>,
+    /// Lock all memory (`mlockall`) before the async runtime starts.
+    pub lock_memory: bool,
+    /// Exit with status 71 when memory cannot be locked.
+    pub lock_memory_required: bool,
+}
+
+/// `[health_check]`: how often the daemon's checks run and when it counts as unhealthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheck {
+    /// Run health checks.
+    pub enabled: bool,
+    /// Time between checks.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// A check running longer than this has failed.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Consecutive failures before the daemon is unhealthy.
+    pub retries: u32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            enabled: false,
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            retries: 3,
+        }
+    }
+}
+
+/// When the service manager (or the native supervisor) restarts the daemon.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never restart.
+    Never,
+    /// Restart after a non-zero exit or a crash.
+    #[default]
+    OnFailure,
+    /// Restart whenever the daemon stops, unless an operator stopped it.
+    Always,
+    /// Like `always`, but an operator's stop survives reboots.
+    UnlessStopped,
+}
+
+/// `[backoff]`: the delay between restarts, growing exponentially with jitter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backoff {
+    /// First delay.
+    #[serde(with = "duration")]
+    pub initial: Duration,
+    /// Largest delay.
+    #[serde(with = "duration")]
+    pub max: Duration,
+    /// Growth factor per consecutive failure, 1.0..=10.0.
+    pub multiplier: f64,
+    /// Random spread as a fraction of the delay, 0.0..=1.0.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            multiplier: 2.0,
+            jitter: 0.1,
+        }
+    }
+}
+
+/// `[platform]`: settings only some platforms read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformSettings {
+    /// Container image to build or run.
+    pub container_image: Option<String>,
+    /// microVM virtual CPUs, 1..=64.
+    pub vcpus: Option<u32>,
+    /// microVM memory in MiB, 16..=1048576.
+    pub memory_mib: Option<u64>,
+    /// microVM kernel image.
+    pub kernel: Option<PathBuf>,
+    /// microVM root filesystem or initramfs.
+    pub rootfs: Option<PathBuf>,
+    /// microVM vsock context id, 3..=4294967294.
+    pub vsock_cid: Option<u32>,
+    /// WOS scheduling priority: 0 highest ... 7 idle.
+    pub priority: Option<u8>,
+}

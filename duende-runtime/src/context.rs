@@ -1,0 +1,138 @@
+//! What a running daemon sees of the runtime: its configuration, the shutdown event, the
+//! signals meant for it, status reporting and metrics.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Settings;
+use crate::metrics::DaemonMetrics;
+use crate::notify::Notifier;
+use crate::shutdown::Shutdown;
+
+/// Something that happened to the daemon, delivered in order by [`DaemonContext::next_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// SIGUSR1 arrived.
+    User1,
+    /// SIGUSR2 arrived.
+    User2,
+    /// SIGCONT arrived: the process was stopped and has been resumed.
+    Continued,
+    /// SIGHUP re-read every configuration layer; the new configuration is in effect.
+    Reloaded {
+        /// The configuration generation now in effect (1 is the one the daemon started with).
+        generation: u64,
+    },
+    /// SIGHUP re-read the configuration but it was invalid; the previous one stays in effect.
+    ReloadRejected {
+        /// Every problem found, as logged.
+        reason: String,
+    },
+}
+
+/// One configuration generation.
+#[derive(Debug)]
+pub(crate) struct Generation<C> {
+    pub(crate) number: u64,
+    pub(crate) settings: Arc<Settings<C>>,
+}
+
+impl<C> Clone for Generation<C> {
+    fn clone(&self) -> Self {
+        Generation { number: self.number, settings: Arc::clone(&self.settings) }
+    }
+}
+
+/// The daemon's view of the runtime, passed to `init`, `run` and `shutdown`.
+#[derive(Debug)]
+pub struct DaemonContext<C> {
+    config: watch::Receiver<Generation<C>>,
+    shutdown: Shutdown,
+    events: mpsc::Receiver<Event>,
+    notifier: Arc<Notifier>,
+    metrics: DaemonMetrics,
+}
+
+impl<C> DaemonContext<C> {
+    pub(crate) fn new(
+        config: watch::Receiver<Generation<C>>,
+        shutdown: Shutdown,
+        events: mpsc::Receiver<Event>,
+        notifier: Arc<Notifier>,
+    ) -> Self {
+        DaemonContext { config, shutdown, events, notifier, metrics: DaemonMetrics::new() }
+    }
+
+    /// The configuration in effect now. A reload swaps it atomically: a value obtained here
+    /// never changes under the caller.
+    pub fn config(&self) -> Arc<Settings<C>> {
+        Arc::clone(&self.config.borrow().settings)
+    }
+
+    /// The daemon's own `[app]` section in effect now.
+    pub fn app(&self) -> AppConfig<C> {
+        AppConfig(self.config())
+    }
+
+    /// The configuration generation in effect: 1 at start, +1 per accepted reload.
+    pub fn generation(&self) -> u64 {
+        self.config.borrow().number
+    }
+
+    /// The service name.
+    pub fn name(&self) -> String {
+        self.config.borrow().settings.name.clone()
+    }
+
+    /// Resolves when shutdown has been requested (SIGTERM, SIGINT, SIGQUIT, or
+    /// [`request_shutdown`](Self::request_shutdown)). It borrows nothing, so it fits in
+    /// `tokio::select!` beside futures that use the context.
+    pub fn shutdown_requested(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.shutdown.wait()
+    }
+
+    /// True once shutdown has been requested: a cheap check for tight loops.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_triggered()
+    }
+
+    /// Asks the runtime to stop the daemon, as SIGTERM would.
+    pub fn request_shutdown(&self) {
+        if self.shutdown.trigger() {
+            tracing::info!("shutdown requested by the daemon");
+            self.notifier.stopping("shutting down");
+        }
+    }
+
+    /// The next signal or reload outcome for the daemon. Resolves to `None` only when the runtime
+    /// is gone. Events that arrive while nobody reads are queued (up to 64; beyond that the
+    /// oldest unread kinds coalesce and a debug line is logged).
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// Publishes a one-line status (`STATUS=` under systemd; logged at debug level everywhere).
+    pub fn set_status(&self, status: &str) {
+        tracing::debug!(status, "status");
+        self.notifier.status(status);
+    }
+
+    /// The daemon's RED metrics.
+    pub fn metrics(&self) -> &DaemonMetrics {
+        &self.metrics
+    }
+}
+
+/// A snapshot of the daemon's `[app]` section; dereferences to it.
+#[derive(Debug)]
+pub struct AppConfig<C>(Arc<Settings<C>>);
+
+impl<C> std::ops::Deref for AppConfig<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0.app
+    }
+}

@@ -1,0 +1,31 @@
+//! The runtime behind `#[duende::main]`. Users name the `duende` facade, not this crate.
+//!
+//! One concern per module: [`entry`] drives the lifecycle, [`signals`] routes signals,
+//! [`config`] layers configuration, [`mlock`] locks memory, [`platform`] detects where the daemon
+//! runs and holds the seam for service-manager backends, [`notify`] speaks sd_notify,
+//! [`logging`] sets up `tracing`, [`cli`] parses the command line.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod daemon;
+pub mod entry;
+pub mod exit;
+pub mod logging;
+pub mod metrics;
+pub mod mlock;
+pub mod name;
+pub mod notify;
+pub mod platform;
+pub mod shutdown;
+pub mod signals;
+
+pub use config::{NoConfig, Settings, Violation};
+pub use context::{AppConfig, DaemonContext, Event};
+pub use daemon::{Daemon, Error, ExitReason, Result};
+pub use exit::Exit;
+pub use metrics::DaemonMetrics;
+pub use mlock::MlockMode;
+pub use platform::Platform;

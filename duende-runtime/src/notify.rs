@@ -1,0 +1,151 @@
+//! The sd_notify protocol, spoken directly over `$NOTIFY_SOCKET` (path or abstract `@name`).
+//! Nothing is linked: the protocol is one datagram per message.
+
+use std::io;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+
+/// A connection to the service manager's notification socket, or nothing when there is none.
+///
+/// Every send is best effort: a manager that went away must not take the daemon with it, so
+/// failures are logged at debug level and otherwise ignored.
+#[derive(Debug)]
+pub struct Notifier {
+    target: Option<(UnixDatagram, SocketAddr)>,
+}
+
+impl Notifier {
+    /// A notifier for `NOTIFY_SOCKET`'s value, if set and usable.
+    pub fn from_socket_var(value: Option<&str>) -> io::Result<Notifier> {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            return Ok(Notifier { target: None });
+        };
+        let addr = parse_addr(value)?;
+        let socket = UnixDatagram::unbound()?;
+        Ok(Notifier { target: Some((socket, addr)) })
+    }
+
+    /// A notifier that sends nothing.
+    pub fn disabled() -> Notifier {
+        Notifier { target: None }
+    }
+
+    /// True when a manager is listening.
+    pub fn is_enabled(&self) -> bool {
+        self.target.is_some()
+    }
+
+    /// Sends one message made of `KEY=value` lines.
+    pub fn send(&self, message: &str) {
+        if let Some((socket, addr)) = &self.target {
+            if let Err(err) = socket.send_to_addr(message.as_bytes(), addr) {
+                tracing::debug!(%err, message, "sd_notify send failed");
+            }
+        }
+    }
+
+    /// `READY=1`, with a status line.
+    pub fn ready(&self, status: &str) {
+        self.send(&format!("READY=1\nSTATUS={}", one_line(status)));
+    }
+
+    /// `RELOADING=1` with `MONOTONIC_USEC` (required by `Type=notify-reload`).
+    pub fn reloading(&self) {
+        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+    }
+
+    /// `STOPPING=1`, with a status line.
+    pub fn stopping(&self, status: &str) {
+        self.send(&format!("STOPPING=1\nSTATUS={}", one_line(status)));
+    }
+
+    /// `STATUS=` free text (newlines are folded: the protocol is line based).
+    pub fn status(&self, status: &str) {
+        self.send(&format!("STATUS={}", one_line(status)));
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+fn parse_addr(value: &str) -> io::Result<SocketAddr> {
+    if let Some(name) = value.strip_prefix('@') {
+        abstract_addr(name.as_bytes())
+    } else if value.starts_with('/') {
+        SocketAddr::from_pathname(value)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("NOTIFY_SOCKET `{value}` is neither an absolute path nor an abstract `@name`"),
+        ))
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn abstract_addr(name: &[u8]) -> io::Result<SocketAddr> {
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
+    use std::os::linux::net::SocketAddrExt;
+    SocketAddr::from_abstract_name(name)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn abstract_addr(_name: &[u8]) -> io::Result<SocketAddr> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "abstract unix sockets exist only on Linux"))
+}
+
+/// CLOCK_MONOTONIC in microseconds, as systemd compares it.
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always supported.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs * 1_000_000 + nanos / 1_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recv(sock: &UnixDatagram) -> String {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).unwrap();
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn sends_ready_and_status_to_a_path_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let listener = UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier::from_socket_var(path.to_str()).unwrap();
+        assert!(notifier.is_enabled());
+        notifier.ready("serving\nnow");
+        assert_eq!(recv(&listener), "READY=1\nSTATUS=serving now");
+        notifier.stopping("bye");
+        assert_eq!(recv(&listener), "STOPPING=1\nSTATUS=bye");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sends_to_an_abstract_socket() {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("duende-test-{}", std::process::id());
+        let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixDatagram::bind_addr(&addr).unwrap();
+        let notifier = Notifier::from_socket_var(Some(&format!("@{name}"))).unwrap();
+        notifier.reloading();
+        let got = recv(&listener);
+        let usec: u64 = got.strip_prefix("RELOADING=1\nMONOTONIC_USEC=").unwrap().parse().unwrap();
+        assert!(usec > 0 && usec <= monotonic_usec());
+    }
+
+    #[test]
+    fn relative_path_is_refused_and_unset_is_disabled() {
+        assert!(Notifier::from_socket_var(Some("relative/sock")).is_err());
+        assert!(!Notifier::from_socket_var(None).unwrap().is_enabled());
+        assert!(!Notifier::from_socket_var(Some("")).unwrap().is_enabled());
+    }
+}

@@ -1,0 +1,74 @@
+//! The shutdown event: set once, awaited by anyone, checked cheaply. No polling anywhere.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::watch;
+
+/// Shared shutdown state; clones observe and trigger the same event.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    flag: AtomicBool,
+    tx: watch::Sender<bool>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    /// A shutdown that has not been requested.
+    pub fn new() -> Shutdown {
+        let (tx, _rx) = watch::channel(false);
+        Shutdown { inner: Arc::new(Inner { flag: AtomicBool::new(false), tx }) }
+    }
+
+    /// Requests shutdown; returns true only for the first request.
+    pub fn trigger(&self) -> bool {
+        let first = !self.inner.flag.swap(true, Ordering::SeqCst);
+        if first {
+            self.inner.tx.send_replace(true);
+        }
+        first
+    }
+
+    /// True once shutdown has been requested.
+    pub fn is_triggered(&self) -> bool {
+        self.inner.flag.load(Ordering::Acquire)
+    }
+
+    /// Resolves when shutdown is requested (at once if it already was).
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.inner.tx.subscribe();
+        async move {
+            // The sender lives in `inner`, which this future does not keep alive; if every
+            // `Shutdown` is gone the wait ends, which is the only sensible answer.
+            let _ = rx.wait_for(|requested| *requested).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiters_wake_on_trigger_and_late_waiters_return_at_once() {
+        let shutdown = Shutdown::new();
+        let early = tokio::spawn(shutdown.wait());
+        assert!(!shutdown.is_triggered());
+        assert!(shutdown.trigger());
+        assert!(!shutdown.trigger(), "only the first request counts");
+        early.await.unwrap();
+        assert!(shutdown.is_triggered());
+        tokio::time::timeout(std::time::Duration::from_secs(1), shutdown.wait()).await.unwrap();
+    }
+}

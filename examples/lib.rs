@@ -1,0 +1,1 @@
+//! Runnable duende examples; see the numbered files beside this one.

@@ -1,0 +1,1 @@
+//! Integration tests that build and drive real daemon binaries.

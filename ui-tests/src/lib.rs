@@ -1,0 +1,1 @@
+//! trybuild tests of `#[duende::main]` misuse live in tests/.
