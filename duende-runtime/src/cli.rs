@@ -237,13 +237,17 @@ mod tests {
         assert_eq!(code, 64);
         assert!(to_stderr);
         assert!(text.contains("install"), "suggests the right subcommand: {text}");
-        let Parsed::Exit { code, text, .. } = parse("demo", "1", "", ["demo", "--platform", "sytemd"]) else { panic!() };
+        let Parsed::Exit { code, text, .. } = parse("demo", "1", "", ["demo", "--platform", "sytemd"]) else {
+            panic!()
+        };
         assert_eq!(code, 64);
         assert!(text.contains("systemd") && text.contains("launchd") && text.contains("native"), "{text}");
         let Parsed::Exit { code, text, .. } = parse("demo", "1.2.3", "", ["demo", "--version"]) else { panic!() };
         assert_eq!(code, 0);
         assert!(text.contains("demo 1.2.3"));
-        let Parsed::Exit { code, .. } = parse("demo", "1", "", ["demo", "status", "--user", "--system"]) else { panic!() };
+        let Parsed::Exit { code, .. } = parse("demo", "1", "", ["demo", "status", "--user", "--system"]) else {
+            panic!()
+        };
         assert_eq!(code, 64);
     }
 

@@ -166,7 +166,12 @@ where
     let shutdown = Shutdown::new();
     let (events_tx, events_rx) = mpsc::channel(64);
     let (reload_tx, reload_rx) = mpsc::channel(1);
-    let routes = Routes { shutdown: shutdown.clone(), events: events_tx.clone(), reload: reload_tx, notifier: Arc::clone(&notifier) };
+    let routes = Routes {
+        shutdown: shutdown.clone(),
+        events: events_tx.clone(),
+        reload: reload_tx,
+        notifier: Arc::clone(&notifier),
+    };
     if let Err(err) = signals::install(routes) {
         tracing::error!(%err, "cannot install signal handlers");
         return Exit::OsError;

@@ -172,7 +172,10 @@ mod tests {
         let buf = Buf::default();
         let writer = buf.clone();
         let subscriber = Registry::default().with(
-            tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false).event_format(JournaldFormat),
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .event_format(JournaldFormat),
         );
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(key = 7, "disk nearly full");

@@ -33,7 +33,8 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
-        humantime::parse_duration(text.trim())
-            .map_err(|err| E::custom(format!("`{text}` is not a duration ({err}); write for example \"30s\" or \"250ms\"")))
+        humantime::parse_duration(text.trim()).map_err(|err| {
+            E::custom(format!("`{text}` is not a duration ({err}); write for example \"30s\" or \"250ms\""))
+        })
     }
 }

@@ -80,14 +80,12 @@ pub struct Loaded<A> {
 pub struct ConfigError(String);
 
 /// Loads and validates every layer.
-pub fn load<A>(
-    sources: &Sources,
-    validate_app: fn(&A) -> Result<(), Vec<Violation>>,
-) -> Result<Loaded<A>, ConfigError>
+pub fn load<A>(sources: &Sources, validate_app: fn(&A) -> Result<(), Vec<Violation>>) -> Result<Loaded<A>, ConfigError>
 where
     A: DeserializeOwned + Serialize + Default,
 {
-    let defaults = Settings::<A> { name: sources.name.clone(), version: sources.version.clone(), ..Settings::default() };
+    let defaults =
+        Settings::<A> { name: sources.name.clone(), version: sources.version.clone(), ..Settings::default() };
     let mut figment = Figment::from(Serialized::defaults(defaults));
     if let Some(path) = &sources.config_file {
         figment = figment.merge(Toml::file_exact(path));

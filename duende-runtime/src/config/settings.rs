@@ -119,12 +119,7 @@ pub struct HealthCheck {
 
 impl Default for HealthCheck {
     fn default() -> Self {
-        HealthCheck {
-            enabled: false,
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(10),
-            retries: 3,
-        }
+        HealthCheck { enabled: false, interval: Duration::from_secs(30), timeout: Duration::from_secs(10), retries: 3 }
     }
 }
 
@@ -161,12 +156,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            multiplier: 2.0,
-            jitter: 0.1,
-        }
+        Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(60), multiplier: 2.0, jitter: 0.1 }
     }
 }
 
