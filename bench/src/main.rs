@@ -1,1 +1,187 @@
-fn main() {}
+//! Measures a duende daemon against a bare tokio baseline in the same run and prints the figures:
+//! start-to-ready (READY=1 on a NOTIFY_SOCKET bound here), SIGTERM-to-exit, wake-ups of an idle
+//! daemon over 10 s (context switches of all its threads, from /proc), and RSS.
+//!
+//! `scripts/bench` builds the binaries in release mode and runs this.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 41;
+const IDLE_WINDOW: Duration = Duration::from_secs(10);
+
+struct Subject {
+    label: &'static str,
+    path: PathBuf,
+}
+
+struct Figures {
+    ready: Vec<Duration>,
+    exit: Vec<Duration>,
+    wakeups: u64,
+    rss_kib: u64,
+}
+
+fn main() -> Result<(), String> {
+    let dir = std::env::current_exe().map_err(|e| e.to_string())?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let subjects = [
+        Subject { label: "tokio baseline", path: dir.join("baseline") },
+        Subject { label: "duende", path: dir.join("duende-idle") },
+    ];
+    for s in &subjects {
+        if !s.path.exists() {
+            return Err(format!("{} not found; run scripts/bench (it builds every bench binary)", s.path.display()));
+        }
+    }
+    let work = std::env::temp_dir().join(format!("duende-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let socket_path = work.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+
+    let mut figures: Vec<Figures> =
+        subjects.iter().map(|_| Figures { ready: Vec::new(), exit: Vec::new(), wakeups: 0, rss_kib: 0 }).collect();
+    // Warm the page cache, then alternate the subjects so drift hits both alike.
+    for s in &subjects {
+        let _ = start_and_stop(s, &socket, &socket_path)?;
+    }
+    for _ in 0..RUNS {
+        for (s, f) in subjects.iter().zip(figures.iter_mut()) {
+            let (ready, exit) = start_and_stop(s, &socket, &socket_path)?;
+            f.ready.push(ready);
+            f.exit.push(exit);
+        }
+    }
+    // Idle: both at once, so they share the same window of machine noise.
+    let mut children = Vec::new();
+    for s in &subjects {
+        let mut child = spawn(s, &socket_path)?;
+        wait_ready(&socket, &mut child)?;
+        children.push(child);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let before: Vec<u64> = children.iter().map(|c| context_switches(c.id())).collect();
+    std::thread::sleep(IDLE_WINDOW);
+    for ((child, f), before) in children.iter_mut().zip(figures.iter_mut()).zip(before) {
+        f.wakeups = context_switches(child.id()).saturating_sub(before);
+        f.rss_kib = status_field(child.id(), "VmRSS:");
+        terminate(child);
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    report(&subjects, &figures);
+    Ok(())
+}
+
+fn spawn(s: &Subject, socket: &Path) -> Result<Child, String> {
+    Command::new(&s.path)
+        .env("NOTIFY_SOCKET", socket)
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", s.path.display()))
+}
+
+fn wait_ready(socket: &UnixDatagram, child: &mut Child) -> Result<(), String> {
+    let mut buf = [0u8; 512];
+    loop {
+        let n = socket.recv(&mut buf).map_err(|e| format!("no READY=1 from pid {}: {e}", child.id()))?;
+        if buf[..n].starts_with(b"READY=1") {
+            return Ok(());
+        }
+    }
+}
+
+fn start_and_stop(s: &Subject, socket: &UnixDatagram, path: &Path) -> Result<(Duration, Duration), String> {
+    let start = Instant::now();
+    let mut child = spawn(s, path)?;
+    wait_ready(socket, &mut child)?;
+    let ready = start.elapsed();
+    std::thread::sleep(Duration::from_millis(20));
+    let stop = Instant::now();
+    terminate(&child);
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let exit = stop.elapsed();
+    if !status.success() {
+        return Err(format!("{} exited with {status} after SIGTERM", s.label));
+    }
+    // Drain STOPPING=1 and anything else it sent.
+    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    while socket.recv(&mut buf).is_ok() {}
+    socket.set_nonblocking(false).map_err(|e| e.to_string())?;
+    Ok((ready, exit))
+}
+
+fn terminate(child: &Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+}
+
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Voluntary plus involuntary context switches summed over every thread: each is a wake-up.
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn report(subjects: &[Subject], f: &[Figures]) {
+    println!("duende bench: {RUNS} start/stop runs per subject, idle window {}s", IDLE_WINDOW.as_secs());
+    println!("{:<16} {:>14} {:>14} {:>16} {:>10}", "", "ready (median)", "TERM->exit", "idle wake-ups", "RSS");
+    for (s, f) in subjects.iter().zip(f) {
+        println!(
+            "{:<16} {:>14} {:>14} {:>16} {:>7} KiB",
+            s.label,
+            ms(median(&f.ready)),
+            ms(median(&f.exit)),
+            f.wakeups,
+            f.rss_kib
+        );
+    }
+    let (base, ours) = (&f[0], &f[1]);
+    let ready_ratio = median(&ours.ready).as_secs_f64() / median(&base.ready).as_secs_f64();
+    let rss_ratio = ours.rss_kib as f64 / base.rss_kib.max(1) as f64;
+    let verdict = |ok: bool| if ok { "meets target" } else { "MISSES target" };
+    println!("ready ratio     {ready_ratio:.2}x (target <= 1.5x)  {}", verdict(ready_ratio <= 1.5));
+    let exit = median(&ours.exit);
+    println!("TERM->exit      {} (target < 5 ms)  {}", ms(exit), verdict(exit < Duration::from_millis(5)));
+    println!(
+        "idle wake-ups   {} vs {} (target <= baseline)  {}",
+        ours.wakeups,
+        base.wakeups,
+        verdict(ours.wakeups <= base.wakeups)
+    );
+    println!("RSS ratio       {rss_ratio:.2}x (target <= 1.5x)  {}", verdict(rss_ratio <= 1.5));
+}

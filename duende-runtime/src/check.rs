@@ -1,7 +1,695 @@
-//! `check`. PLACEHOLDER.
-use crate::{cli::Common, daemon::Daemon, entry::MainOptions, exit::Exit};
+//! `my-daemon check`: validates the configuration and the environment, and explains each
+//! problem with its fix.
+//!
+//! [`gather`] reads the host once into [`Facts`]; [`report`] is a pure function from facts to
+//! findings, each marked ok, warn or problem. Exit status: 0 when there is no problem (warnings
+//! are allowed), 78 when the configuration is invalid, 71 when the environment has a problem.
 
-/// Runs `check`.
-pub fn run<D: Daemon>(_options: MainOptions, _common: &Common) -> Exit {
-    Exit::Success
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::cli::Common;
+use crate::config::{self, Sources};
+use crate::daemon::Daemon;
+use crate::entry::MainOptions;
+use crate::exit::Exit;
+use crate::mlock::{self, Forecast, MlockMode, Probe};
+use crate::notify::Notifier;
+use crate::platform::env::{effective_uid, find_program};
+use crate::platform::{Detection, EnvView, HostEnv, Platform, backend_for, resolve};
+
+/// Runs `check` for the daemon `D`: prints the report to stdout and returns its exit status.
+pub fn run<D: Daemon>(options: MainOptions, common: &Common) -> Exit {
+    let facts = gather::<D>(&options, common, &HostEnv);
+    let report = report(options.name, &facts);
+    print!("{}", report.render(options.name));
+    report.exit
+}
+
+/// What the configuration says about the environment checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigFacts {
+    /// `resources.lock_memory`.
+    pub lock_memory: bool,
+    /// `resources.lock_memory_required`.
+    pub lock_memory_required: bool,
+    /// `binary_path`, and what is at it.
+    pub binary: Option<(PathBuf, BinaryState)>,
+}
+
+/// What is at `binary_path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryState {
+    /// The path is relative.
+    Relative,
+    /// Nothing is there.
+    Missing,
+    /// Something that is not a regular file.
+    NotAFile,
+    /// A file without execute permission.
+    NotExecutable,
+    /// An executable file.
+    Executable,
+}
+
+/// `NOTIFY_SOCKET` as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyFacts {
+    /// The variable's value.
+    pub value: String,
+    /// Why the notifier refused it, if it did.
+    pub error: Option<String>,
+    /// A path socket that does not exist.
+    pub path_missing: bool,
+}
+
+/// Everything `check` looks at, read once from the host.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The loaded configuration's relevant values, or the error's text.
+    pub config: Result<ConfigFacts, String>,
+    /// `#[duende::main(mlock = ...)]`.
+    pub macro_mlock: MlockMode,
+    /// The platform.
+    pub platform: Platform,
+    /// How it was detected; `None` when `--platform` named it.
+    pub detection: Option<Detection>,
+    /// This version has a backend for the platform.
+    pub has_backend: bool,
+    /// `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK`, or why they could not be read.
+    pub memlock: Result<Probe, String>,
+    /// `NOTIFY_SOCKET`, when set.
+    pub notify: Option<NotifyFacts>,
+    /// Where `systemctl` is on `PATH`.
+    pub systemctl: Option<PathBuf>,
+    /// `/run/systemd/system` exists.
+    pub systemd_booted: bool,
+    /// The effective user id, where the target has users.
+    pub euid: Option<u32>,
+    /// The user's name (`$USER`, else `$LOGNAME`).
+    pub user: Option<String>,
+    /// `/var/lib/systemd/linger/USER` exists.
+    pub linger: bool,
+    /// This binary, for when `binary_path` is not set.
+    pub this_binary: Option<PathBuf>,
+}
+
+/// Reads every fact `check` needs: the configuration for `D`, and the host through `env`.
+pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvView) -> Facts {
+    let sources = Sources::from_process(options.name, options.version, common.config.clone(), common.sets.clone());
+    let config = config::load::<D::Config>(&sources, D::validate)
+        .map(|loaded| ConfigFacts {
+            lock_memory: loaded.settings.resources.lock_memory,
+            lock_memory_required: loaded.settings.resources.lock_memory_required,
+            binary: loaded.settings.binary_path.map(|path| {
+                let state = binary_state(&path);
+                (path, state)
+            }),
+        })
+        .map_err(|err| err.to_string());
+    let (platform, detection) = resolve(common.platform, env);
+    let notify = env.var("NOTIFY_SOCKET").filter(|v| !v.is_empty()).map(|value| NotifyFacts {
+        error: Notifier::from_socket_var(Some(&value)).err().map(|err| err.to_string()),
+        path_missing: value.starts_with('/') && !env.exists(Path::new(&value)),
+        value,
+    });
+    let user = env.var("USER").or_else(|| env.var("LOGNAME")).filter(|u| !u.is_empty());
+    let linger = user.as_ref().is_some_and(|u| env.exists(&Path::new("/var/lib/systemd/linger").join(u)));
+    Facts {
+        config,
+        macro_mlock: options.mlock,
+        platform,
+        detection,
+        has_backend: backend_for(platform).is_ok(),
+        memlock: mlock::probe().map_err(|err| err.to_string()),
+        notify,
+        systemctl: find_program(env, "systemctl"),
+        systemd_booted: env.exists(Path::new("/run/systemd/system")),
+        euid: effective_uid(),
+        user,
+        linger,
+        this_binary: std::env::current_exe().ok(),
+    }
+}
+
+fn binary_state(path: &Path) -> BinaryState {
+    if !path.is_absolute() {
+        return BinaryState::Relative;
+    }
+    match std::fs::metadata(path) {
+        Err(_) => BinaryState::Missing,
+        Ok(meta) if !meta.is_file() => BinaryState::NotAFile,
+        Ok(meta) if is_executable(&meta) => BinaryState::Executable,
+        Ok(_) => BinaryState::NotExecutable,
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// How a finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mark {
+    /// As it should be.
+    Ok,
+    /// Works, but something will bite later or elsewhere.
+    Warn,
+    /// Will fail.
+    Problem,
+}
+
+impl Mark {
+    fn label(self) -> &'static str {
+        match self {
+            Mark::Ok => "ok",
+            Mark::Warn => "warn",
+            Mark::Problem => "problem",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The heading it sits under.
+    pub section: &'static str,
+    /// How it weighs.
+    pub mark: Mark,
+    /// What was found.
+    pub text: String,
+    /// How to fix it, for warnings and problems.
+    pub fix: Option<String>,
+    /// A problem in the configuration itself (exit 78) rather than the environment (exit 71).
+    pub in_config: bool,
+}
+
+/// The whole report and the exit status it leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Every finding, grouped by section in order.
+    pub findings: Vec<Finding>,
+    /// 0, 78 or 71.
+    pub exit: Exit,
+}
+
+impl Report {
+    /// Findings marked `mark`.
+    pub fn count(&self, mark: Mark) -> usize {
+        self.findings.iter().filter(|f| f.mark == mark).count()
+    }
+
+    /// The report as text: a heading per section, one marked line per finding, the fix under it.
+    pub fn render(&self, name: &str) -> String {
+        let mut out = format!("{name} check\n");
+        let mut section = "";
+        for finding in &self.findings {
+            if finding.section != section {
+                section = finding.section;
+                let _ = writeln!(out, "\n{section}");
+            }
+            let _ = writeln!(out, "  {:<8} {}", finding.mark.label(), indent(&finding.text));
+            if let Some(fix) = &finding.fix {
+                let _ = writeln!(out, "  {:<8} fix: {}", "", indent(fix));
+            }
+        }
+        let (problems, warnings) = (self.count(Mark::Problem), self.count(Mark::Warn));
+        let _ =
+            writeln!(out, "\n{problems} {}, {warnings} {}", plural(problems, "problem"), plural(warnings, "warning"));
+        out
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.trim_end().replace('\n', "\n           ")
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { word.to_owned() } else { format!("{word}s") }
+}
+
+/// Collects findings section by section.
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn add(&mut self, section: &'static str, mark: Mark, text: impl Into<String>, fix: Option<String>) {
+        self.0.push(Finding { section, mark, text: text.into(), fix, in_config: false });
+    }
+
+    fn add_config(&mut self, mark: Mark, text: impl Into<String>, fix: Option<String>) {
+        self.0.push(Finding { section: "configuration", mark, text: text.into(), fix, in_config: true });
+    }
+}
+
+/// Judges `facts` for the daemon `name`.
+pub fn report(name: &str, facts: &Facts) -> Report {
+    let mut findings = Findings(Vec::new());
+    configuration(name, facts, &mut findings);
+    platform(facts, &mut findings);
+    memory_locking(facts, &mut findings);
+    service_manager(facts, &mut findings);
+    let findings = findings.0;
+    let exit = if findings.iter().any(|f| f.mark == Mark::Problem && f.in_config) {
+        Exit::Config
+    } else if findings.iter().any(|f| f.mark == Mark::Problem) {
+        Exit::OsError
+    } else {
+        Exit::Success
+    };
+    Report { findings, exit }
+}
+
+fn configuration(name: &str, facts: &Facts, findings: &mut Findings) {
+    let config = match &facts.config {
+        Ok(config) => config,
+        Err(err) => {
+            let fix = format!("correct the value named above; `{name} config` shows where each value comes from");
+            findings.add_config(Mark::Problem, err.clone(), Some(fix));
+            return;
+        }
+    };
+    findings.add_config(Mark::Ok, "configuration is valid", None);
+    let this = facts.this_binary.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+    let Some((path, state)) = &config.binary else {
+        findings.add_config(Mark::Ok, format!("binary_path is not set: `install` uses this binary{this}"), None);
+        return;
+    };
+    let path = path.display();
+    let (text, fix) = match state {
+        BinaryState::Executable => {
+            findings.add_config(Mark::Ok, format!("binary_path `{path}` is an executable file"), None);
+            return;
+        }
+        BinaryState::Relative => {
+            let text = format!("binary_path `{path}` is not absolute");
+            findings.add_config(
+                Mark::Problem,
+                text,
+                Some(format!("set an absolute path such as `/usr/local/bin/{name}`")),
+            );
+            return;
+        }
+        BinaryState::Missing => (
+            format!("binary_path `{path}` does not exist"),
+            format!("copy the binary to `{path}`, or unset binary_path"),
+        ),
+        BinaryState::NotAFile => (
+            format!("binary_path `{path}` is not a regular file"),
+            "point binary_path at the daemon's executable".to_owned(),
+        ),
+        BinaryState::NotExecutable => (format!("binary_path `{path}` is not executable"), format!("`chmod +x {path}`")),
+    };
+    findings.add("configuration", Mark::Problem, text, Some(fix));
+}
+
+fn platform(facts: &Facts, findings: &mut Findings) {
+    let platform = facts.platform;
+    let how = match &facts.detection {
+        Some(detection) => format!("detected: {}", detection.evidence_line()),
+        None => format!("chosen with `--platform {platform}`"),
+    };
+    findings.add("platform", Mark::Ok, format!("{platform} ({how})"), None);
+    if !facts.has_backend {
+        findings.add(
+            "platform",
+            Mark::Warn,
+            format!("this version of duende has no {platform} backend: `install`, `start`, `status` and the other management commands exit 69"),
+            Some("run the daemon in the foreground (`run`) under a manager configured by hand".to_owned()),
+        );
+    }
+}
+
+fn memory_locking(facts: &Facts, findings: &mut Findings) {
+    const SECTION: &str = "memory locking";
+    let config = facts.config.as_ref().ok();
+    let mut askers = Vec::new();
+    match facts.macro_mlock {
+        MlockMode::Off => {}
+        MlockMode::BestEffort => askers.push("`mlock = \"best-effort\"`"),
+        MlockMode::Required => askers.push("`mlock = \"required\"`"),
+    }
+    if config.is_some_and(|c| c.lock_memory_required) {
+        askers.push("`resources.lock_memory_required`");
+    } else if config.is_some_and(|c| c.lock_memory) {
+        askers.push("`resources.lock_memory`");
+    }
+    let required = facts.macro_mlock == MlockMode::Required || config.is_some_and(|c| c.lock_memory_required);
+    let askers = askers.join(" and ");
+    let probe = match &facts.memlock {
+        Ok(probe) => probe,
+        Err(err) if askers.is_empty() => {
+            findings.add(
+                SECTION,
+                Mark::Ok,
+                format!("memory locking is not requested (and not available here: {err})"),
+                None,
+            );
+            return;
+        }
+        Err(err) => {
+            let mark = if required { Mark::Problem } else { Mark::Warn };
+            findings.add(SECTION, mark, format!("{askers} asks for memory locking, but {err}"), None);
+            return;
+        }
+    };
+    let cap = if probe.cap_ipc_lock { "present" } else { "absent" };
+    findings.add(
+        SECTION,
+        Mark::Ok,
+        format!("RLIMIT_MEMLOCK is {} (hard {}); CAP_IPC_LOCK is {cap}", probe.soft, probe.hard),
+        None,
+    );
+    if askers.is_empty() {
+        let text = "memory locking is not requested (`mlock` is off, `resources.lock_memory` is false)";
+        findings.add(SECTION, Mark::Ok, text, None);
+        return;
+    }
+    let plan = probe.plan();
+    match probe.forecast() {
+        Forecast::Capable | Forecast::Unlimited => {
+            findings.add(SECTION, Mark::Ok, format!("{askers} will lock memory: {plan}"), None);
+        }
+        Forecast::Capped(_) | Forecast::Refused => {
+            let (mark, consequence) = if required {
+                (Mark::Problem, "locking is required, so `run` exits with status 71 when it fails")
+            } else {
+                (Mark::Warn, "locking is best effort, so `run` goes on unlocked when it fails")
+            };
+            let fix = format!("{}; `check` sees this shell's limits, a service manager applies its own", mlock::FIXES);
+            findings.add(SECTION, mark, format!("{askers}: {plan}; {consequence}"), Some(fix));
+        }
+    }
+}
+
+fn service_manager(facts: &Facts, findings: &mut Findings) {
+    const SECTION: &str = "service manager";
+    let systemctl = facts.systemctl.as_ref().map(|p| p.display().to_string());
+    match (facts.systemd_booted, &systemctl) {
+        (true, Some(path)) => {
+            findings.add(
+                SECTION,
+                Mark::Ok,
+                format!("systemd is reachable: /run/systemd/system exists and systemctl is {path}"),
+                None,
+            );
+        }
+        _ => {
+            let mut missing = Vec::new();
+            if !facts.systemd_booted {
+                missing.push("/run/systemd/system is absent, so systemd is not the init system".to_owned());
+            }
+            if systemctl.is_none() {
+                missing.push("systemctl is not on PATH".to_owned());
+            }
+            let missing = missing.join(", ");
+            if facts.platform == Platform::Systemd {
+                let fix = "run on a host booted with systemd, or choose another platform with `--platform`";
+                findings.add(SECTION, Mark::Warn, format!("systemd is not reachable: {missing}"), Some(fix.to_owned()));
+            } else {
+                let text =
+                    format!("systemd is not reachable ({missing}); platform `{}` does not need it", facts.platform);
+                findings.add(SECTION, Mark::Ok, text, None);
+            }
+        }
+    }
+    notify_socket(facts, findings);
+    if facts.platform == Platform::Systemd {
+        linger(facts, findings);
+    }
+}
+
+fn notify_socket(facts: &Facts, findings: &mut Findings) {
+    const SECTION: &str = "service manager";
+    let Some(notify) = &facts.notify else {
+        let text = "NOTIFY_SOCKET is not set: readiness is not reported (expected outside a `Type=notify` unit)";
+        findings.add(SECTION, Mark::Ok, text, None);
+        return;
+    };
+    let value = &notify.value;
+    let fix =
+        Some("unset NOTIFY_SOCKET, or let systemd set it by running the daemon as a `Type=notify` unit".to_owned());
+    if let Some(err) = &notify.error {
+        findings.add(
+            SECTION,
+            Mark::Warn,
+            format!("NOTIFY_SOCKET is unusable: {err}; `run` will not report readiness"),
+            fix,
+        );
+    } else if notify.path_missing {
+        findings.add(
+            SECTION,
+            Mark::Warn,
+            format!("NOTIFY_SOCKET `{value}` does not exist; readiness messages will be lost"),
+            fix,
+        );
+    } else {
+        findings.add(
+            SECTION,
+            Mark::Ok,
+            format!("NOTIFY_SOCKET `{value}` is usable: readiness goes to the service manager"),
+            None,
+        );
+    }
+}
+
+fn linger(facts: &Facts, findings: &mut Findings) {
+    const SECTION: &str = "service manager";
+    match (facts.euid, &facts.user) {
+        (None | Some(0), _) => {
+            findings.add(SECTION, Mark::Ok, "running as root: services are system services, linger is not needed", None);
+        }
+        (Some(uid), None) => findings.add(
+            SECTION,
+            Mark::Warn,
+            format!("cannot tell whether linger is enabled: neither USER nor LOGNAME is set (uid {uid})"),
+            Some(format!("`loginctl enable-linger {uid}` so user services start at boot and survive logout")),
+        ),
+        (Some(_), Some(user)) if facts.linger => findings.add(
+            SECTION,
+            Mark::Ok,
+            format!("linger is enabled for {user}: user services start at boot and survive logout"),
+            None,
+        ),
+        (Some(_), Some(user)) => findings.add(
+            SECTION,
+            Mark::Warn,
+            format!("linger is off for {user} (/var/lib/systemd/linger/{user} is absent): user services stop at logout and do not start at boot"),
+            Some(format!("`loginctl enable-linger {user}`, or install as root with `--system`")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlock::Limit;
+    use crate::platform::{FakeEnv, detect};
+
+    const MIB: u64 = 1 << 20;
+
+    /// A healthy native host: valid configuration, nothing asked of mlock, root.
+    fn healthy() -> Facts {
+        Facts {
+            config: Ok(ConfigFacts::default()),
+            macro_mlock: MlockMode::Off,
+            platform: Platform::Native,
+            detection: Some(detect(&FakeEnv::new())),
+            has_backend: true,
+            memlock: Ok(Probe { soft: Limit::Bytes(8 * MIB), hard: Limit::Bytes(8 * MIB), cap_ipc_lock: true }),
+            notify: None,
+            systemctl: Some(PathBuf::from("/usr/bin/systemctl")),
+            systemd_booted: false,
+            euid: Some(0),
+            user: Some("root".to_owned()),
+            linger: false,
+            this_binary: Some(PathBuf::from("/usr/local/bin/demo")),
+        }
+    }
+
+    fn find<'a>(report: &'a Report, needle: &str) -> &'a Finding {
+        let found = report.findings.iter().find(|f| f.text.contains(needle));
+        found.unwrap_or_else(|| panic!("no finding contains {needle:?}:\n{}", report.render("demo")))
+    }
+
+    #[test]
+    fn a_healthy_host_passes_and_renders_every_section() {
+        let report = report("demo", &healthy());
+        assert_eq!(report.exit, Exit::Success);
+        assert_eq!(report.count(Mark::Problem) + report.count(Mark::Warn), 0, "{}", report.render("demo"));
+        let text = report.render("demo");
+        assert_eq!(
+            text,
+            "demo check\n\
+             \nconfiguration\n\
+             \x20 ok       configuration is valid\n\
+             \x20 ok       binary_path is not set: `install` uses this binary (/usr/local/bin/demo)\n\
+             \nplatform\n\
+             \x20 ok       native (detected: no service manager, container or VM marker found (linux on x86_64))\n\
+             \nmemory locking\n\
+             \x20 ok       RLIMIT_MEMLOCK is 8 MiB (hard 8 MiB); CAP_IPC_LOCK is present\n\
+             \x20 ok       memory locking is not requested (`mlock` is off, `resources.lock_memory` is false)\n\
+             \nservice manager\n\
+             \x20 ok       systemd is not reachable (/run/systemd/system is absent, so systemd is not the init system); \
+             platform `native` does not need it\n\
+             \x20 ok       NOTIFY_SOCKET is not set: readiness is not reported (expected outside a `Type=notify` unit)\n\
+             \n0 problems, 0 warnings\n"
+        );
+    }
+
+    #[test]
+    fn invalid_configuration_exits_78_even_with_other_problems() {
+        let facts = Facts {
+            config: Err("invalid configuration: shutdown_timeout: must be above 0".to_owned()),
+            macro_mlock: MlockMode::Required,
+            memlock: Ok(Probe { soft: Limit::Bytes(0), hard: Limit::Bytes(0), cap_ipc_lock: false }),
+            ..healthy()
+        };
+        let report = report("demo", &facts);
+        assert_eq!(report.exit, Exit::Config);
+        let finding = find(&report, "shutdown_timeout: must be above 0");
+        assert_eq!(finding.mark, Mark::Problem);
+        assert!(finding.fix.as_deref().is_some_and(|f| f.contains("`demo config`")));
+        assert_eq!(find(&report, "mlock = \"required\"").mark, Mark::Problem, "the environment is still checked");
+    }
+
+    #[test]
+    fn required_locking_that_would_fail_is_a_problem_with_the_fixes() {
+        let facts = Facts {
+            config: Ok(ConfigFacts { lock_memory_required: true, ..ConfigFacts::default() }),
+            memlock: Ok(Probe { soft: Limit::Bytes(8 * MIB), hard: Limit::Bytes(8 * MIB), cap_ipc_lock: false }),
+            ..healthy()
+        };
+        let report = report("demo", &facts);
+        assert_eq!(report.exit, Exit::OsError);
+        let finding = find(&report, "`resources.lock_memory_required`: RLIMIT_MEMLOCK is 8 MiB");
+        assert_eq!(finding.mark, Mark::Problem);
+        assert!(finding.text.ends_with("`run` exits with status 71 when it fails"), "{}", finding.text);
+        let fix = finding.fix.as_deref().unwrap_or_default();
+        assert!(fix.contains("`AmbientCapabilities=CAP_IPC_LOCK`") && fix.contains("`LimitMEMLOCK=infinity`"), "{fix}");
+    }
+
+    #[test]
+    fn best_effort_locking_that_may_fail_is_a_warning() {
+        let facts = Facts {
+            macro_mlock: MlockMode::BestEffort,
+            memlock: Ok(Probe { soft: Limit::Bytes(0), hard: Limit::Bytes(0), cap_ipc_lock: false }),
+            ..healthy()
+        };
+        let report = report("demo", &facts);
+        assert_eq!(report.exit, Exit::Success);
+        let finding = find(&report, "`mlock = \"best-effort\"`: RLIMIT_MEMLOCK is 0 and CAP_IPC_LOCK is absent");
+        assert_eq!(finding.mark, Mark::Warn);
+        let facts = Facts {
+            memlock: Ok(Probe { soft: Limit::Unlimited, hard: Limit::Unlimited, cap_ipc_lock: false }),
+            ..facts
+        };
+        assert_eq!(find(&report_of(&facts), "will lock memory").mark, Mark::Ok);
+    }
+
+    fn report_of(facts: &Facts) -> Report {
+        report("demo", facts)
+    }
+
+    #[test]
+    fn unsupported_locking_is_a_problem_only_when_required() {
+        let unsupported = Err(mlock::MlockError::Unsupported { platform: "macos" }.to_string());
+        let off = Facts { memlock: unsupported.clone(), ..healthy() };
+        assert_eq!(report_of(&off).exit, Exit::Success);
+        let required = Facts { macro_mlock: MlockMode::Required, memlock: unsupported, ..healthy() };
+        let report = report_of(&required);
+        assert_eq!(report.exit, Exit::OsError);
+        assert!(find(&report, "memory locking is unsupported on this platform (macos)").mark == Mark::Problem);
+    }
+
+    #[test]
+    fn systemd_user_without_linger_is_warned_with_the_command() {
+        let facts = Facts {
+            platform: Platform::Systemd,
+            detection: Some(detect(&FakeEnv::new().with_dir("/run/systemd/system"))),
+            systemd_booted: true,
+            euid: Some(1001),
+            user: Some("alice".to_owned()),
+            notify: Some(NotifyFacts {
+                value: "/run/user/1001/systemd/notify".to_owned(),
+                error: None,
+                path_missing: false,
+            }),
+            ..healthy()
+        };
+        let report = report_of(&facts);
+        assert_eq!(report.exit, Exit::Success);
+        assert_eq!(find(&report, "systemd is reachable").mark, Mark::Ok);
+        assert_eq!(find(&report, "NOTIFY_SOCKET `/run/user/1001/systemd/notify` is usable").mark, Mark::Ok);
+        let linger = find(&report, "linger is off for alice");
+        assert_eq!(linger.mark, Mark::Warn);
+        assert_eq!(linger.fix.as_deref(), Some("`loginctl enable-linger alice`, or install as root with `--system`"));
+        let lingering = Facts { linger: true, ..facts };
+        assert_eq!(find(&report_of(&lingering), "linger is enabled for alice").mark, Mark::Ok);
+    }
+
+    #[test]
+    fn systemd_detected_but_unreachable_and_a_bad_notify_socket_are_warnings() {
+        let facts = Facts {
+            platform: Platform::Systemd,
+            detection: Some(detect(&FakeEnv::new().with_var("NOTIFY_SOCKET", "notify"))),
+            systemctl: None,
+            notify: Some(NotifyFacts {
+                value: "notify".to_owned(),
+                error: Some("NOTIFY_SOCKET `notify` is neither an absolute path nor an abstract `@name`".to_owned()),
+                path_missing: false,
+            }),
+            has_backend: false,
+            ..healthy()
+        };
+        let report = report_of(&facts);
+        assert_eq!(report.exit, Exit::Success);
+        let unreachable = find(&report, "systemd is not reachable");
+        assert_eq!(unreachable.mark, Mark::Warn);
+        assert!(unreachable.text.contains("systemctl is not on PATH"));
+        assert_eq!(find(&report, "is unusable").mark, Mark::Warn);
+        assert_eq!(find(&report, "no systemd backend").mark, Mark::Warn);
+    }
+
+    #[test]
+    fn binary_path_must_be_an_absolute_executable() {
+        let with = |state| Facts {
+            config: Ok(ConfigFacts { binary: Some((PathBuf::from("/opt/demo"), state)), ..ConfigFacts::default() }),
+            ..healthy()
+        };
+        assert_eq!(report_of(&with(BinaryState::Executable)).exit, Exit::Success);
+        let relative = Facts {
+            config: Ok(ConfigFacts {
+                binary: Some((PathBuf::from("demo"), BinaryState::Relative)),
+                ..ConfigFacts::default()
+            }),
+            ..healthy()
+        };
+        let report = report_of(&relative);
+        assert_eq!(report.exit, Exit::Config);
+        assert_eq!(find(&report, "binary_path `demo` is not absolute").mark, Mark::Problem);
+        let report = report_of(&with(BinaryState::NotExecutable));
+        assert_eq!(report.exit, Exit::OsError);
+        assert_eq!(find(&report, "is not executable").fix.as_deref(), Some("`chmod +x /opt/demo`"));
+        assert_eq!(report_of(&with(BinaryState::Missing)).exit, Exit::OsError);
+    }
+
+    #[test]
+    fn binary_state_reads_the_file_system() {
+        assert_eq!(binary_state(Path::new("relative/demo")), BinaryState::Relative);
+        assert_eq!(binary_state(Path::new("/nonexistent/duende/demo")), BinaryState::Missing);
+        assert_eq!(binary_state(Path::new("/")), BinaryState::NotAFile);
+        assert_eq!(binary_state(Path::new("/bin/sh")), BinaryState::Executable);
+        let dir = tempfile::tempdir();
+        let Ok(dir) = dir else { panic!("no temporary directory") };
+        let plain = dir.path().join("plain");
+        assert!(std::fs::write(&plain, "").is_ok());
+        assert_eq!(binary_state(&plain), BinaryState::NotExecutable);
+    }
 }

@@ -30,8 +30,8 @@ pub enum ExitReason {
 /// The futures need not be `Send`: the runtime drives them on the thread that called `main`.
 /// Health checks, metrics upkeep and signal handling run beside them on the async runtime.
 ///
-/// ```no_run
-/// use duende::prelude::*;
+/// ```
+/// use duende_runtime::{Daemon, DaemonContext, ExitReason, NoConfig, Result};
 ///
 /// struct Quiet;
 ///
@@ -42,12 +42,10 @@ pub enum ExitReason {
 ///         Ok(ExitReason::Graceful)
 ///     }
 /// }
-///
-/// #[duende::main(name = "quiet")]
-/// fn main() -> Quiet {
-///     Quiet
-/// }
 /// ```
+///
+/// Users reach this trait through the `duende` facade and put `#[duende::main]` on a `main`
+/// that returns the daemon value.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a duende daemon",
     label = "the body of `#[duende::main] fn main` must build a value whose type implements `duende::Daemon`",

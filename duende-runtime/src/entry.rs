@@ -58,7 +58,8 @@ where
     let args: Vec<OsString> = std::env::args_os().collect();
     // With `mlock = "required"` or `"best-effort"` locking comes first, before the command line is
     // parsed, so everything the runtime later maps is covered by MCL_FUTURE.
-    let early_lock = (options.mlock != MlockMode::Off && cli::is_run(&args)).then(mlock::lock_all);
+    let early_lock = (options.mlock != MlockMode::Off && cli::is_run(&args))
+        .then(|| mlock::lock(options.mlock == MlockMode::Required));
     let cli = match cli::parse(options.name, options.version, options.description, &args) {
         Parsed::Cli(cli) => cli,
         Parsed::Exit { text, code, to_stderr } => {
@@ -115,13 +116,14 @@ where
     };
     let resources = &settings.resources;
     let required = options.mlock == MlockMode::Required || resources.lock_memory_required;
-    let lock = early_lock.or_else(|| (resources.lock_memory || resources.lock_memory_required).then(mlock::lock_all));
-    if let Some(outcome) = &lock {
-        if let (true, Err(err)) = (required, &outcome.result) {
-            eprintln!("{}: {}", options.name, outcome.plan);
-            eprintln!("{}: memory locking is required and failed: {err}", options.name);
-            return Exit::OsError;
-        }
+    let lock =
+        early_lock.or_else(|| (resources.lock_memory || resources.lock_memory_required).then(|| mlock::lock(required)));
+    if let Some(mlock::LockOutcome { plan, result: Err(err), .. }) = &lock
+        && required
+    {
+        eprintln!("{}: {plan}", options.name);
+        eprintln!("{}: memory locking is required and failed: {err}", options.name);
+        return Exit::OsError;
     }
 
     let log = logging::init(&settings.log_level);

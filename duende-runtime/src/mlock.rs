@@ -1,4 +1,22 @@
-//! Memory locking (DESIGN.md section 5). Placeholder for the helper to complete.
+//! Memory locking (DESIGN.md section 5): `mlockall(MCL_CURRENT | MCL_FUTURE)`, said before and
+//! confirmed after.
+//!
+//! Before locking, [`probe`] reads `RLIMIT_MEMLOCK` and whether `CAP_IPC_LOCK` is in the
+//! effective set, and [`Probe::plan`] says in one sentence what will happen. Without the
+//! capability the soft limit is first raised to the hard limit (always allowed). After locking,
+//! `VmLck` in `/proc/self/status` must be above zero, or the lock is reported as failed: this
+//! module never says "locked" when nothing was locked.
+//!
+//! mlockall(2) on Linux: the limit does not apply with `CAP_IPC_LOCK`; without it, `EPERM` means
+//! the limit is 0 and `ENOMEM` means the locked size would pass the limit. With `MCL_FUTURE` and a
+//! finite limit, every later mapping that would pass the limit fails, so a daemon that grows
+//! dies; [`Probe::plan`] and [`LockOutcome::log`] warn about it.
+//!
+//! Only Linux locks memory; on every other target [`lock_all`] returns
+//! [`MlockError::Unsupported`]. All of the crate's `unsafe` for locking lives here.
+
+use std::fmt;
+use std::io;
 
 /// What `#[duende::main(mlock = ...)]` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -12,23 +30,576 @@ pub enum MlockMode {
     Required,
 }
 
-/// What locking did. PLACEHOLDER: helper completes.
-#[derive(Debug)]
-pub struct LockOutcome {
-    /// What was planned from RLIMIT_MEMLOCK and capabilities.
-    pub plan: String,
-    /// The result.
-    pub result: Result<u64, std::io::Error>,
+/// Bit of `CAP_IPC_LOCK` in the capability sets of `/proc/PID/status` (linux/capability.h).
+pub const CAP_IPC_LOCK_BIT: u32 = 14;
+
+/// The fixes every locking error names: grant the capability or lift the limit, per environment.
+pub const FIXES: &str = "grant `CAP_IPC_LOCK` or lift the limit: under systemd \
+    `AmbientCapabilities=CAP_IPC_LOCK` and `LimitMEMLOCK=infinity`, in a container \
+    `--cap-add IPC_LOCK --ulimit memlock=-1:-1`, in a shell `ulimit -l unlimited` (as root)";
+
+/// One value of `RLIMIT_MEMLOCK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Limit {
+    /// At most this many bytes may be locked.
+    Bytes(u64),
+    /// `RLIM_INFINITY`.
+    Unlimited,
 }
 
-impl LockOutcome {
-    /// Logs the outcome.
-    pub fn log(&self, required: bool) {
-        tracing::info!(plan = %self.plan, required, "mlock");
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Unlimited => f.write_str("unlimited"),
+            Limit::Bytes(n) => f.write_str(&format_bytes(*n)),
+        }
     }
 }
 
-/// Locks all memory.
+/// `n` bytes in the largest binary unit that divides it exactly: `8 MiB`, `64 KiB`, `1000 bytes`, `0`.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    match n {
+        0 => "0".to_owned(),
+        1 => "1 byte".to_owned(),
+        _ => format!("{n} bytes"),
+    }
+}
+
+/// What the process may lock, read before locking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// Soft `RLIMIT_MEMLOCK`.
+    pub soft: Limit,
+    /// Hard `RLIMIT_MEMLOCK`; the soft limit can be raised up to it without privilege.
+    pub hard: Limit,
+    /// `CAP_IPC_LOCK` is in the effective set: the limit does not apply.
+    pub cap_ipc_lock: bool,
+}
+
+/// What locking will do, predicted from a [`Probe`] without locking anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forecast {
+    /// `CAP_IPC_LOCK` is present: the limit does not apply, everything can be locked.
+    Capable,
+    /// The limit is (or can be raised to) unlimited: everything can be locked.
+    Unlimited,
+    /// No capability, finite limit above 0: locking succeeds only while the process maps at most
+    /// this many bytes, and with `MCL_FUTURE` later allocations past it fail.
+    Capped(u64),
+    /// No capability and the limit is 0: `mlockall` fails with `EPERM`.
+    Refused,
+}
+
+impl Forecast {
+    /// True when every current and future page can be locked.
+    pub fn is_unrestricted(self) -> bool {
+        matches!(self, Forecast::Capable | Forecast::Unlimited)
+    }
+}
+
+impl Probe {
+    /// True when the soft limit is below the hard one and, lacking the capability, locking
+    /// raises it to the hard limit first.
+    pub fn raises_soft_limit(&self) -> bool {
+        !self.cap_ipc_lock && self.soft < self.hard
+    }
+
+    /// The limit that applies when `mlockall` runs (after any raise).
+    pub fn effective_limit(&self) -> Limit {
+        if self.raises_soft_limit() { self.hard } else { self.soft }
+    }
+
+    /// What locking will do.
+    pub fn forecast(&self) -> Forecast {
+        if self.cap_ipc_lock {
+            return Forecast::Capable;
+        }
+        match self.effective_limit() {
+            Limit::Unlimited => Forecast::Unlimited,
+            Limit::Bytes(0) => Forecast::Refused,
+            Limit::Bytes(n) => Forecast::Capped(n),
+        }
+    }
+
+    /// One sentence, said before locking, on what will happen and why.
+    pub fn plan(&self) -> String {
+        let raise = if self.raises_soft_limit() {
+            format!(" (soft limit raised from {} to the hard limit)", self.soft)
+        } else {
+            String::new()
+        };
+        match self.forecast() {
+            Forecast::Capable => format!(
+                "CAP_IPC_LOCK present: the limit does not apply (RLIMIT_MEMLOCK is {}); \
+                 mlockall(MCL_CURRENT | MCL_FUTURE) will lock all current and future memory",
+                self.soft
+            ),
+            Forecast::Unlimited => format!(
+                "RLIMIT_MEMLOCK is unlimited{raise}: mlockall(MCL_CURRENT | MCL_FUTURE) will lock all current \
+                 and future memory"
+            ),
+            Forecast::Capped(n) => {
+                let size = format_bytes(n);
+                format!(
+                    "RLIMIT_MEMLOCK is {size}{raise} and CAP_IPC_LOCK is absent: locking will fail once the process \
+                     maps more than {size}; if it succeeds, MCL_FUTURE makes every later allocation that would pass \
+                     {size} fail"
+                )
+            }
+            Forecast::Refused => {
+                "RLIMIT_MEMLOCK is 0 and CAP_IPC_LOCK is absent: mlockall will fail with EPERM".to_owned()
+            }
+        }
+    }
+
+    /// The error that `mlockall` failing with `errno` means under this probe.
+    pub fn classify(&self, errno: i32) -> MlockError {
+        match errno {
+            libc::EPERM => MlockError::PermissionDenied { limit: self.effective_limit() },
+            libc::ENOMEM => match self.forecast() {
+                Forecast::Capped(n) => MlockError::OverLimit { limit: Limit::Bytes(n) },
+                Forecast::Refused => MlockError::OverLimit { limit: Limit::Bytes(0) },
+                Forecast::Capable | Forecast::Unlimited => MlockError::OutOfMemory,
+            },
+            libc::EAGAIN => MlockError::TryAgain,
+            _ => MlockError::Os { source: io::Error::from_raw_os_error(errno) },
+        }
+    }
+}
+
+/// What a successful lock looked like afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    /// `VmLck` from `/proc/self/status` right after locking, in bytes; always above 0.
+    pub locked_bytes: u64,
+    /// `RLIMIT_MEMLOCK` that applies from now on (after any raise of the soft limit).
+    pub limit: Limit,
+    /// `CAP_IPC_LOCK` was present, so the limit does not apply.
+    pub cap_ipc_lock: bool,
+}
+
+impl Locked {
+    /// The ceiling that `MCL_FUTURE` puts on the process's memory, if any: a finite limit
+    /// without `CAP_IPC_LOCK`.
+    pub fn ceiling(&self) -> Option<u64> {
+        match self.limit {
+            Limit::Bytes(n) if !self.cap_ipc_lock => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Why memory is not locked. Every message names the cause and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum MlockError {
+    /// `EPERM`: the process lacks `CAP_IPC_LOCK` and `RLIMIT_MEMLOCK` is 0.
+    #[error(
+        "mlockall was refused (EPERM): RLIMIT_MEMLOCK is {limit} and the process lacks `CAP_IPC_LOCK`; {fixes}",
+        fixes = FIXES
+    )]
+    PermissionDenied {
+        /// The limit in force when `mlockall` ran.
+        limit: Limit,
+    },
+    /// `ENOMEM` without `CAP_IPC_LOCK`: the locked size would exceed `RLIMIT_MEMLOCK`.
+    #[error(
+        "mlockall failed (ENOMEM): the locked size would exceed RLIMIT_MEMLOCK of {limit} and the process lacks \
+         `CAP_IPC_LOCK`; {fixes}",
+        fixes = FIXES
+    )]
+    OverLimit {
+        /// The limit in force when `mlockall` ran.
+        limit: Limit,
+    },
+    /// `ENOMEM` although the limit did not apply: the system could not lock that much memory.
+    #[error(
+        "mlockall failed (ENOMEM) although RLIMIT_MEMLOCK does not apply: the system has too little free memory \
+         to lock this process; free memory on the host or lower the daemon's footprint"
+    )]
+    OutOfMemory,
+    /// `EAGAIN`: some pages could not be locked at that moment.
+    #[error("mlockall failed (EAGAIN): some pages could not be locked right now; start the daemon again, or {fixes}", fixes = FIXES)]
+    TryAgain,
+    /// Any other error from `mlockall`.
+    #[error("mlockall failed: {source}; {fixes}", fixes = FIXES)]
+    Os {
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// `getrlimit(RLIMIT_MEMLOCK)` failed, so nothing was attempted.
+    #[error("cannot read RLIMIT_MEMLOCK, memory was not locked: {source}")]
+    Limit {
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// `mlockall` returned 0 but `VmLck` is 0: nothing is locked.
+    #[error(
+        "mlockall reported success but /proc/self/status shows VmLck of 0 kB, so memory is not locked; \
+         check for a seccomp filter or sandbox that stubs out mlockall"
+    )]
+    NotConfirmed,
+    /// `mlockall` returned 0 but `VmLck` could not be read, so the lock cannot be confirmed.
+    #[error(
+        "mlockall reported success but VmLck could not be read from /proc/self/status ({reason}), so the lock \
+         is unconfirmed; mount /proc"
+    )]
+    Unverifiable {
+        /// What went wrong reading `/proc/self/status`.
+        reason: String,
+    },
+    /// Best-effort locking declined: without `CAP_IPC_LOCK` a finite limit would make every later
+    /// allocation past it fail (thread stacks included), which is worse than not locking.
+    #[error(
+        "not locking: RLIMIT_MEMLOCK is {limit} and the process lacks `CAP_IPC_LOCK`, so with MCL_FUTURE every \
+         later allocation past {limit} would fail; best-effort locking never takes that risk; {fixes}",
+        fixes = FIXES
+    )]
+    Declined {
+        /// The limit that would apply.
+        limit: Limit,
+    },
+    /// This target cannot lock memory.
+    #[error(
+        "memory locking is unsupported on this platform ({platform}); set `mlock = \"off\"` and \
+         `resources.lock_memory = false`, or run the daemon on Linux"
+    )]
+    Unsupported {
+        /// `std::env::consts::OS`.
+        platform: &'static str,
+    },
+}
+
+/// Everything [`lock_all`] did: the plan said beforehand and the confirmed result.
+#[derive(Debug)]
+pub struct LockOutcome {
+    /// What was going to happen, from `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK`, said before locking.
+    pub plan: String,
+    /// The confirmed lock, or why there is none.
+    pub result: Result<Locked, MlockError>,
+}
+
+impl LockOutcome {
+    /// Logs the plan and the outcome. Locking happens before the logger exists, so this runs
+    /// afterwards. A failure is an error when locking is `required`, a warning otherwise.
+    pub fn log(&self, required: bool) {
+        tracing::info!("memory locking: {}", self.plan);
+        match &self.result {
+            Ok(locked) => {
+                tracing::info!(
+                    locked_bytes = locked.locked_bytes,
+                    "memory locked: VmLck is {}",
+                    format_bytes(locked.locked_bytes)
+                );
+                if let Some(ceiling) = locked.ceiling() {
+                    tracing::warn!(
+                        "memory is locked under RLIMIT_MEMLOCK of {} without CAP_IPC_LOCK: MCL_FUTURE makes every \
+                         allocation that would pass it fail; {FIXES}",
+                        format_bytes(ceiling)
+                    );
+                }
+            }
+            Err(err) if required => tracing::error!("memory locking is required and failed: {err}"),
+            Err(err) => tracing::warn!("memory locking failed, continuing unlocked: {err}"),
+        }
+    }
+}
+
+/// Fields of `/proc/PID/status` that locking cares about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcStatus {
+    /// `VmLck`, in bytes.
+    pub vm_lck: Option<u64>,
+    /// `CapEff`, the effective capability set.
+    pub cap_eff: Option<u64>,
+}
+
+impl ProcStatus {
+    /// `CAP_IPC_LOCK` is in the effective set (false when `CapEff` is missing).
+    pub fn has_cap_ipc_lock(&self) -> bool {
+        self.cap_eff.is_some_and(|caps| caps & (1 << CAP_IPC_LOCK_BIT) != 0)
+    }
+}
+
+/// Parses the text of `/proc/PID/status`; unparsable or missing fields are `None`.
+pub fn parse_status(text: &str) -> ProcStatus {
+    let mut status = ProcStatus::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else { continue };
+        let value = value.trim();
+        match key {
+            "VmLck" => {
+                let kib = value.strip_suffix("kB").map(str::trim_end).and_then(|n| n.parse::<u64>().ok());
+                status.vm_lck = kib.and_then(|k| k.checked_mul(1024));
+            }
+            "CapEff" => status.cap_eff = u64::from_str_radix(value, 16).ok(),
+            _ => {}
+        }
+    }
+    status
+}
+
+/// Reads `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` for this process, without locking anything.
+#[cfg(target_os = "linux")]
+pub fn probe() -> Result<Probe, MlockError> {
+    let (soft, hard) = sys::memlock_limits().map_err(|source| MlockError::Limit { source })?;
+    let status = std::fs::read_to_string("/proc/self/status").map(|t| parse_status(&t)).unwrap_or_default();
+    Ok(Probe { soft, hard, cap_ipc_lock: status.has_cap_ipc_lock() })
+}
+
+/// Reads `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` for this process: unsupported on this target.
+#[cfg(not(target_os = "linux"))]
+pub fn probe() -> Result<Probe, MlockError> {
+    Err(MlockError::Unsupported { platform: std::env::consts::OS })
+}
+
+/// Locks memory as `required` or best effort. Best effort declines (and says why) when the
+/// process lacks `CAP_IPC_LOCK` and the limit is finite: the lock might succeed, but every later
+/// allocation past the limit would then fail, threads of the async runtime included.
+pub fn lock(required: bool) -> LockOutcome {
+    if !required
+        && let Ok(probe) = probe()
+        && let Forecast::Capped(limit) = probe.forecast()
+    {
+        return LockOutcome { plan: probe.plan(), result: Err(MlockError::Declined { limit: Limit::Bytes(limit) }) };
+    }
+    lock_all()
+}
+
+/// Locks all current and future memory of the process, having said what will happen.
+#[cfg(target_os = "linux")]
 pub fn lock_all() -> LockOutcome {
-    LockOutcome { plan: String::new(), result: Err(std::io::Error::other("not yet")) }
+    let probe = match probe() {
+        Ok(probe) => probe,
+        Err(err) => {
+            return LockOutcome { plan: "RLIMIT_MEMLOCK could not be read; not locking".to_owned(), result: Err(err) };
+        }
+    };
+    let mut plan = probe.plan();
+    // What applies when mlockall runs: the soft limit raised to the hard one, or left as it was.
+    let mut applied = Probe { hard: probe.soft, ..probe };
+    if probe.raises_soft_limit() {
+        match sys::set_soft_memlock_limit(probe.hard) {
+            Ok(()) => applied = Probe { soft: probe.hard, ..probe },
+            Err(err) => plan = format!("{}; raising the soft limit to {} failed: {err}", applied.plan(), probe.hard),
+        }
+    }
+    if let Err(errno) = sys::mlockall_current_and_future() {
+        return LockOutcome { plan, result: Err(applied.classify(errno)) };
+    }
+    let result = match std::fs::read_to_string("/proc/self/status") {
+        Err(err) => Err(MlockError::Unverifiable { reason: err.to_string() }),
+        Ok(text) => match parse_status(&text).vm_lck {
+            None => Err(MlockError::Unverifiable { reason: "no VmLck line".to_owned() }),
+            Some(0) => Err(MlockError::NotConfirmed),
+            Some(locked_bytes) => Ok(Locked { locked_bytes, limit: applied.soft, cap_ipc_lock: applied.cap_ipc_lock }),
+        },
+    };
+    LockOutcome { plan, result }
+}
+
+/// Locks all memory of the process: unsupported on this target, which is said, never faked.
+#[cfg(not(target_os = "linux"))]
+pub fn lock_all() -> LockOutcome {
+    let platform = std::env::consts::OS;
+    LockOutcome {
+        plan: format!("memory locking is not available on {platform}: nothing will be locked"),
+        result: Err(MlockError::Unsupported { platform }),
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    use std::io;
+
+    use super::Limit;
+
+    fn to_limit(value: libc::rlim_t) -> Limit {
+        if value == libc::RLIM_INFINITY { Limit::Unlimited } else { Limit::Bytes(value) }
+    }
+
+    /// Soft and hard `RLIMIT_MEMLOCK`.
+    pub(super) fn memlock_limits() -> io::Result<(Limit, Limit)> {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: `limit` is a valid, writable `rlimit` that lives across the call.
+        let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((to_limit(limit.rlim_cur), to_limit(limit.rlim_max)))
+    }
+
+    /// Sets the soft `RLIMIT_MEMLOCK` to `hard` (always allowed: soft may rise up to hard).
+    pub(super) fn set_soft_memlock_limit(hard: Limit) -> io::Result<()> {
+        let max = match hard {
+            Limit::Unlimited => libc::RLIM_INFINITY,
+            Limit::Bytes(n) => n,
+        };
+        let limit = libc::rlimit { rlim_cur: max, rlim_max: max };
+        // SAFETY: `limit` is a valid `rlimit` that lives across the call; the kernel only reads it.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) };
+        if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// `mlockall(MCL_CURRENT | MCL_FUTURE)`; the errno on failure.
+    pub(super) fn mlockall_current_and_future() -> Result<(), i32> {
+        // SAFETY: mlockall takes only flags and touches no memory of ours; locking pages is
+        // always memory-safe.
+        let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error().raw_os_error().unwrap_or(0)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn probe(soft: Limit, hard: Limit, cap_ipc_lock: bool) -> Probe {
+        Probe { soft, hard, cap_ipc_lock }
+    }
+
+    #[test]
+    fn sizes_use_the_largest_exact_unit() {
+        assert_eq!(format_bytes(8 * MIB), "8 MiB");
+        assert_eq!(format_bytes(64 * 1024), "64 KiB");
+        assert_eq!(format_bytes(1 << 30), "1 GiB");
+        assert_eq!(format_bytes(1000), "1000 bytes");
+        assert_eq!(format_bytes(MIB + 1), "1048577 bytes");
+        assert_eq!(format_bytes(0), "0");
+        assert_eq!(Limit::Unlimited.to_string(), "unlimited");
+    }
+
+    #[test]
+    fn plan_with_a_finite_limit_and_no_capability_warns_about_growth() {
+        let p = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), false);
+        assert_eq!(p.forecast(), Forecast::Capped(8 * MIB));
+        let plan = p.plan();
+        assert!(
+            plan.starts_with(
+                "RLIMIT_MEMLOCK is 8 MiB and CAP_IPC_LOCK is absent: locking will fail once the process maps more \
+                 than 8 MiB"
+            ),
+            "{plan}"
+        );
+        assert!(plan.contains("MCL_FUTURE makes every later allocation that would pass 8 MiB fail"), "{plan}");
+    }
+
+    #[test]
+    fn plan_with_the_capability_ignores_the_limit() {
+        for soft in [Limit::Bytes(0), Limit::Bytes(8 * MIB), Limit::Unlimited] {
+            let p = probe(soft, Limit::Bytes(8 * MIB).max(soft), true);
+            assert_eq!(p.forecast(), Forecast::Capable);
+            assert!(!p.raises_soft_limit());
+            assert!(p.plan().starts_with("CAP_IPC_LOCK present: the limit does not apply"), "{}", p.plan());
+        }
+    }
+
+    #[test]
+    fn plan_with_an_unlimited_limit() {
+        let p = probe(Limit::Unlimited, Limit::Unlimited, false);
+        assert_eq!(p.forecast(), Forecast::Unlimited);
+        assert!(p.forecast().is_unrestricted());
+        assert!(p.plan().starts_with("RLIMIT_MEMLOCK is unlimited: mlockall"), "{}", p.plan());
+    }
+
+    #[test]
+    fn plan_with_a_zero_limit_and_no_capability_predicts_eperm() {
+        let p = probe(Limit::Bytes(0), Limit::Bytes(0), false);
+        assert_eq!(p.forecast(), Forecast::Refused);
+        assert_eq!(p.plan(), "RLIMIT_MEMLOCK is 0 and CAP_IPC_LOCK is absent: mlockall will fail with EPERM");
+    }
+
+    #[test]
+    fn a_soft_limit_below_the_hard_limit_is_raised_first() {
+        let p = probe(Limit::Bytes(64 * 1024), Limit::Bytes(8 * MIB), false);
+        assert!(p.raises_soft_limit());
+        assert_eq!(p.forecast(), Forecast::Capped(8 * MIB));
+        assert!(p.plan().starts_with("RLIMIT_MEMLOCK is 8 MiB (soft limit raised from 64 KiB to the hard limit)"));
+        let p = probe(Limit::Bytes(0), Limit::Unlimited, false);
+        assert_eq!(p.forecast(), Forecast::Unlimited);
+        assert!(p.plan().starts_with("RLIMIT_MEMLOCK is unlimited (soft limit raised from 0 to"), "{}", p.plan());
+    }
+
+    #[test]
+    fn errno_maps_to_one_variant_per_cause() {
+        let capped = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), false);
+        let zero = probe(Limit::Bytes(0), Limit::Bytes(0), false);
+        let capable = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), true);
+        assert!(matches!(zero.classify(libc::EPERM), MlockError::PermissionDenied { limit: Limit::Bytes(0) }));
+        assert!(
+            matches!(capped.classify(libc::ENOMEM), MlockError::OverLimit { limit: Limit::Bytes(n) } if n == 8 * MIB)
+        );
+        assert!(matches!(capable.classify(libc::ENOMEM), MlockError::OutOfMemory));
+        assert!(matches!(capped.classify(libc::EAGAIN), MlockError::TryAgain));
+        let other = capped.classify(libc::EINVAL);
+        assert!(matches!(&other, MlockError::Os { source } if source.raw_os_error() == Some(libc::EINVAL)));
+        assert!(std::error::Error::source(&other).is_some(), "the OS error is kept as the source");
+    }
+
+    #[test]
+    fn messages_name_the_cause_and_every_fix() {
+        let capped = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), false);
+        let zero = probe(Limit::Bytes(0), Limit::Bytes(0), false);
+        let eperm = zero.classify(libc::EPERM).to_string();
+        let enomem = capped.classify(libc::ENOMEM).to_string();
+        assert!(eperm.starts_with("mlockall was refused (EPERM): RLIMIT_MEMLOCK is 0 and"), "{eperm}");
+        assert!(enomem.contains("(ENOMEM): the locked size would exceed RLIMIT_MEMLOCK of 8 MiB"), "{enomem}");
+        for message in [&eperm, &enomem, &capped.classify(libc::EAGAIN).to_string()] {
+            for fix in [
+                "`AmbientCapabilities=CAP_IPC_LOCK`",
+                "`LimitMEMLOCK=infinity`",
+                "`--cap-add IPC_LOCK --ulimit memlock=-1:-1`",
+                "`ulimit -l unlimited`",
+            ] {
+                assert!(message.contains(fix), "{message} lacks {fix}");
+            }
+            assert!(message.starts_with(char::is_lowercase) && !message.ends_with('.'), "{message}");
+        }
+        let unsupported = MlockError::Unsupported { platform: "macos" }.to_string();
+        assert!(unsupported.starts_with("memory locking is unsupported on this platform (macos)"), "{unsupported}");
+        assert!(MlockError::NotConfirmed.to_string().contains("VmLck of 0 kB"));
+    }
+
+    const STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\nVmPeak:\t    5816 kB\n\
+        VmLck:\t    5624 kB\nVmPin:\t       0 kB\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
+        CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n";
+
+    #[test]
+    fn status_parsing_reads_vmlck_and_capeff() {
+        let status = parse_status(STATUS);
+        assert_eq!(status.vm_lck, Some(5624 * 1024));
+        assert_eq!(status.cap_eff, Some(0x1ff_ffff_ffff));
+        assert!(status.has_cap_ipc_lock());
+    }
+
+    #[test]
+    fn status_parsing_sees_a_dropped_capability_and_zero_lock() {
+        // The machine's root set with cap_ipc_lock (bit 14) dropped, as `setpriv --inh-caps=-ipc_lock` does.
+        let text = "VmLck:\t       0 kB\nCapEff:\t000001fffeffbfff\n";
+        let status = parse_status(text);
+        assert_eq!(status.vm_lck, Some(0));
+        assert!(!status.has_cap_ipc_lock());
+        let unprivileged = parse_status("CapEff:\t0000000000000000\n");
+        assert!(!unprivileged.has_cap_ipc_lock());
+        assert_eq!(unprivileged.vm_lck, None);
+        assert!(!parse_status("VmLck:\tgarbage kB\nCapEff:\tzz\n").has_cap_ipc_lock());
+        assert_eq!(parse_status("VmLck:\tgarbage kB\n").vm_lck, None);
+    }
+
+    #[test]
+    fn a_lock_under_a_finite_limit_without_the_capability_has_a_ceiling() {
+        let locked = Locked { locked_bytes: 4096, limit: Limit::Bytes(8 * MIB), cap_ipc_lock: false };
+        assert_eq!(locked.ceiling(), Some(8 * MIB));
+        assert_eq!(Locked { cap_ipc_lock: true, ..locked }.ceiling(), None);
+        assert_eq!(Locked { limit: Limit::Unlimited, ..locked }.ceiling(), None);
+    }
 }

@@ -36,10 +36,10 @@ impl Notifier {
 
     /// Sends one message made of `KEY=value` lines.
     pub fn send(&self, message: &str) {
-        if let Some((socket, addr)) = &self.target {
-            if let Err(err) = socket.send_to_addr(message.as_bytes(), addr) {
-                tracing::debug!(%err, message, "sd_notify send failed");
-            }
+        if let Some((socket, addr)) = &self.target
+            && let Err(err) = socket.send_to_addr(message.as_bytes(), addr)
+        {
+            tracing::debug!(%err, message, "sd_notify send failed");
         }
     }
 

@@ -47,10 +47,8 @@ async fn route(mut signals: Signals, routes: Routes) {
                     forced_exit(signal);
                 }
             }
-            SIGHUP => {
-                if routes.reload.try_send(()).is_err() {
-                    tracing::debug!("SIGHUP coalesced into the pending reload");
-                }
+            SIGHUP if routes.reload.try_send(()).is_err() => {
+                tracing::debug!("SIGHUP coalesced into the pending reload");
             }
             SIGUSR1 => deliver(&routes.events, Event::User1),
             SIGUSR2 => deliver(&routes.events, Event::User2),

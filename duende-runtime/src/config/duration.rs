@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::de::{self, Visitor};
+use serde::de::{self, Unexpected, Visitor};
 use serde::{Deserializer, Serializer};
 
 pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -27,14 +27,10 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, secs: i64) -> Result<Duration, E> {
-        u64::try_from(secs)
-            .map(Duration::from_secs)
-            .map_err(|_| E::custom(format!("a duration cannot be negative, got {secs}")))
+        u64::try_from(secs).map(Duration::from_secs).map_err(|_| E::invalid_value(Unexpected::Signed(secs), &self))
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
-        humantime::parse_duration(text.trim()).map_err(|err| {
-            E::custom(format!("`{text}` is not a duration ({err}); write for example \"30s\" or \"250ms\""))
-        })
+        humantime::parse_duration(text.trim()).map_err(|_| E::invalid_value(Unexpected::Str(text), &self))
     }
 }

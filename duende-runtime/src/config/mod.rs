@@ -1,16 +1,35 @@
 //! Layered configuration (DESIGN.md section 4): defaults < system or user file < `--config` <
 //! `NAME_*` environment < `--set`, with the origin of every value kept for errors and `config`.
+//!
+//! [`load`] reads every layer into figment (one provider per file, variable and flag, so each
+//! value's metadata names its exact source), extracts [`Settings`] and checks the rules beyond
+//! types (ranges, absolute paths, the daemon's own `validate`), collecting every problem into one
+//! [`ConfigError`]. A file's line numbers come from parsing its text once more with spans.
 
 mod duration;
+mod explain;
+mod layers;
+mod origin;
+mod problems;
 pub mod settings;
+mod validate;
 
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::error::Kind;
+use figment::value::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use layers::{FileNote, KeyLines, KeyPath, Layer, Stack};
+use origin::Provenance;
+
+pub use problems::{ConfigError, Problem};
 pub use settings::{Backoff, HealthCheck, PlatformSettings, Resources, RestartPolicy, Settings};
 
 /// The `[app]` section of a daemon that has no settings of its own: any key there is refused.
@@ -41,29 +60,58 @@ pub struct Sources {
     pub name: String,
     /// Version reported when the configuration sets none.
     pub version: String,
-    /// `--config PATH`.
+    /// `--config PATH`: read after the system or user file; it must exist.
     pub config_file: Option<PathBuf>,
     /// `--set key.path=value`, in command-line order.
     pub sets: Vec<String>,
-    /// The environment, as `(name, value)` pairs.
+    /// The environment, as `(name, value)` pairs; only `NAME_*` variables are read.
     pub env: Vec<(String, String)>,
-    /// Effective user id: 0 reads the system file.
+    /// Effective user id: 0 reads the system file, others their user file when it exists.
     pub euid: u32,
+    /// `$HOME`, for the user file when `$XDG_CONFIG_HOME` is unset.
+    pub home: Option<PathBuf>,
+    /// `$XDG_CONFIG_HOME`, where the user file lives (`DIR/NAME/NAME.toml`).
+    pub xdg_config_home: Option<PathBuf>,
+    /// The directory holding the system file (`DIR/NAME/NAME.toml`); `None` means `/etc`.
+    pub system_dir: Option<PathBuf>,
 }
 
 impl Sources {
-    /// Sources for this process: its environment and effective user.
+    /// Sources for this process: its environment, home directories and effective user.
     pub fn from_process(name: &str, version: &str, config_file: Option<PathBuf>, sets: Vec<String>) -> Self {
+        let non_empty = |var: &str| std::env::var_os(var).filter(|value| !value.is_empty()).map(PathBuf::from);
         Sources {
             name: name.to_owned(),
             version: version.to_owned(),
             config_file,
             sets,
-            env: std::env::vars().collect(),
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            euid: unsafe { libc::geteuid() },
+            // Variables that are not UTF-8 cannot be configuration; skip them rather than panic.
+            env: std::env::vars_os()
+                .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+                .collect(),
+            euid: effective_uid(),
+            home: non_empty("HOME"),
+            xdg_config_home: non_empty("XDG_CONFIG_HOME"),
+            system_dir: None,
         }
     }
+
+    /// The system or user file read below `--config` (which one depends on `euid`).
+    pub fn default_file(&self) -> PathBuf {
+        layers::default_file(self)
+    }
+}
+
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Targets without users (WASI) read the user file when there is one, else the system file.
+#[cfg(not(unix))]
+fn effective_uid() -> u32 {
+    u32::MAX
 }
 
 /// The result of loading: the typed settings and where each value came from.
@@ -72,35 +120,97 @@ pub struct Loaded<A> {
     /// The effective configuration.
     pub settings: Settings<A>,
     figment: Figment,
+    files: Vec<KeyLines>,
+    file_notes: Vec<FileNote>,
+    /// Sources of values the runtime changed after extraction (such as an implied lock).
+    notes: BTreeMap<KeyPath, String>,
 }
 
-/// Configuration that could not be loaded or is invalid; every problem is listed.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(String);
-
-/// Loads and validates every layer.
+/// Loads every layer, extracts the settings and validates them, the daemon's `[app]` section
+/// through `validate_app`. Every problem found is in the error.
 pub fn load<A>(sources: &Sources, validate_app: fn(&A) -> Result<(), Vec<Violation>>) -> Result<Loaded<A>, ConfigError>
 where
     A: DeserializeOwned + Serialize + Default,
 {
+    let mut problems = Vec::new();
     let defaults =
         Settings::<A> { name: sources.name.clone(), version: sources.version.clone(), ..Settings::default() };
-    let mut figment = Figment::from(Serialized::defaults(defaults));
-    if let Some(path) = &sources.config_file {
-        figment = figment.merge(Toml::file_exact(path));
+    let defaults = match Value::serialize(&defaults) {
+        Ok(Value::Dict(_, dict)) => dict,
+        Ok(_) => return Err(ConfigError::new(vec![Problem::general("the built-in defaults are not a table".into())])),
+        Err(err) => {
+            let message = format!("the built-in defaults cannot be represented: {err}");
+            return Err(ConfigError::new(vec![Problem::general(message)]));
+        }
+    };
+    let mut stack = Stack::read(sources, defaults, &mut problems);
+    let Some((mut settings, figment)) = extract::<A>(&mut stack, &mut problems) else {
+        return Err(ConfigError::new(problems));
+    };
+
+    let provenance = Provenance::new(&figment, &stack.files);
+    for finding in validate::check(&settings, validate_app) {
+        problems.push(Problem::at(&provenance, &finding.path, finding.message));
     }
-    let prefix = format!("{}_", sources.name.to_ascii_uppercase().replace('-', "_"));
-    figment = figment.merge(Env::prefixed(&prefix).split("__"));
-    let settings: Settings<A> = figment.extract().map_err(|err| ConfigError(err.to_string()))?;
-    validate_app(&settings.app).map_err(|v| ConfigError(format!("{v:?}")))?;
-    Ok(Loaded { settings, figment })
+    if !problems.is_empty() {
+        return Err(ConfigError::new(problems));
+    }
+
+    let mut notes = BTreeMap::new();
+    if settings.resources.lock_memory_required && !settings.resources.lock_memory {
+        settings.resources.lock_memory = true;
+        notes
+            .insert(vec!["resources".into(), "lock_memory".into()], "implied by resources.lock_memory_required".into());
+    }
+    Ok(Loaded { settings, figment, files: stack.files, file_notes: stack.notes, notes })
+}
+
+/// Extracts the settings, reporting each extraction error and dropping the offending value so
+/// that the next one is found too. `None` when nothing more can be dropped.
+fn extract<A: DeserializeOwned + Default>(
+    stack: &mut Stack,
+    problems: &mut Vec<Problem>,
+) -> Option<(Settings<A>, Figment)> {
+    // Each round drops a value or retypes one; this bounds a pathological configuration.
+    const MAX_ROUNDS: usize = 1000;
+    for _ in 0..MAX_ROUNDS {
+        let figment = stack.layers.iter().cloned().fold(Figment::new(), |figment, layer: Layer| figment.merge(layer));
+        let provenance = Provenance::new(&figment, &stack.files);
+        let not_tables = stack.defaults().map(|defaults| layers::not_tables(defaults, provenance.root()));
+        if let Some(paths) = not_tables.filter(|paths| !paths.is_empty()) {
+            for path in paths {
+                problems.push(problems::not_a_table(&provenance, &path));
+                layers::prune(&mut stack.layers, &path);
+            }
+            continue;
+        }
+        let errors = match figment.extract::<Settings<A>>() {
+            Ok(settings) => return Some((settings, figment)),
+            Err(errors) => errors,
+        };
+        let mut progressed = false;
+        for error in errors {
+            let wants_text = matches!(&error.kind, Kind::InvalidType(_, expected) if expected.contains("string"));
+            if wants_text && layers::take_as_string(&mut stack.layers, &error.path) {
+                progressed = true;
+                continue;
+            }
+            problems.push(problems::from_figment(&error, &provenance));
+            progressed |= layers::prune(&mut stack.layers, &error.path);
+        }
+        if !progressed {
+            return None;
+        }
+    }
+    problems.push(Problem::general("the configuration has too many problems to list".into()));
+    None
 }
 
 impl<A: Serialize> Loaded<A> {
-    /// The effective configuration with the origin of every value. PLACEHOLDER.
+    /// The effective configuration, one `key = value  # source` line per key, in the order of
+    /// [`Settings`] with `[app]` last; unset optional keys are shown as comments.
     pub fn explain(&self) -> String {
-        let _ = &self.figment;
-        toml::to_string(&self.settings).unwrap_or_default()
+        let provenance = Provenance::new(&self.figment, &self.files);
+        explain::render(&self.settings, &provenance, &self.notes, &self.file_notes)
     }
 }

@@ -1,0 +1,214 @@
+//! What is wrong with a configuration, said so that the operator can fix it: the key, its value,
+//! where the value came from, and what is allowed.
+
+use std::fmt;
+
+use figment::error::{Actual, Kind};
+
+use super::origin::{Provenance, dotted, toml_text};
+use super::validate;
+
+/// Configuration that could not be loaded or is invalid; every problem found is listed, one a line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid configuration ({}):{}", count(.problems.len()), List(.problems))]
+pub struct ConfigError {
+    problems: Vec<Problem>,
+}
+
+impl ConfigError {
+    /// The error listing `problems`: those of whole sources first, then by key in the order of
+    /// the settings.
+    pub(super) fn new(mut problems: Vec<Problem>) -> Self {
+        problems.sort_by_key(|problem| problem.key.as_deref().map_or(0, |key| 1 + validate::rank(key)));
+        ConfigError { problems }
+    }
+
+    /// Every problem: unreadable sources first, then keys in the order of the settings.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
+fn count(n: usize) -> String {
+    if n == 1 { "1 problem".to_owned() } else { format!("{n} problems") }
+}
+
+struct List<'a>(&'a [Problem]);
+
+impl fmt::Display for List<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|problem| write!(f, "\n  - {problem}"))
+    }
+}
+
+/// One problem: `key = value (from source): what is allowed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The full dotted key, such as `resources.cpu_shares`; absent for a whole source (a file
+    /// that does not parse, a malformed `--set`).
+    pub key: Option<String>,
+    /// The offending value as TOML, when there is one.
+    pub value: Option<String>,
+    /// Where the value came from: `file:line`, `environment variable NAME`, `--set key=value`,
+    /// or `built-in default`.
+    pub origin: Option<String>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with a whole source (`origin` is a file, a variable or a flag).
+    pub(super) fn from_origin(origin: String, message: String) -> Problem {
+        Problem { key: None, value: None, origin: Some(origin), message }
+    }
+
+    /// A problem with no particular source.
+    pub(super) fn general(message: String) -> Problem {
+        Problem { key: None, value: None, origin: None, message }
+    }
+
+    /// A problem with the key at `path`; value and origin are looked up.
+    pub(super) fn at(provenance: &Provenance<'_>, path: &[String], message: String) -> Problem {
+        let value = provenance.value(path).and_then(|value| match value {
+            figment::value::Value::Dict(..) => None,
+            other => toml_text(other).map(|text| shorten(&text)),
+        });
+        Problem {
+            key: Some(provenance.key_text(path)),
+            value,
+            origin: provenance.origin(path).map(|origin| origin.to_string()),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.key, &self.value, &self.origin) {
+            (Some(key), Some(value), _) => write!(f, "{key} = {value}")?,
+            (Some(key), None, _) => f.write_str(key)?,
+            (None, _, Some(origin)) => return write!(f, "{origin}: {}", self.message),
+            (None, _, None) => return f.write_str(&self.message),
+        }
+        if let Some(origin) = &self.origin {
+            write!(f, " (from {origin})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The problem a figment extraction error describes.
+pub(super) fn from_figment(error: &figment::Error, provenance: &Provenance<'_>) -> Problem {
+    let path = &error.path;
+    let allowed = validate::allowed(&dotted(path));
+    let must_be = |expected: &str| allowed.map_or_else(|| humanize(expected), str::to_owned);
+    let message = match &error.kind {
+        Kind::UnknownField(field, expected) => unknown_key(&path[..path.len().saturating_sub(1)], field, expected),
+        Kind::UnknownVariant(variant, expected) => {
+            let valid = quoted_list(expected);
+            match closest(variant, expected) {
+                Some(close) => format!("must be one of {valid}; did you mean `{close}`?"),
+                None => format!("must be one of {valid}"),
+            }
+        }
+        Kind::MissingField(field) => {
+            let mut full = path.clone();
+            full.push(field.to_string());
+            let message = "is required and has no default; set it in a file, the environment or with --set";
+            return Problem::at(provenance, &full, message.to_owned());
+        }
+        Kind::InvalidType(actual, expected) => format!("must be {}, found {}", must_be(expected), kind_of(actual)),
+        Kind::InvalidValue(_, expected) => format!("must be {}", must_be(expected)),
+        Kind::InvalidLength(len, expected) => format!("must have {}, found {len} items", humanize(expected)),
+        Kind::Message(message) => match allowed {
+            Some(allowed) => format!("{message}; must be {allowed}"),
+            None => message.clone(),
+        },
+        other => other.to_string(),
+    };
+    Problem::at(provenance, path, message)
+}
+
+/// The problem of a value at `path` that must be a table and is not.
+pub(super) fn not_a_table(provenance: &Provenance<'_>, path: &[String]) -> Problem {
+    let allowed = validate::allowed(&dotted(path)).unwrap_or("a table");
+    let found = provenance.value(path).map_or("nothing", |value| kind_of(&value.to_actual()));
+    Problem::at(provenance, path, format!("must be {allowed}, found {found}"))
+}
+
+fn unknown_key(table: &[String], field: &str, expected: &[&str]) -> String {
+    let scope = if table.is_empty() { "top-level keys".to_owned() } else { format!("keys in [{}]", dotted(table)) };
+    if expected.is_empty() {
+        let table = if table.is_empty() { "the configuration".to_owned() } else { format!("[{}]", dotted(table)) };
+        return format!("unknown key; {table} takes no keys");
+    }
+    let valid = expected.join(", ");
+    match closest(field, expected) {
+        Some(close) => format!("unknown key; did you mean `{close}`? valid {scope}: {valid}"),
+        None => format!("unknown key; valid {scope}: {valid}"),
+    }
+}
+
+/// The candidate nearest to `word` by edit distance, when it is near enough to be a typo.
+pub(super) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let word = word.to_ascii_lowercase();
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|candidate| (strsim::damerau_levenshtein(&word, &candidate.to_ascii_lowercase()), *candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items.iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// A serde expectation ("u32", "a sequence") in the words of a configuration file.
+fn humanize(expected: &str) -> String {
+    let unsigned = |max: u128| format!("an integer between 0 and {max}");
+    let signed = |min: i128, max: i128| format!("an integer between {min} and {max}");
+    match expected {
+        "u8" => unsigned(u8::MAX.into()),
+        "u16" => unsigned(u16::MAX.into()),
+        "u32" => unsigned(u32::MAX.into()),
+        "u64" | "usize" => unsigned(u64::MAX.into()),
+        "u128" => unsigned(u128::MAX),
+        "i8" => signed(i8::MIN.into(), i8::MAX.into()),
+        "i16" => signed(i16::MIN.into(), i16::MAX.into()),
+        "i32" => signed(i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => signed(i64::MIN.into(), i64::MAX.into()),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a sequence" => "an array".to_owned(),
+        "a map" => "a table".to_owned(),
+        "a borrowed string" => "a string".to_owned(),
+        "path string" => "a path".to_owned(),
+        "a character" | "a char" => "a single character".to_owned(),
+        other if other.starts_with("struct ") => "a table".to_owned(),
+        other if other.starts_with("enum ") => "a string".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn kind_of(actual: &Actual) -> &'static str {
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Seq => "an array",
+        Actual::Map => "a table",
+        Actual::Unit | Actual::Option => "nothing",
+        _ => "a value of another type",
+    }
+}

@@ -1,0 +1,245 @@
+//! Every validation rule refuses a bad value with what is allowed and accepts the edges of its
+//! range.
+
+use super::*;
+
+/// Loads with each flag alone and expects `key = value (from --set flag): must be <allowed>`.
+#[track_caller]
+fn refused(cases: &[(&str, &str)]) {
+    for (flag, allowed) in cases {
+        let mut fixture = Fixture::new();
+        fixture.set(flag);
+        let error = fixture.error();
+        let (key, _) = flag.split_once('=').expect("key=value");
+        let problem = format!("(from --set {flag}): must be {allowed}");
+        assert!(error.starts_with("invalid configuration (1 problem):\n  - "), "{flag}: {error}");
+        assert!(
+            error.contains(&format!("  - {key}")) && error.contains(&problem),
+            "{flag}: expected {problem:?} in\n{error}"
+        );
+    }
+}
+
+/// Loads with each flag alone and expects a valid configuration.
+#[track_caller]
+fn accepted(flags: &[&str]) {
+    for flag in flags {
+        let mut fixture = Fixture::new();
+        fixture.set(flag);
+        if let Err(err) = fixture.load() {
+            panic!("{flag} was refused: {err}");
+        }
+    }
+}
+
+const NAME: &str = "a service name: lowercase letters, digits, `-` and `_`, starting with a letter, at most 64 \
+                    characters";
+
+#[test]
+fn name() {
+    refused(&[
+        ("name=Demo", NAME),
+        ("name=1st", NAME),
+        ("name=demo-", NAME),
+        (&format!("name=a{}", "b".repeat(64)), NAME),
+    ]);
+    accepted(&["name=a", &format!("name=a{}", "b".repeat(63)), "name=my-daemon_2"]);
+}
+
+#[test]
+fn version_and_description_are_one_line() {
+    refused(&[("version=\"1\\n2\"", "one line of text"), ("description=\"a\\rb\"", "one line of text")]);
+    accepted(&["version=2.0.0-rc.1", "description=\"a\\tb\""]);
+}
+
+#[test]
+fn paths_are_absolute() {
+    refused(&[("binary_path=bin/demo", "an absolute path"), ("working_dir=.", "an absolute path")]);
+    accepted(&["binary_path=/usr/local/bin/demo", "working_dir=/var/lib/demo"]);
+}
+
+#[test]
+fn arguments_have_no_nul() {
+    let mut fixture = Fixture::new();
+    fixture.set("args=[\"ok\", \"a\\u0000b\"]");
+    assert_contains(
+        &fixture.error(),
+        &["args[1] = \"a\\u0000b\" (from --set args=[\"ok\", \"a\\u0000b\"]): must not contain a NUL character"],
+    );
+    accepted(&["args=[]", "args=[\"--verbose\", \"\"]"]);
+}
+
+#[test]
+fn environment_keys_are_variable_names() {
+    let fixture = Fixture::new();
+    fixture.system_file("[env]\nGOOD = \"1\"\n\"A=B\" = \"x\"\n\"\" = \"y\"\nNUL = \"a\\u0000\"\n");
+    let error = fixture.redact(&fixture.error());
+    assert_contains(
+        &error,
+        &[
+            "invalid configuration (3 problems):",
+            "  - env.\"\" = \"y\" (from TMP/etc/demo/demo.toml:4): is not a valid environment variable name",
+            "  - env.\"A=B\" = \"x\" (from TMP/etc/demo/demo.toml:3): is not a valid environment variable name: it must \
+             be non-empty, without `=` or NUL",
+            "  - env.NUL = \"a\\u0000\" (from TMP/etc/demo/demo.toml:5): must not contain a NUL character",
+        ],
+    );
+    accepted(&["env.RUST_LOG=debug", "env.lower_case=\"\""]);
+}
+
+#[test]
+fn user_and_group_are_names() {
+    let user = "a user name: not empty, without spaces or control characters";
+    let group = "a group name: not empty, without spaces or control characters";
+    refused(&[("user=", user), ("user=a b", user), ("group=\"\"", group)]);
+    accepted(&["user=demo", "group=1000"]);
+}
+
+#[test]
+fn log_level_is_a_level_or_directives() {
+    let mut fixture = Fixture::new();
+    fixture.set("log_level=verbose");
+    assert_contains(
+        &fixture.error(),
+        &["log_level = \"verbose\" (from --set log_level=verbose): `verbose` is not a level"],
+    );
+    accepted(&["log_level=off", "log_level=\"warn,demo=debug\""]);
+}
+
+#[test]
+fn resources() {
+    let memory = "a number of bytes of at least 1048576 (1 MiB)";
+    let quota = "a finite number greater than 0 and at most 102400 (percent of one CPU)";
+    let shares = "an integer between 1 and 10000";
+    refused(&[
+        ("resources.memory_bytes=1048575", memory),
+        ("resources.memory_bytes=0", memory),
+        ("resources.cpu_quota_percent=0", quota),
+        ("resources.cpu_quota_percent=-0.5", quota),
+        ("resources.cpu_quota_percent=102400.5", quota),
+        ("resources.cpu_quota_percent=nan", quota),
+        ("resources.cpu_shares=0", shares),
+        ("resources.cpu_shares=10001", shares),
+        ("resources.io_read_bps=0", "a number of bytes per second of at least 1"),
+        ("resources.io_write_bps=0", "a number of bytes per second of at least 1"),
+        ("resources.pids_max=0", "an integer of at least 1"),
+        ("resources.open_files_max=0", "an integer of at least 1"),
+        ("resources.lock_memory=1", "true or false, found an integer"),
+    ]);
+    accepted(&[
+        "resources.memory_bytes=1048576",
+        "resources.memory_swap_bytes=0",
+        "resources.memory_swap_bytes=9223372036854775807",
+        "resources.cpu_quota_percent=0.001",
+        "resources.cpu_quota_percent=102400",
+        "resources.cpu_shares=1",
+        "resources.cpu_shares=10000",
+        "resources.io_read_bps=1",
+        "resources.io_write_bps=1",
+        "resources.pids_max=1",
+        "resources.open_files_max=1",
+        "resources.lock_memory_required=true",
+    ]);
+}
+
+#[test]
+fn health_check() {
+    refused(&[
+        ("health_check.interval=0", "a duration greater than 0, such as \"30s\""),
+        ("health_check.interval=0s", "a duration greater than 0, such as \"30s\""),
+        ("health_check.timeout=\"0ms\"", "a duration greater than 0, such as \"10s\""),
+        ("health_check.timeout=-1", "a duration greater than 0, such as \"10s\""),
+        ("health_check.retries=0", "an integer between 1 and 100"),
+        ("health_check.retries=101", "an integer between 1 and 100"),
+    ]);
+    accepted(&[
+        "health_check.interval=1ms",
+        "health_check.interval=1",
+        "health_check.timeout=\"1h 2m\"",
+        "health_check.retries=1",
+        "health_check.retries=100",
+    ]);
+}
+
+#[test]
+fn restart_policy() {
+    refused(&[
+        ("restart=sometimes", "one of `never`, `on-failure`, `always`, `unless-stopped`"),
+        ("restart=on_failure", "one of `never`, `on-failure`, `always`, `unless-stopped`; did you mean `on-failure`?"),
+    ]);
+    accepted(&["restart=never", "restart=on-failure", "restart=always", "restart=unless-stopped"]);
+}
+
+#[test]
+fn backoff() {
+    let multiplier = "a finite number between 1.0 and 10.0";
+    let jitter = "a finite number between 0.0 and 1.0";
+    refused(&[
+        ("backoff.initial=0s", "a duration greater than 0, such as \"1s\""),
+        ("backoff.max=500ms", "at least backoff.initial (1s)"),
+        ("backoff.multiplier=0.99", multiplier),
+        ("backoff.multiplier=10.01", multiplier),
+        ("backoff.multiplier=inf", multiplier),
+        ("backoff.jitter=-0.01", jitter),
+        ("backoff.jitter=1.01", jitter),
+        ("backoff.jitter=nan", jitter),
+    ]);
+    accepted(&[
+        "backoff.initial=1ms",
+        "backoff.max=1s",
+        "backoff.multiplier=1",
+        "backoff.multiplier=10.0",
+        "backoff.jitter=0",
+        "backoff.jitter=1.0",
+    ]);
+}
+
+#[test]
+fn shutdown_timeout() {
+    let allowed = "a duration greater than 0 and at most 24h, such as \"30s\"";
+    refused(&[
+        ("shutdown_timeout=0", allowed),
+        ("shutdown_timeout=\"24h 1s\"", allowed),
+        ("shutdown_timeout=soon", allowed),
+    ]);
+    accepted(&["shutdown_timeout=1ms", "shutdown_timeout=24h", "shutdown_timeout=86400"]);
+}
+
+#[test]
+fn platform() {
+    refused(&[
+        ("platform.container_image=\" \"", "a non-empty image reference"),
+        ("platform.vcpus=0", "an integer between 1 and 64"),
+        ("platform.vcpus=65", "an integer between 1 and 64"),
+        ("platform.memory_mib=15", "an integer between 16 and 1048576"),
+        ("platform.memory_mib=1048577", "an integer between 16 and 1048576"),
+        ("platform.kernel=\"\"", "a non-empty path"),
+        ("platform.rootfs=\"\"", "a non-empty path"),
+        ("platform.vsock_cid=2", "an integer between 3 and 4294967294"),
+        ("platform.vsock_cid=4294967295", "an integer between 3 and 4294967294"),
+        ("platform.priority=8", "an integer between 0 (highest) and 7 (idle)"),
+        ("platform.priority=-1", "an integer between 0 (highest) and 7 (idle)"),
+    ]);
+    accepted(&[
+        "platform.container_image=demo:latest",
+        "platform.vcpus=1",
+        "platform.vcpus=64",
+        "platform.memory_mib=16",
+        "platform.memory_mib=1048576",
+        "platform.kernel=vmlinux",
+        "platform.vsock_cid=3",
+        "platform.vsock_cid=4294967294",
+        "platform.priority=0",
+        "platform.priority=7",
+    ]);
+}
+
+#[test]
+fn the_daemons_own_rules_report_keys_under_app() {
+    refused(&[
+        ("app.interval_ms=9", "between 10 and 60000"),
+        ("app.interval_ms=60001", "between 10 and 60000"),
+        ("app.nested.depth=11", "at most 10"),
+    ]);
+    accepted(&["app.interval_ms=10", "app.interval_ms=60000", "app.nested.depth=10"]);
+}

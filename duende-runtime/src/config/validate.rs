@@ -1,0 +1,187 @@
+//! The rules a typed configuration must follow beyond its types, each with the words that say
+//! what is allowed (also used when a value has the wrong type).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::Violation;
+use super::layers::KeyPath;
+use super::settings::Settings;
+
+const MIB: u64 = 1024 * 1024;
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What each built-in key allows, completing "must be ...".
+const ALLOWED: &[(&str, &str)] = &[
+    ("name", "a service name: lowercase letters, digits, `-` and `_`, starting with a letter, at most 64 characters"),
+    ("version", "one line of text"),
+    ("description", "one line of text"),
+    ("binary_path", "an absolute path"),
+    ("args", "an array of strings without NUL characters"),
+    ("env", "a table of environment variables, NAME = \"value\""),
+    ("user", "a user name: not empty, without spaces or control characters"),
+    ("group", "a group name: not empty, without spaces or control characters"),
+    ("working_dir", "an absolute path"),
+    ("log_level", "a level (trace, debug, info, warn, error, off) or directives such as \"warn,my_crate=debug\""),
+    ("resources", "a table"),
+    ("resources.memory_bytes", "a number of bytes of at least 1048576 (1 MiB)"),
+    ("resources.memory_swap_bytes", "a number of bytes (0 allows no swap)"),
+    ("resources.cpu_quota_percent", "a finite number greater than 0 and at most 102400 (percent of one CPU)"),
+    ("resources.cpu_shares", "an integer between 1 and 10000"),
+    ("resources.io_read_bps", "a number of bytes per second of at least 1"),
+    ("resources.io_write_bps", "a number of bytes per second of at least 1"),
+    ("resources.pids_max", "an integer of at least 1"),
+    ("resources.open_files_max", "an integer of at least 1"),
+    ("resources.lock_memory", "true or false"),
+    ("resources.lock_memory_required", "true or false"),
+    ("health_check", "a table"),
+    ("health_check.enabled", "true or false"),
+    ("health_check.interval", "a duration greater than 0, such as \"30s\""),
+    ("health_check.timeout", "a duration greater than 0, such as \"10s\""),
+    ("health_check.retries", "an integer between 1 and 100"),
+    ("restart", "one of `never`, `on-failure`, `always`, `unless-stopped`"),
+    ("backoff", "a table"),
+    ("backoff.initial", "a duration greater than 0, such as \"1s\""),
+    ("backoff.max", "a duration of at least backoff.initial, such as \"60s\""),
+    ("backoff.multiplier", "a finite number between 1.0 and 10.0"),
+    ("backoff.jitter", "a finite number between 0.0 and 1.0"),
+    ("shutdown_timeout", "a duration greater than 0 and at most 24h, such as \"30s\""),
+    ("platform", "a table"),
+    ("platform.container_image", "a non-empty image reference"),
+    ("platform.vcpus", "an integer between 1 and 64"),
+    ("platform.memory_mib", "an integer between 16 and 1048576"),
+    ("platform.kernel", "a non-empty path"),
+    ("platform.rootfs", "a non-empty path"),
+    ("platform.vsock_cid", "an integer between 3 and 4294967294"),
+    ("platform.priority", "an integer between 0 (highest) and 7 (idle)"),
+    ("app", "a table"),
+];
+
+/// Where problems with the key written `key` are listed: keys in the order of [`Settings`], then
+/// keys the settings do not have.
+pub(super) fn rank(key: &str) -> usize {
+    let top = key.split(['.', '[']).next().unwrap_or(key);
+    let position = |wanted: &str| ALLOWED.iter().position(|(name, _)| *name == wanted);
+    position(key).or_else(|| position(top)).unwrap_or(ALLOWED.len())
+}
+
+/// What the built-in key `key` allows, such as "an integer between 1 and 10000".
+pub(super) fn allowed(key: &str) -> Option<&'static str> {
+    ALLOWED.iter().find(|(name, _)| *name == key).map(|(_, allowed)| *allowed)
+}
+
+/// One broken rule: the key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Finding {
+    pub(super) path: KeyPath,
+    pub(super) message: String,
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    /// Unless `ok`, `key` must be what [`ALLOWED`] says.
+    fn rule(&mut self, key: &str, ok: bool) {
+        if !ok {
+            self.fail(split(key), format!("must be {}", allowed(key).unwrap_or("valid")));
+        }
+    }
+
+    fn fail(&mut self, path: KeyPath, message: String) {
+        self.0.push(Finding { path, message });
+    }
+}
+
+fn split(key: &str) -> KeyPath {
+    key.split('.').map(str::to_owned).collect()
+}
+
+fn one_line(text: &str) -> bool {
+    !text.chars().any(|c| c.is_control() && c != '\t')
+}
+
+fn account_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn between<T: PartialOrd>(value: Option<T>, min: T, max: T) -> bool {
+    value.is_none_or(|value| min <= value && value <= max)
+}
+
+fn finite_between(value: f64, min: f64, max: f64) -> bool {
+    value.is_finite() && min <= value && value <= max
+}
+
+/// Every broken rule in `settings`, then the daemon's own findings in `[app]`, in key order.
+pub(super) fn check<A>(settings: &Settings<A>, validate_app: fn(&A) -> Result<(), Vec<Violation>>) -> Vec<Finding> {
+    let mut found = Findings::default();
+    let s = settings;
+    found.rule("name", crate::name::validate(&s.name).is_ok());
+    found.rule("version", one_line(&s.version));
+    found.rule("description", one_line(&s.description));
+    found.rule("binary_path", s.binary_path.as_deref().is_none_or(Path::is_absolute));
+    for (index, arg) in s.args.iter().enumerate() {
+        if arg.contains('\0') {
+            found.fail(vec!["args".into(), index.to_string()], "must not contain a NUL character".into());
+        }
+    }
+    for (name, value) in &s.env {
+        let path = vec!["env".to_owned(), name.clone()];
+        if name.is_empty() || name.contains(['=', '\0']) {
+            let message = "is not a valid environment variable name: it must be non-empty, without `=` or NUL";
+            found.fail(path, message.into());
+        } else if value.contains('\0') {
+            found.fail(path, "must not contain a NUL character".into());
+        }
+    }
+    found.rule("user", s.user.as_deref().is_none_or(account_name));
+    found.rule("group", s.group.as_deref().is_none_or(account_name));
+    found.rule("working_dir", s.working_dir.as_deref().is_none_or(Path::is_absolute));
+    if let Err(err) = crate::logging::parse_directives(&s.log_level) {
+        found.fail(split("log_level"), err);
+    }
+
+    let r = &s.resources;
+    found.rule("resources.memory_bytes", r.memory_bytes.is_none_or(|bytes| bytes >= MIB));
+    let quota = r.cpu_quota_percent;
+    found.rule("resources.cpu_quota_percent", quota.is_none_or(|q| q.is_finite() && q > 0.0 && q <= 102_400.0));
+    found.rule("resources.cpu_shares", between(r.cpu_shares, 1, 10_000));
+    found.rule("resources.io_read_bps", r.io_read_bps.is_none_or(|bps| bps >= 1));
+    found.rule("resources.io_write_bps", r.io_write_bps.is_none_or(|bps| bps >= 1));
+    found.rule("resources.pids_max", r.pids_max.is_none_or(|n| n >= 1));
+    found.rule("resources.open_files_max", r.open_files_max.is_none_or(|n| n >= 1));
+
+    let h = &s.health_check;
+    found.rule("health_check.interval", !h.interval.is_zero());
+    found.rule("health_check.timeout", !h.timeout.is_zero());
+    found.rule("health_check.retries", (1..=100).contains(&h.retries));
+
+    let b = &s.backoff;
+    found.rule("backoff.initial", !b.initial.is_zero());
+    if b.max < b.initial {
+        let initial = humantime::format_duration(b.initial);
+        found.fail(split("backoff.max"), format!("must be at least backoff.initial ({initial})"));
+    }
+    found.rule("backoff.multiplier", finite_between(b.multiplier, 1.0, 10.0));
+    found.rule("backoff.jitter", finite_between(b.jitter, 0.0, 1.0));
+    found.rule("shutdown_timeout", !s.shutdown_timeout.is_zero() && s.shutdown_timeout <= DAY);
+
+    let p = &s.platform;
+    found.rule("platform.container_image", p.container_image.as_deref().is_none_or(|image| !image.trim().is_empty()));
+    found.rule("platform.vcpus", between(p.vcpus, 1, 64));
+    found.rule("platform.memory_mib", between(p.memory_mib, 16, 1_048_576));
+    found.rule("platform.kernel", p.kernel.as_deref().is_none_or(|path| !path.as_os_str().is_empty()));
+    found.rule("platform.rootfs", p.rootfs.as_deref().is_none_or(|path| !path.as_os_str().is_empty()));
+    found.rule("platform.vsock_cid", between(p.vsock_cid, 3, 4_294_967_294));
+    found.rule("platform.priority", between(p.priority, 0, 7));
+
+    if let Err(violations) = validate_app(&s.app) {
+        for violation in violations {
+            let mut path = vec!["app".to_owned()];
+            path.extend(violation.key.split('.').filter(|segment| !segment.is_empty()).map(str::to_owned));
+            found.fail(path, violation.message);
+        }
+    }
+    found.0
+}

@@ -1,0 +1,289 @@
+//! The management commands (`install`, `uninstall`, `start`, `stop`, `restart`, `reload`,
+//! `status`, `logs`): resolve the platform, find its backend, carry the command out, and say
+//! what was observed. A platform without a backend is an error (exit 69), never a pretend success.
+
+use std::io::{self, Write};
+
+use super::backend::{
+    Action, Applied, BackendError, Level, Service, ServiceBackend, ServiceState, ServiceStatus, Unsupported,
+};
+use super::env::{HostEnv, effective_uid};
+use super::{Detection, backend_for, resolve};
+use crate::cli::{Command, Common};
+use crate::exit::Exit;
+
+/// Carries out the management `command` for the daemon `name` on the platform `--platform`
+/// names (detected when `auto`).
+pub fn manage(name: &str, command: &Command, common: &Common) -> Exit {
+    let (platform, detection) = resolve(common.platform, &HostEnv);
+    match backend_for(platform) {
+        Err(unsupported) => {
+            eprintln!("{}", unsupported_message(name, command.name(), &unsupported, detection.as_ref()));
+            Exit::Unavailable
+        }
+        Ok(backend) => {
+            let stdout = io::stdout();
+            let stderr = io::stderr();
+            dispatch(backend.as_ref(), name, command, effective_uid(), &mut stdout.lock(), &mut stderr.lock())
+        }
+    }
+}
+
+/// The error for a command on a platform without a backend, naming how the platform was chosen.
+pub fn unsupported_message(
+    name: &str,
+    command: &str,
+    unsupported: &Unsupported,
+    detection: Option<&Detection>,
+) -> String {
+    let platform = unsupported.platform;
+    let how = match detection {
+        Some(detection) => format!("detected: {}", detection.evidence_line()),
+        None => format!("chosen with `--platform {platform}`"),
+    };
+    format!("{name}: `{command}` is not supported on platform `{platform}` yet ({how}); {unsupported}")
+}
+
+/// Runs `command` against `backend`, printing results to `out` and errors to `err`.
+pub fn dispatch(
+    backend: &dyn ServiceBackend,
+    name: &str,
+    command: &Command,
+    euid: Option<u32>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let service = |level| Service { name, level: Level::resolve(level, euid) };
+    let result = match command {
+        Command::Install(args) => {
+            backend.install(&service(&args.level), args).map(|applied| print_applied(&applied, out))
+        }
+        Command::Uninstall(level) => backend.uninstall(&service(level)).map(|applied| print_applied(&applied, out)),
+        Command::Start(level) => backend.start(&service(level)).map(|status| print_status(name, &status, out)),
+        Command::Stop(level) => backend.stop(&service(level)).map(|status| print_status(name, &status, out)),
+        Command::Restart(level) => backend.restart(&service(level)).map(|status| print_status(name, &status, out)),
+        Command::Reload(level) => backend.reload(&service(level)).map(|status| print_status(name, &status, out)),
+        Command::Status(args) => backend.status(&service(&args.level)).map(|status| {
+            if args.json {
+                let json = serde_json::to_string(&status).unwrap_or_default();
+                let _ = writeln!(out, "{json}");
+            } else {
+                print_status(name, &status, out);
+            }
+            // Like `systemctl is-active`: only a running service is a success, so `status`
+            // works as a container health command.
+            if status.state == ServiceState::Running { Exit::Success } else { Exit::Unavailable }
+        }),
+        Command::Logs(args) => {
+            backend.logs(&service(&args.level), args.lines, args.follow, out).map(|()| Exit::Success)
+        }
+        Command::Run | Command::Config | Command::Check => {
+            let _ = writeln!(err, "{name}: `{}` is not a management command", command.name());
+            return Exit::Usage;
+        }
+    };
+    result.unwrap_or_else(|error: BackendError| {
+        let _ = writeln!(err, "{name}: {} failed: {error}", command.name());
+        error.exit()
+    })
+}
+
+/// Prints each change (or planned change) on its own line; the exit is success.
+fn print_applied(applied: &Applied, out: &mut dyn Write) -> Exit {
+    let (write, remove, run) =
+        if applied.dry_run { ("would write", "would remove", "would run") } else { ("wrote", "removed", "ran") };
+    if applied.actions.is_empty() {
+        let _ = writeln!(out, "nothing to change");
+    }
+    for action in &applied.actions {
+        let _ = match action {
+            Action::Write { path, contents } if applied.dry_run => {
+                writeln!(out, "{write} {}:\n{contents}", path.display())
+            }
+            Action::Write { path, .. } => writeln!(out, "{write} {}", path.display()),
+            Action::Remove { path } => writeln!(out, "{remove} {}", path.display()),
+            Action::Run(invocation) => writeln!(out, "{run} {invocation}"),
+        };
+    }
+    Exit::Success
+}
+
+/// Prints one status line; the exit is success (the operation observed what it asked for).
+fn print_status(name: &str, status: &ServiceStatus, out: &mut dyn Write) -> Exit {
+    let pid = status.pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
+    let detail = if status.detail.is_empty() { String::new() } else { format!(": {}", status.detail) };
+    let _ = writeln!(out, "{name} on {}: {}{pid}{detail}", status.platform, status.state);
+    Exit::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::cli::{InstallArgs, LevelArgs, LogsArgs, StatusArgs};
+    use crate::platform::runner::Invocation;
+    use crate::platform::{FakeEnv, Platform, detect};
+
+    /// A backend that records calls and answers from fixed values.
+    struct Fake {
+        calls: RefCell<Vec<String>>,
+        state: ServiceState,
+        fail: bool,
+    }
+
+    impl Fake {
+        fn new(state: ServiceState) -> Self {
+            Fake { calls: RefCell::new(Vec::new()), state, fail: false }
+        }
+
+        fn record(&self, op: &str, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+            self.calls.borrow_mut().push(format!("{op} {} {}", service.name, service.level));
+            if self.fail {
+                return Err(BackendError::ToolMissing { tool: "systemctl".to_owned(), platform: Platform::Systemd });
+            }
+            Ok(ServiceStatus { platform: Platform::Systemd, state: self.state, pid: Some(42), detail: "ok".to_owned() })
+        }
+    }
+
+    impl ServiceBackend for Fake {
+        fn platform(&self) -> Platform {
+            Platform::Systemd
+        }
+        fn install(&self, service: &Service<'_>, args: &InstallArgs) -> Result<Applied, BackendError> {
+            self.record("install", service)?;
+            Ok(Applied {
+                actions: vec![
+                    Action::Write {
+                        path: PathBuf::from("/etc/systemd/system/demo.service"),
+                        contents: "[Unit]".to_owned(),
+                    },
+                    Action::Run(Invocation::new("systemctl", ["daemon-reload"])),
+                ],
+                dry_run: args.dry_run,
+            })
+        }
+        fn uninstall(&self, service: &Service<'_>) -> Result<Applied, BackendError> {
+            self.record("uninstall", service)?;
+            Ok(Applied::default())
+        }
+        fn start(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+            self.record("start", service)
+        }
+        fn stop(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+            self.record("stop", service)
+        }
+        fn restart(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+            self.record("restart", service)
+        }
+        fn reload(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+            self.record("reload", service)
+        }
+        fn status(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+            self.record("status", service)
+        }
+        fn logs(
+            &self,
+            service: &Service<'_>,
+            lines: Option<usize>,
+            follow: bool,
+            out: &mut dyn Write,
+        ) -> Result<(), BackendError> {
+            self.record("logs", service)?;
+            let _ = writeln!(out, "lines={lines:?} follow={follow}");
+            Ok(())
+        }
+    }
+
+    fn run(backend: &Fake, command: &Command, euid: Option<u32>) -> (Exit, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let exit = dispatch(backend, "demo", command, euid, &mut out, &mut err);
+        (exit, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned())
+    }
+
+    #[test]
+    fn the_message_for_a_missing_backend_names_command_platform_and_evidence() {
+        let detection = detect(&FakeEnv::new().with_dir("/run/systemd/system"));
+        let unsupported = Unsupported { platform: detection.platform };
+        assert_eq!(
+            unsupported_message("demo", "install", &unsupported, Some(&detection)),
+            "demo: `install` is not supported on platform `systemd` yet (detected: /run/systemd/system exists); \
+             this version of duende has no systemd backend"
+        );
+        assert_eq!(
+            unsupported_message("demo", "status", &Unsupported { platform: Platform::Launchd }, None),
+            "demo: `status` is not supported on platform `launchd` yet (chosen with `--platform launchd`); \
+             this version of duende has no launchd backend"
+        );
+    }
+
+    #[test]
+    fn manage_refuses_every_command_with_exit_69() {
+        let common = Common { platform: crate::cli::PlatformChoice::Native, ..Common::default() };
+        for command in [Command::Install(InstallArgs::default()), Command::Status(StatusArgs::default())] {
+            assert_eq!(manage("demo", &command, &common), Exit::Unavailable);
+        }
+    }
+
+    #[test]
+    fn install_prints_each_change_and_dry_run_prints_contents() {
+        let fake = Fake::new(ServiceState::Running);
+        let (exit, out, _) = run(&fake, &Command::Install(InstallArgs::default()), Some(0));
+        assert_eq!(exit, Exit::Success);
+        assert_eq!(out, "wrote /etc/systemd/system/demo.service\nran systemctl daemon-reload\n");
+        let dry =
+            InstallArgs { dry_run: true, level: LevelArgs { user: true, system: false }, ..InstallArgs::default() };
+        let (_, out, _) = run(&fake, &Command::Install(dry), Some(0));
+        assert_eq!(out, "would write /etc/systemd/system/demo.service:\n[Unit]\nwould run systemctl daemon-reload\n");
+        assert_eq!(*fake.calls.borrow(), ["install demo system", "install demo user"]);
+    }
+
+    #[test]
+    fn status_succeeds_only_when_running_and_speaks_json() {
+        let (exit, out, _) =
+            run(&Fake::new(ServiceState::Running), &Command::Status(StatusArgs::default()), Some(1000));
+        assert_eq!((exit, out.as_str()), (Exit::Success, "demo on systemd: running (pid 42): ok\n"));
+        let json = StatusArgs { json: true, ..StatusArgs::default() };
+        let (exit, out, _) = run(&Fake::new(ServiceState::Stopped), &Command::Status(json), Some(1000));
+        assert_eq!(exit, Exit::Unavailable);
+        assert_eq!(out, "{\"platform\":\"systemd\",\"state\":\"stopped\",\"pid\":42,\"detail\":\"ok\"}\n");
+    }
+
+    #[test]
+    fn every_operation_reaches_the_backend_with_the_resolved_level() {
+        let fake = Fake::new(ServiceState::Running);
+        for command in [
+            Command::Uninstall(LevelArgs::default()),
+            Command::Start(LevelArgs::default()),
+            Command::Stop(LevelArgs::default()),
+            Command::Restart(LevelArgs::default()),
+            Command::Reload(LevelArgs::default()),
+            Command::Logs(LogsArgs { lines: Some(5), follow: true, ..LogsArgs::default() }),
+        ] {
+            assert_eq!(run(&fake, &command, Some(1000)).0, Exit::Success, "{command:?}");
+        }
+        assert_eq!(
+            *fake.calls.borrow(),
+            [
+                "uninstall demo user",
+                "start demo user",
+                "stop demo user",
+                "restart demo user",
+                "reload demo user",
+                "logs demo user"
+            ]
+        );
+    }
+
+    #[test]
+    fn backend_errors_are_printed_with_the_command_and_set_the_exit() {
+        let fake = Fake { fail: true, ..Fake::new(ServiceState::Running) };
+        let (exit, out, err) = run(&fake, &Command::Start(LevelArgs::default()), Some(0));
+        assert_eq!(exit, Exit::Unavailable);
+        assert!(out.is_empty());
+        assert_eq!(err, "demo: start failed: `systemctl` was not found on PATH; the systemd backend needs it\n");
+        let (exit, _, err) = run(&fake, &Command::Check, Some(0));
+        assert_eq!((exit, err.as_str()), (Exit::Usage, "demo: `check` is not a management command\n"));
+    }
+}

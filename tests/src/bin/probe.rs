@@ -1,0 +1,86 @@
+//! A daemon whose behaviour the integration tests steer through its `[app]` section. It prints
+//! one line per lifecycle step and event on stdout, flushed, so tests can follow it.
+
+use std::io::Write;
+use std::time::Duration;
+
+use duende::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ProbeConfig {
+    /// `init` returns an error.
+    fail_init: bool,
+    /// `run` returns an error right away.
+    fail_run: bool,
+    /// `shutdown` takes this long.
+    shutdown_delay_ms: u64,
+    /// `run` ignores the shutdown request (so only the timeout or a second signal ends it).
+    ignore_shutdown: bool,
+    /// A label echoed on reload, to see which configuration is in effect.
+    label: String,
+    /// Must not be negative (exercises the daemon's own validation).
+    level: i64,
+}
+
+struct Probe;
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+impl Daemon for Probe {
+    type Config = ProbeConfig;
+
+    fn validate(config: &ProbeConfig) -> Result<(), Vec<Violation>> {
+        if config.level < 0 {
+            return Err(vec![Violation::new("level", "must be 0 or more")]);
+        }
+        Ok(())
+    }
+
+    async fn init(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<()> {
+        say(&format!("init label={}", ctx.app().label));
+        if ctx.app().fail_init {
+            anyhow::bail!("told to fail in init");
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<ExitReason> {
+        say("run");
+        if ctx.app().fail_run {
+            anyhow::bail!("told to fail in run");
+        }
+        loop {
+            duende::tokio::select! {
+                _ = ctx.shutdown_requested(), if !ctx.app().ignore_shutdown => {
+                    say("shutdown requested");
+                    return Ok(ExitReason::Graceful);
+                }
+                event = ctx.next_event() => match event {
+                    Some(Event::Reloaded { generation }) => say(&format!("reloaded generation={generation} label={}", ctx.app().label)),
+                    Some(Event::ReloadRejected { reason }) => say(&format!("reload rejected label={} reason={}", ctx.app().label, reason.replace('\n', " | "))),
+                    Some(other) => say(&format!("event {other:?}")),
+                    None => return Ok(ExitReason::Graceful),
+                },
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<()> {
+        say("shutdown begin");
+        duende::tokio::time::sleep(Duration::from_millis(ctx.app().shutdown_delay_ms)).await;
+        say("shutdown end");
+        Ok(())
+    }
+}
+
+#[duende::main(name = "probe")]
+fn main() -> Probe {
+    say("main body");
+    Probe
+}

@@ -1,0 +1,73 @@
+//! The generated command line: help, version, usage errors, management commands without a
+//! backend, `config` and `check`.
+
+use duende_tests::Spawn;
+
+const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+
+#[test]
+fn help_and_version_exit_0() {
+    let (code, out) = Spawn::new(PROBE).args(["--help"]).run();
+    assert_eq!(code, 0, "{out}");
+    for word in ["run", "install", "uninstall", "status", "logs", "config", "check", "--config", "--set", "--platform"]
+    {
+        assert!(out.contains(word), "--help lacks {word}:\n{out}");
+    }
+    let (code, out) = Spawn::new(PROBE).args(["--version"]).run();
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "probe 0.0.0");
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let (code, out) = Spawn::new(PROBE).args(["instal"]).run();
+    assert_eq!(code, 64, "{out}");
+    assert!(out.contains("install"), "suggestion missing:\n{out}");
+    let (code, out) = Spawn::new(PROBE).args(["install", "--platform", "kubernetes"]).run();
+    assert_eq!(code, 64, "{out}");
+    for valid in ["auto", "systemd", "launchd", "container", "pepita", "wos", "native"] {
+        assert!(out.contains(valid), "valid platform {valid} not listed:\n{out}");
+    }
+}
+
+#[test]
+fn management_commands_without_a_backend_fail_naming_the_platform() {
+    for (command, platform) in [("install", "systemd"), ("status", "container"), ("start", "native"), ("logs", "wos")] {
+        let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
+        assert_eq!(code, 69, "{command} on {platform}:\n{out}");
+        assert!(
+            out.contains(&format!("`{command}`")) && out.contains(platform) && out.contains("not supported"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn config_prints_every_value_with_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.toml");
+    duende_tests::write_atomic(&file, "[app]\nlabel = \"from-file\"\n");
+    let (code, out) = Spawn::new(PROBE)
+        .args(["config", "--config", file.to_str().unwrap(), "--set", "app.level=3"])
+        .env("PROBE_SHUTDOWN_TIMEOUT", "7s")
+        .run();
+    assert_eq!(code, 0, "{out}");
+    let line = |key: &str| {
+        out.lines().find(|l| l.starts_with(&format!("{key} ="))).unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+    };
+    assert!(line("app.label").contains("from-file") && line("app.label").contains(&format!("{}:2", file.display())));
+    assert!(line("app.level").contains('3') && line("app.level").contains("--set"));
+    assert!(line("shutdown_timeout").contains("7s") && line("shutdown_timeout").contains("PROBE_SHUTDOWN_TIMEOUT"));
+    assert!(line("restart").contains("default"));
+}
+
+#[test]
+fn check_reports_platform_and_memory_locking() {
+    let (code, out) = Spawn::new(PROBE).args(["check"]).run();
+    assert!(out.to_lowercase().contains("platform"), "{out}");
+    assert!(out.contains("RLIMIT_MEMLOCK"), "{out}");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = Spawn::new(PROBE).args(["check", "--set", "app.level=-1"]).run();
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("app.level"), "{out}");
+}

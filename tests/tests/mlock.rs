@@ -1,0 +1,57 @@
+//! Memory locking on this machine, for real: EPERM and ENOMEM provoked with `prlimit` (and, as
+//! root, `setpriv` dropping CAP_IPC_LOCK) each give their own message and exit 71 before `init`.
+//! The success case (VmLck > 0) needs root and lives behind the `root-tests` feature.
+
+use duende_tests::{Spawn, euid};
+
+const SWAPD: &str = env!("CARGO_BIN_EXE_example-mlock");
+
+/// `prlimit --memlock=LIMIT`, plus dropping CAP_IPC_LOCK when root (a non-root user has no
+/// capabilities to drop, and may not change its bounding set).
+fn without_lock_privilege(limit: &str) -> Vec<String> {
+    let mut wrapper = vec!["prlimit".to_owned(), format!("--memlock={limit}:{limit}")];
+    if euid() == 0 {
+        wrapper.extend(["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"].map(String::from));
+    }
+    wrapper
+}
+
+fn run_refused(limit: &str) -> String {
+    let wrapper = without_lock_privilege(limit);
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let (code, out) = Spawn::wrapped(&wrapper, SWAPD).run();
+    assert_eq!(code, 71, "memlock {limit}: expected exit 71:\n{out}");
+    assert!(!out.contains("init:"), "init ran despite the failed required lock:\n{out}");
+    assert!(out.contains("memory locking is required and failed"), "{out}");
+    out
+}
+
+#[test]
+fn eperm_when_the_limit_is_zero_and_the_capability_is_missing() {
+    let out = run_refused("0");
+    assert!(out.contains("EPERM"), "{out}");
+    assert!(!out.contains("ENOMEM"), "{out}");
+    assert!(out.contains("CAP_IPC_LOCK") && out.contains("LimitMEMLOCK=infinity"), "fixes not named:\n{out}");
+}
+
+#[test]
+fn enomem_when_the_process_outgrows_the_limit() {
+    let out = run_refused("1048576");
+    assert!(out.contains("ENOMEM"), "{out}");
+    assert!(!out.contains("EPERM"), "{out}");
+    assert!(out.contains("1 MiB") || out.contains("1048576"), "the limit is not named:\n{out}");
+}
+
+#[cfg(feature = "root-tests")]
+#[test]
+fn root_locks_everything_and_vmlck_confirms_it() {
+    assert_eq!(euid(), 0, "the root-tests feature needs root");
+    let mut d = Spawn::new(SWAPD).start();
+    let line = d.expect_line("init: buffer of 16 MiB, VmLck = ");
+    let kib: u64 = line.rsplit("VmLck = ").next().and_then(|v| v.trim_end_matches(" kB").parse().ok()).unwrap();
+    assert!(kib >= 16 * 1024, "VmLck {kib} kB does not cover the 16 MiB buffer:\n{line}");
+    d.signal(libc::SIGUSR1);
+    d.expect_line("VmLck = ");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+}

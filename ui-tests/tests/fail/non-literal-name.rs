@@ -1,0 +1,17 @@
+use duende::prelude::*;
+
+struct Quick;
+
+impl Daemon for Quick {
+    type Config = NoConfig;
+
+    async fn run(&mut self, _ctx: &mut DaemonContext<NoConfig>) -> Result<ExitReason> {
+        Ok(ExitReason::Graceful)
+    }
+}
+const NAME: &str = "counter";
+
+#[duende::main(name = NAME)]
+fn main() -> Quick {
+    Quick
+}

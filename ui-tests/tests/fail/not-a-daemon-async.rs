@@ -1,0 +1,6 @@
+struct NotADaemon;
+
+#[duende::main(name = "counter")]
+async fn main() -> NotADaemon {
+    NotADaemon
+}

@@ -1,0 +1,6 @@
+struct NotADaemon;
+
+#[duende::main]
+fn main() -> NotADaemon {
+    NotADaemon
+}
