@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 41;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
+const IDLE_INSTANCES: usize = 5;
 
 struct Subject {
     label: &'static str,
@@ -54,21 +55,30 @@ fn main() -> Result<(), String> {
             f.exit.push(exit);
         }
     }
-    // Idle: both at once, so they share the same window of machine noise.
-    let mut children = Vec::new();
-    for s in &subjects {
-        let mut child = spawn(s, &socket_path)?;
-        wait_ready(&socket, &mut child)?;
-        children.push(child);
+    // Idle: every instance of both subjects at once, so they share the same window of machine
+    // noise; medians over the instances.
+    let mut children: Vec<(usize, Child)> = Vec::new();
+    for _ in 0..IDLE_INSTANCES {
+        for (i, s) in subjects.iter().enumerate() {
+            let mut child = spawn(s, &socket_path)?;
+            wait_ready(&socket, &mut child)?;
+            children.push((i, child));
+        }
     }
     std::thread::sleep(Duration::from_secs(1));
-    let before: Vec<u64> = children.iter().map(|c| context_switches(c.id())).collect();
+    let before: Vec<u64> = children.iter().map(|(_, c)| context_switches(c.id())).collect();
     std::thread::sleep(IDLE_WINDOW);
-    for ((child, f), before) in children.iter_mut().zip(figures.iter_mut()).zip(before) {
-        f.wakeups = context_switches(child.id()).saturating_sub(before);
-        f.rss_kib = status_field(child.id(), "VmRSS:");
+    let mut wakeups: Vec<Vec<u64>> = vec![Vec::new(); subjects.len()];
+    let mut rss: Vec<Vec<u64>> = vec![Vec::new(); subjects.len()];
+    for ((i, child), before) in children.iter_mut().zip(before) {
+        wakeups[*i].push(context_switches(child.id()).saturating_sub(before));
+        rss[*i].push(status_field(child.id(), "VmRSS:"));
         terminate(child);
         let _ = child.wait();
+    }
+    for (i, f) in figures.iter_mut().enumerate() {
+        f.wakeups = median_u64(&wakeups[i]);
+        f.rss_kib = median_u64(&rss[i]);
     }
     let _ = std::fs::remove_dir_all(&work);
     report(&subjects, &figures);
@@ -153,12 +163,21 @@ fn median(v: &[Duration]) -> Duration {
     v[v.len() / 2]
 }
 
+fn median_u64(v: &[u64]) -> u64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
 fn report(subjects: &[Subject], f: &[Figures]) {
-    println!("duende bench: {RUNS} start/stop runs per subject, idle window {}s", IDLE_WINDOW.as_secs());
+    println!(
+        "duende bench: medians of {RUNS} start/stop runs per subject; idle: medians of {IDLE_INSTANCES} instances each over {}s",
+        IDLE_WINDOW.as_secs()
+    );
     println!("{:<16} {:>14} {:>14} {:>16} {:>10}", "", "ready (median)", "TERM->exit", "idle wake-ups", "RSS");
     for (s, f) in subjects.iter().zip(f) {
         println!(

@@ -174,6 +174,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<T> = args.into_iter().collect();
+    if args.len() <= 1 {
+        // No arguments: `run` with every default. Building clap's whole command tree would give
+        // the same answer, at the cost of touching all of its code at every daemon start.
+        return Parsed::Cli(Cli { command: None, common: Common::default() });
+    }
     let mut command = Cli::command().name(name).bin_name(name).version(version);
     if !about.is_empty() {
         command = command.about(about);
@@ -249,6 +255,20 @@ mod tests {
             panic!()
         };
         assert_eq!(code, 64);
+    }
+
+    #[test]
+    fn no_arguments_is_run_with_clap_defaults() {
+        let fast = parse_ok(&["demo"]);
+        let full =
+            match Cli::command().version("1").try_get_matches_from(["demo"]).and_then(|m| Cli::from_arg_matches(&m)) {
+                Ok(cli) => cli,
+                Err(err) => panic!("{err}"),
+            };
+        assert!(fast.command.is_none() && full.command.is_none());
+        assert_eq!(fast.common.config, full.common.config);
+        assert_eq!(fast.common.sets, full.common.sets);
+        assert_eq!(fast.common.platform, full.common.platform);
     }
 
     #[test]

@@ -26,6 +26,12 @@ use crate::shutdown::Shutdown;
 use crate::signals::{self, Routes};
 use crate::{check, name, platform};
 
+/// Stack size of each async runtime thread (tokio's default, made explicit so the locked-memory
+/// headroom check knows it).
+const WORKER_STACK: u64 = 2 << 20;
+/// The guard page below each thread stack.
+const STACK_GUARD: u64 = 4096;
+
 /// Compile-time options of `#[duende::main]`.
 #[derive(Debug, Clone, Copy)]
 pub struct MainOptions {
@@ -107,8 +113,8 @@ where
     F: Future<Output = D>,
 {
     let sources = sources(&options, &common);
-    let settings = match config::load::<D::Config>(&sources, D::validate) {
-        Ok(loaded) => loaded.settings,
+    let settings = match config::load_settings::<D::Config>(&sources, D::validate) {
+        Ok(settings) => settings,
         Err(err) => {
             eprintln!("{}: {err}", options.name);
             return Exit::Config;
@@ -137,7 +143,22 @@ where
             Notifier::disabled()
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // Under a finite lock limit every new thread stack is locked as it is mapped, and tokio
+    // cannot recover from a worker it fails to spawn: check the headroom before building.
+    if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = &lock {
+        let stacks = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
+        if let Err(err) = locked.fits(stacks, &format!("the async runtime's {workers} worker threads")) {
+            tracing::error!("{err}");
+            return Exit::OsError;
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_stack_size(usize::try_from(WORKER_STACK).unwrap_or(usize::MAX))
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(%err, "cannot start the async runtime");
@@ -260,12 +281,13 @@ async fn reloader<D: Daemon>(
         notifier.reloading();
         tracing::info!("SIGHUP: reloading configuration");
         let sources = sources.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load::<D::Config>(&sources, D::validate)).await;
+        let loaded =
+            tokio::task::spawn_blocking(move || config::load_settings::<D::Config>(&sources, D::validate)).await;
         match loaded {
-            Ok(Ok(loaded)) => {
+            Ok(Ok(settings)) => {
                 number += 1;
-                log.apply_config_level(&loaded.settings.log_level);
-                config.send_replace(Generation { number, settings: Arc::new(loaded.settings) });
+                log.apply_config_level(&settings.log_level);
+                config.send_replace(Generation { number, settings: Arc::new(settings) });
                 notifier.ready(&format!("running (configuration generation {number})"));
                 tracing::info!(generation = number, "configuration reloaded");
                 signals::deliver(&events, Event::Reloaded { generation: number });

@@ -193,6 +193,20 @@ impl Locked {
             _ => None,
         }
     }
+
+    /// Checks that `more` bytes can still be locked under the ceiling (with `MCL_FUTURE` every
+    /// new mapping, thread stacks included, is locked as it is made). `what` names the need.
+    pub fn fits(&self, more: u64, what: &str) -> Result<(), MlockError> {
+        match self.ceiling() {
+            Some(ceiling) if self.locked_bytes.saturating_add(more) > ceiling => Err(MlockError::NoHeadroom {
+                limit: Limit::Bytes(ceiling),
+                locked: self.locked_bytes,
+                needed: more,
+                what: what.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Why memory is not locked. Every message names the cause and the fix.
@@ -265,6 +279,24 @@ pub enum MlockError {
     Declined {
         /// The limit that would apply.
         limit: Limit,
+    },
+    /// Locked, but the rest of the limit cannot hold what the process must still map.
+    #[error(
+        "memory is locked under RLIMIT_MEMLOCK of {limit} without `CAP_IPC_LOCK`: {locked} is locked and {what} \
+         would lock {needed} more, past the limit; {fixes}",
+        locked = format_bytes(*locked),
+        needed = format_bytes(*needed),
+        fixes = FIXES
+    )]
+    NoHeadroom {
+        /// The limit in force.
+        limit: Limit,
+        /// `VmLck` after locking, in bytes.
+        locked: u64,
+        /// What must still be locked, in bytes.
+        needed: u64,
+        /// What needs it.
+        what: String,
     },
     /// This target cannot lock memory.
     #[error(
@@ -465,6 +497,22 @@ mod tests {
 
     fn probe(soft: Limit, hard: Limit, cap_ipc_lock: bool) -> Probe {
         Probe { soft, hard, cap_ipc_lock }
+    }
+
+    #[test]
+    fn headroom_is_checked_only_under_a_ceiling() {
+        let capped = Locked { locked_bytes: 6 << 20, limit: Limit::Bytes(8 << 20), cap_ipc_lock: false };
+        assert!(capped.fits(1 << 20, "x").is_ok());
+        let err = capped.fits(4 << 20, "the async runtime's 2 worker threads").unwrap_err().to_string();
+        assert!(
+            err.contains("8 MiB") && err.contains("6 MiB is locked") && err.contains("would lock 4 MiB more"),
+            "{err}"
+        );
+        assert!(err.contains("worker threads") && err.contains("CAP_IPC_LOCK"), "{err}");
+        let capable = Locked { cap_ipc_lock: true, ..capped };
+        assert!(capable.fits(u64::MAX, "x").is_ok());
+        let unlimited = Locked { limit: Limit::Unlimited, ..capped };
+        assert!(unlimited.fits(u64::MAX, "x").is_ok());
     }
 
     #[test]

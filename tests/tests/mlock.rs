@@ -55,3 +55,29 @@ fn root_locks_everything_and_vmlck_confirms_it() {
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
 }
+
+#[test]
+fn best_effort_declines_a_capped_lock_and_keeps_running_unlocked() {
+    // Locking would succeed or not depending on the binary's size, but with MCL_FUTURE under a
+    // finite limit every later allocation past it would fail: best effort must not take that risk.
+    let wrapper = without_lock_privilege("4194304");
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let probe = env!("CARGO_BIN_EXE_probe");
+    let mut d = Spawn::wrapped(&wrapper, probe).args(["--set", "resources.lock_memory=true"]).start();
+    d.expect_line("run");
+    let out = d.output();
+    assert!(out.contains("not locking: RLIMIT_MEMLOCK is 4 MiB"), "{out}");
+    assert!(!out.contains("memory locked: VmLck"), "{out}");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+}
+
+#[test]
+fn required_by_configuration_alone_exits_71_before_init() {
+    let wrapper = without_lock_privilege("0");
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let probe = env!("CARGO_BIN_EXE_probe");
+    let (code, out) = Spawn::wrapped(&wrapper, probe).args(["--set", "resources.lock_memory_required=true"]).run();
+    assert_eq!(code, 71, "{out}");
+    assert!(out.contains("EPERM") && !out.contains("init label"), "{out}");
+}

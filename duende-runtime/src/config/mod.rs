@@ -126,6 +126,37 @@ pub struct Loaded<A> {
     notes: BTreeMap<KeyPath, String>,
 }
 
+/// The settings alone, for running the daemon. When nothing is layered over the built-in
+/// defaults (no file at the default location, no `--config`, no `NAME_*` variable, no `--set`),
+/// the defaults are validated directly and the layering machinery is skipped: the same result
+/// with less work and less code touched at start-up. Any problem, or any layer, takes the full
+/// path of [`load`], so errors always carry their provenance.
+pub fn load_settings<A>(
+    sources: &Sources,
+    validate_app: fn(&A) -> Result<(), Vec<Violation>>,
+) -> Result<Settings<A>, ConfigError>
+where
+    A: DeserializeOwned + Serialize + Default,
+{
+    if only_defaults(sources) {
+        let settings =
+            Settings::<A> { name: sources.name.clone(), version: sources.version.clone(), ..Settings::default() };
+        if validate::check(&settings, validate_app).is_empty() {
+            return Ok(settings);
+        }
+    }
+    load(sources, validate_app).map(|loaded| loaded.settings)
+}
+
+fn only_defaults(sources: &Sources) -> bool {
+    let prefix = crate::name::env_prefix(&sources.name);
+    sources.config_file.is_none()
+        && sources.sets.is_empty()
+        && !sources.env.iter().any(|(var, _)| var.starts_with(&prefix))
+        && crate::name::validate(&sources.name).is_ok()
+        && !layers::default_file(sources).exists()
+}
+
 /// Loads every layer, extracts the settings and validates them, the daemon's `[app]` section
 /// through `validate_app`. Every problem found is in the error.
 pub fn load<A>(sources: &Sources, validate_app: fn(&A) -> Result<(), Vec<Violation>>) -> Result<Loaded<A>, ConfigError>

@@ -143,3 +143,52 @@ fn assert_contains(haystack: &str, needles: &[&str]) {
         assert!(haystack.contains(needle), "expected {needle:?} in:\n{haystack}");
     }
 }
+
+mod fast_path {
+    use super::*;
+    use crate::config::load_settings;
+
+    fn both(fixture: &Fixture) -> (Result<Settings<App>, String>, Result<Settings<App>, String>) {
+        let fast = load_settings::<App>(&fixture.sources, validate_app).map_err(|e| e.to_string());
+        let full = load::<App>(&fixture.sources, validate_app).map(|l| l.settings).map_err(|e| e.to_string());
+        (fast, full)
+    }
+
+    #[test]
+    fn with_nothing_layered_the_defaults_match_the_full_path() {
+        let fixture = Fixture::new();
+        let (fast, full) = both(&fixture);
+        assert_eq!(fast, full);
+        let settings = fast.unwrap();
+        assert_eq!((settings.name.as_str(), settings.version.as_str()), ("demo", "1.2.3"));
+    }
+
+    #[test]
+    fn every_layer_still_counts() {
+        let mut fixture = Fixture::new();
+        fixture.env("DEMO_APP__LABEL", "from-env");
+        let (fast, full) = both(&fixture);
+        assert_eq!(fast.unwrap().app.label, "from-env");
+        assert_eq!(full.unwrap().app.label, "from-env");
+
+        let fixture = Fixture::root();
+        fixture.system_file("[app]\nlabel = \"from-file\"\n");
+        assert_eq!(both(&fixture).0.unwrap().app.label, "from-file");
+
+        let mut fixture = Fixture::new();
+        fixture.set("app.label=from-flag");
+        assert_eq!(both(&fixture).0.unwrap().app.label, "from-flag");
+    }
+
+    #[test]
+    fn invalid_defaults_get_the_full_error_with_provenance() {
+        fn refuse_all(_: &App) -> Result<(), Vec<Violation>> {
+            Err(vec![Violation::new("label", "is never good enough")])
+        }
+        let fixture = Fixture::new();
+        let fast = load_settings::<App>(&fixture.sources, refuse_all).unwrap_err().to_string();
+        let full = load::<App>(&fixture.sources, refuse_all).unwrap_err().to_string();
+        assert_eq!(fast, full);
+        assert_contains(&fast, &["app.label", "is never good enough"]);
+    }
+}
