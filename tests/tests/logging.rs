@@ -44,3 +44,23 @@ fn level_comes_from_rust_log_over_configuration() {
     let out = quiet(Spawn::new(PROBE).env("RUST_LOG", "error"));
     assert!(!out.contains("ready pid="), "{out}");
 }
+
+#[test]
+fn a_reload_applies_a_changed_log_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.toml");
+    duende_tests::write_atomic(&file, "log_level = \"info\"\n");
+    let mut d = Spawn::new(PROBE).args(["--config", file.to_str().unwrap()]).start();
+    d.expect_line("run");
+    duende_tests::write_atomic(&file, "log_level = \"warn\"\n");
+    d.signal(libc::SIGHUP);
+    d.expect_line("reloaded generation=2");
+    d.signal(libc::SIGHUP);
+    d.expect_line("reloaded generation=3");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0);
+    let out = d.output();
+    // The first SIGHUP is logged at info (the level was still info); after it, nothing at info.
+    assert_eq!(out.matches("SIGHUP: reloading configuration").count(), 1, "{out}");
+    assert!(!out.contains("INFO stopped"), "{out}");
+}

@@ -6,20 +6,21 @@ use duende_tests::{Spawn, euid};
 
 const SWAPD: &str = env!("CARGO_BIN_EXE_example-mlock");
 
-/// `prlimit --memlock=LIMIT`, plus dropping CAP_IPC_LOCK when root (a non-root user has no
-/// capabilities to drop, and may not change its bounding set).
-fn without_lock_privilege(limit: &str) -> Vec<String> {
-    let mut wrapper = vec!["prlimit".to_owned(), format!("--memlock={limit}:{limit}")];
+const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+
+/// `program` under `prlimit --memlock=LIMIT`, with CAP_IPC_LOCK dropped when root (a non-root
+/// user has no capabilities to drop, and may not change its bounding set).
+fn without_lock_privilege(limit: &str, program: &str) -> Spawn {
+    let memlock = format!("--memlock={limit}:{limit}");
+    let mut wrapper = vec!["prlimit", memlock.as_str()];
     if euid() == 0 {
-        wrapper.extend(["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"].map(String::from));
+        wrapper.extend(["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"]);
     }
-    wrapper
+    Spawn::wrapped(&wrapper, program)
 }
 
 fn run_refused(limit: &str) -> String {
-    let wrapper = without_lock_privilege(limit);
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    let (code, out) = Spawn::wrapped(&wrapper, SWAPD).run();
+    let (code, out) = without_lock_privilege(limit, SWAPD).run();
     assert_eq!(code, 71, "memlock {limit}: expected exit 71:\n{out}");
     assert!(!out.contains("init:"), "init ran despite the failed required lock:\n{out}");
     assert!(out.contains("memory locking is required and failed"), "{out}");
@@ -60,10 +61,7 @@ fn root_locks_everything_and_vmlck_confirms_it() {
 fn best_effort_declines_a_capped_lock_and_keeps_running_unlocked() {
     // Locking would succeed or not depending on the binary's size, but with MCL_FUTURE under a
     // finite limit every later allocation past it would fail: best effort must not take that risk.
-    let wrapper = without_lock_privilege("4194304");
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    let probe = env!("CARGO_BIN_EXE_probe");
-    let mut d = Spawn::wrapped(&wrapper, probe).args(["--set", "resources.lock_memory=true"]).start();
+    let mut d = without_lock_privilege("4194304", PROBE).args(["--set", "resources.lock_memory=true"]).start();
     d.expect_line("run");
     let out = d.output();
     assert!(out.contains("not locking: RLIMIT_MEMLOCK is 4 MiB"), "{out}");
@@ -74,10 +72,7 @@ fn best_effort_declines_a_capped_lock_and_keeps_running_unlocked() {
 
 #[test]
 fn required_by_configuration_alone_exits_71_before_init() {
-    let wrapper = without_lock_privilege("0");
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    let probe = env!("CARGO_BIN_EXE_probe");
-    let (code, out) = Spawn::wrapped(&wrapper, probe).args(["--set", "resources.lock_memory_required=true"]).run();
+    let (code, out) = without_lock_privilege("0", PROBE).args(["--set", "resources.lock_memory_required=true"]).run();
     assert_eq!(code, 71, "{out}");
     assert!(out.contains("EPERM") && !out.contains("init label"), "{out}");
 }
