@@ -23,7 +23,7 @@ use proc_macro::TokenStream;
 /// (`run`, `install`, `status`, `config`, `check`, ...), loads the layered configuration, installs
 /// signal handlers and drives the daemon through `init` → `run` → `shutdown`.
 ///
-/// ```ignore
+/// ```text
 /// use duende::prelude::*;
 ///
 /// #[derive(Default)]
@@ -46,7 +46,7 @@ use proc_macro::TokenStream;
 /// The equivalent code without the macro (`duende::__private` is not public API; this only shows
 /// how little the macro does):
 ///
-/// ```ignore
+/// ```text
 /// fn __duende_main() -> Counter {
 ///     Counter::default()
 /// }
@@ -67,7 +67,7 @@ use proc_macro::TokenStream;
 /// `main` may be `async` when building the daemon awaits something; the runtime is started before
 /// the body runs, and the expansion calls `run_async` instead of `run_sync`:
 ///
-/// ```ignore
+/// ```text
 /// #[duende::main]
 /// async fn main() -> Counter {
 ///     Counter::connect().await
@@ -88,7 +88,7 @@ use proc_macro::TokenStream;
 /// `^[a-z][a-z0-9_-]{0,63}$` and not end with `-` or `_`. Without it the service is named after
 /// the Cargo binary, and that name is checked when the program starts.
 ///
-/// ```ignore
+/// ```text
 /// #[duende::main(name = "counter")]
 /// fn main() -> Counter {
 ///     Counter::default()
@@ -97,7 +97,7 @@ use proc_macro::TokenStream;
 ///
 /// Without the macro:
 ///
-/// ```ignore
+/// ```text
 /// fn main() -> std::process::ExitCode {
 ///     duende::__private::run_sync(
 ///         duende::__private::MainOptions {
@@ -118,7 +118,7 @@ use proc_macro::TokenStream;
 /// (`resources.lock_memory`); `"best-effort"` logs a failure and goes on; `"required"` exits with
 /// status 71 before `init` if locking fails.
 ///
-/// ```ignore
+/// ```text
 /// #[duende::main(name = "vault", mlock = "required")]
 /// fn main() -> Vault {
 ///     Vault::default()
@@ -127,7 +127,7 @@ use proc_macro::TokenStream;
 ///
 /// Without the macro:
 ///
-/// ```ignore
+/// ```text
 /// fn main() -> std::process::ExitCode {
 ///     duende::__private::run_sync(
 ///         duende::__private::MainOptions {
@@ -145,7 +145,7 @@ use proc_macro::TokenStream;
 ///
 /// The path of the `duende` crate, for a crate that re-exports it; the default is `::duende`.
 ///
-/// ```ignore
+/// ```text
 /// // In a crate that depends on `my_platform`, which does `pub use duende;`.
 /// #[my_platform::duende::main(crate = "my_platform::duende")]
 /// fn main() -> Counter {
@@ -155,7 +155,7 @@ use proc_macro::TokenStream;
 ///
 /// Without the macro:
 ///
-/// ```ignore
+/// ```text
 /// fn main() -> std::process::ExitCode {
 ///     my_platform::duende::__private::run_sync(
 ///         my_platform::duende::__private::MainOptions {

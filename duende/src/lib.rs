@@ -4,6 +4,60 @@
 //! signals, locks memory, layers its configuration, speaks sd_notify and carries a management
 //! command line (`run`, `install`, `status`, `config`, `check`, ...). See the README.
 
+/// Every example below is compiled as a test of this crate.
+///
+/// ```no_run
+/// use duende::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Counter;
+///
+/// impl Daemon for Counter {
+///     type Config = NoConfig;
+///     async fn run(&mut self, ctx: &mut DaemonContext<NoConfig>) -> Result<ExitReason> {
+///         ctx.shutdown_requested().await;
+///         Ok(ExitReason::Graceful)
+///     }
+/// }
+///
+/// #[duende::main(name = "counter", mlock = "best-effort", crate = "duende")]
+/// async fn main() -> Counter {
+///     duende::tokio::task::yield_now().await;
+///     Counter::default()
+/// }
+/// ```
+///
+/// The same program without the macro (`__private` is not public API; this only shows how
+/// little the macro does):
+///
+/// ```no_run
+/// # use duende::prelude::*;
+/// # #[derive(Default)]
+/// # struct Counter;
+/// # impl Daemon for Counter {
+/// #     type Config = NoConfig;
+/// #     async fn run(&mut self, ctx: &mut DaemonContext<NoConfig>) -> Result<ExitReason> {
+/// #         ctx.shutdown_requested().await;
+/// #         Ok(ExitReason::Graceful)
+/// #     }
+/// # }
+/// async fn __duende_main() -> Counter {
+///     duende::tokio::task::yield_now().await;
+///     Counter::default()
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     duende::__private::run_async::<Counter, _>(
+///         duende::__private::MainOptions {
+///             name: "counter",
+///             version: env!("CARGO_PKG_VERSION"),
+///             description: env!("CARGO_PKG_DESCRIPTION"),
+///             mlock: duende::__private::MlockMode::BestEffort,
+///         },
+///         __duende_main,
+///     )
+/// }
+/// ```
 pub use duende_macros::main;
 pub use duende_runtime::config;
 pub use duende_runtime::{

@@ -196,3 +196,21 @@ fn bad_config_exits_78_naming_key_and_source() {
     assert_eq!(code, 78, "{out}");
     assert!(out.contains("app.level") && out.contains("PROBE_APP__LEVEL"), "{out}");
 }
+
+#[test]
+fn a_panic_in_run_exits_70() {
+    let (code, out) = probe().args(["--set", "app.panic_run=true"]).run();
+    assert_eq!(code, 70, "{out}");
+    assert!(out.contains("told to panic in run") && out.contains("the daemon panicked"), "{out}");
+}
+
+#[test]
+fn sigterm_during_init_skips_run_but_still_shuts_down() {
+    let mut d = probe().args(["--set", "app.init_delay_ms=500"]).start();
+    d.expect_line("init label=");
+    d.signal(libc::SIGTERM);
+    d.expect_line("init done");
+    d.expect_line("shutdown end");
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+    assert!(!d.output().lines().any(|l| l == "run"), "run was entered after shutdown was requested");
+}

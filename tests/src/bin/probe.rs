@@ -14,6 +14,10 @@ struct ProbeConfig {
     fail_init: bool,
     /// `run` returns an error right away.
     fail_run: bool,
+    /// `run` panics right away.
+    panic_run: bool,
+    /// `init` takes this long.
+    init_delay_ms: u64,
     /// `shutdown` takes this long.
     shutdown_delay_ms: u64,
     /// `run` ignores the shutdown request (so only the timeout or a second signal ends it).
@@ -44,6 +48,8 @@ impl Daemon for Probe {
 
     async fn init(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<()> {
         say(&format!("init label={}", ctx.app().label));
+        duende::tokio::time::sleep(Duration::from_millis(ctx.app().init_delay_ms)).await;
+        say("init done");
         if ctx.app().fail_init {
             anyhow::bail!("told to fail in init");
         }
@@ -55,6 +61,7 @@ impl Daemon for Probe {
         if ctx.app().fail_run {
             anyhow::bail!("told to fail in run");
         }
+        assert!(!ctx.app().panic_run, "told to panic in run");
         loop {
             duende::tokio::select! {
                 _ = ctx.shutdown_requested(), if !ctx.app().ignore_shutdown => {
