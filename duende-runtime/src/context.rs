@@ -66,6 +66,14 @@ impl<C> DaemonContext<C> {
         DaemonContext { config, shutdown, events, notifier, metrics: DaemonMetrics::new() }
     }
 
+    pub(crate) fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    pub(crate) fn notifier(&self) -> Arc<Notifier> {
+        Arc::clone(&self.notifier)
+    }
+
     /// The configuration in effect now. A reload swaps it atomically: a value obtained here
     /// never changes under the caller.
     pub fn config(&self) -> Arc<Settings<C>> {

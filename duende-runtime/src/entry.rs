@@ -2,9 +2,9 @@
 //! through its lifecycle or carry out a management command.
 //!
 //! Lifecycle of `run`: memory lock (when the macro asks) → configuration → memory lock (when the
-//! configuration asks) → logging → async runtime → signal handlers → the user's `main` body →
-//! `init` → ready → `run` → `shutdown`, the last two bounded by `shutdown_timeout` once a shutdown
-//! has been requested.
+//! configuration asks) → logging → signal handling, reloading and the shutdown deadline (threads
+//! of their own) → async runtime → the user's `main` body → `init` → ready → `run` → `shutdown`,
+//! the last two bounded by `shutdown_timeout` once a shutdown has been requested.
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::{self, Command, Common, Parsed};
-use crate::config::{self, Settings, Sources};
+use crate::config::{self, Sources};
 use crate::context::{DaemonContext, Event, Generation};
 use crate::daemon::{Daemon, ExitReason};
 use crate::exit::Exit;
@@ -31,6 +31,8 @@ use crate::{check, name, platform};
 const WORKER_STACK: u64 = 2 << 20;
 /// The guard page below each thread stack.
 const STACK_GUARD: u64 = 4096;
+/// duende's own threads: signal routing, reloading, the shutdown deadline.
+const SERVICE_THREADS: u64 = 3;
 
 /// Compile-time options of `#[duende::main]`.
 #[derive(Debug, Clone, Copy)]
@@ -143,16 +145,41 @@ where
             Notifier::disabled()
         }
     };
+    let notifier = Arc::new(notifier);
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     // Under a finite lock limit every new thread stack is locked as it is mapped, and tokio
     // cannot recover from a worker it fails to spawn: check the headroom before building.
     if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = &lock {
-        let stacks = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
-        if let Err(err) = locked.fits(stacks, &format!("the async runtime's {workers} worker threads")) {
+        let workers_need = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
+        let service_need = SERVICE_THREADS * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
+        let what =
+            format!("the async runtime's {workers} worker threads and duende's {SERVICE_THREADS} service threads");
+        if let Err(err) = locked.fits(workers_need + service_need, &what) {
             tracing::error!("{err}");
             return Exit::OsError;
         }
     }
+
+    // Signal handlers go in before the async runtime and any user code exist.
+    let shutdown = Shutdown::new();
+    let (events_tx, events_rx) = mpsc::channel(64);
+    let (reload_tx, reload_rx) = std::sync::mpsc::sync_channel(1);
+    let (config_tx, config_rx) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
+    let routes = Routes {
+        shutdown: shutdown.clone(),
+        events: events_tx.clone(),
+        reload: reload_tx,
+        notifier: Arc::clone(&notifier),
+    };
+    let reloader =
+        Reloader::<D> { sources, config: config_tx, events: events_tx, notifier: Arc::clone(&notifier), log };
+    let deadline = Deadline { shutdown: shutdown.clone(), config: config_rx.clone() };
+    if let Err(err) = signals::install(routes).and_then(|()| reloader.start(reload_rx)).and_then(|()| deadline.start())
+    {
+        tracing::error!(%err, "cannot install signal handling");
+        return Exit::OsError;
+    }
+
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_stack_size(usize::try_from(WORKER_STACK).unwrap_or(usize::MAX))
@@ -165,46 +192,25 @@ where
             return Exit::OsError;
         }
     };
-    let lifecycle = lifecycle::<D, B, F>(settings, sources, Arc::new(notifier), log, build);
-    let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle))).unwrap_or_else(|_| {
-        tracing::error!("the daemon panicked");
-        Exit::Software
-    });
+    let ctx = DaemonContext::new(config_rx, shutdown, events_rx, notifier);
+    let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
+        .unwrap_or_else(|_| {
+            tracing::error!("the daemon panicked");
+            Exit::Software
+        });
     runtime.shutdown_background();
     exit
 }
 
-async fn lifecycle<D, B, F>(
-    settings: Settings<D::Config>,
-    sources: Sources,
-    notifier: Arc<Notifier>,
-    log: LogControl,
-    build: B,
-) -> Exit
+async fn lifecycle<D, B, F>(mut ctx: DaemonContext<D::Config>, build: B) -> Exit
 where
     D: Daemon,
     B: FnOnce() -> F,
     F: Future<Output = D>,
 {
-    let shutdown = Shutdown::new();
-    let (events_tx, events_rx) = mpsc::channel(64);
-    let (reload_tx, reload_rx) = mpsc::channel(1);
-    let routes = Routes {
-        shutdown: shutdown.clone(),
-        events: events_tx.clone(),
-        reload: reload_tx,
-        notifier: Arc::clone(&notifier),
-    };
-    if let Err(err) = signals::install(routes) {
-        tracing::error!(%err, "cannot install signal handlers");
-        return Exit::OsError;
-    }
-    let (config_tx, config_rx) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
-    let timeouts = config_rx.clone();
-    tokio::spawn(reloader::<D>(sources, config_tx, reload_rx, events_tx, Arc::clone(&notifier), log));
-
+    let shutdown = ctx.shutdown_handle();
+    let notifier = ctx.notifier();
     let mut daemon = build().await;
-    let mut ctx = DaemonContext::new(config_rx, shutdown.clone(), events_rx, Arc::clone(&notifier));
     tracing::debug!("initializing");
     if let Err(err) = daemon.init(&mut ctx).await {
         tracing::error!("init failed: {err:#}");
@@ -214,35 +220,43 @@ where
     notifier.ready("running");
     tracing::info!(pid = std::process::id(), "ready");
 
-    let deadline = {
-        let shutdown = shutdown.clone();
-        async move {
-            shutdown.wait().await;
-            let timeout = timeouts.borrow().settings.shutdown_timeout;
-            tokio::time::sleep(timeout).await;
-            timeout
-        }
+    let ran = if shutdown.is_triggered() {
+        tracing::debug!("shutdown requested during init; run skipped");
+        Ok(ExitReason::Graceful)
+    } else {
+        daemon.run(&mut ctx).await
     };
-    let work = async {
-        let ran = if shutdown.is_triggered() {
-            tracing::debug!("shutdown requested during init; run skipped");
-            Ok(ExitReason::Graceful)
-        } else {
-            daemon.run(&mut ctx).await
-        };
-        if shutdown.trigger() {
-            notifier.stopping("shutting down");
-        }
-        let stopped = daemon.shutdown(&mut ctx).await;
-        (ran, stopped)
-    };
-    tokio::select! {
-        biased;
-        (ran, stopped) = work => conclude(ran, stopped),
-        timeout = deadline => {
-            tracing::error!(timeout = %humantime::format_duration(timeout), "shutdown did not finish within shutdown_timeout");
-            Exit::ShutdownTimeout
-        }
+    if shutdown.trigger() {
+        notifier.stopping("shutting down");
+    }
+    let stopped = daemon.shutdown(&mut ctx).await;
+    conclude(ran, stopped)
+}
+
+/// Bounds `run`'s return plus `shutdown` by `shutdown_timeout` from the moment shutdown is
+/// requested. A thread of its own, not a timer of the async runtime: the bound must hold most of
+/// all when the daemon has wedged the runtime.
+struct Deadline<C> {
+    shutdown: Shutdown,
+    config: watch::Receiver<Generation<C>>,
+}
+
+impl<C: Send + Sync + 'static> Deadline<C> {
+    fn start(self) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name("duende-deadline".to_owned())
+            .stack_size(signals::SERVICE_THREAD_STACK)
+            .spawn(move || {
+                self.shutdown.wait_blocking();
+                let timeout = self.config.borrow().settings.shutdown_timeout;
+                std::thread::sleep(timeout);
+                tracing::error!(
+                    timeout = %humantime::format_duration(timeout),
+                    "shutdown did not finish within shutdown_timeout"
+                );
+                std::process::exit(i32::from(Exit::ShutdownTimeout.code()));
+            })
+            .map(drop)
     }
 }
 
@@ -268,38 +282,49 @@ fn conclude(ran: crate::Result<ExitReason>, stopped: crate::Result<()>) -> Exit 
     exit
 }
 
-async fn reloader<D: Daemon>(
+/// Re-reads every configuration layer on request, on a thread of its own: loading is blocking
+/// file I/O, and a slow file system must delay neither signals nor the daemon.
+struct Reloader<D: Daemon> {
     sources: Sources,
     config: watch::Sender<Generation<D::Config>>,
-    mut requests: mpsc::Receiver<()>,
     events: mpsc::Sender<Event>,
     notifier: Arc<Notifier>,
     log: LogControl,
-) {
-    let mut number = 1;
-    while requests.recv().await.is_some() {
-        notifier.reloading();
+}
+
+impl<D: Daemon> Reloader<D> {
+    fn start(self, requests: std::sync::mpsc::Receiver<()>) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name("duende-reload".to_owned())
+            .stack_size(signals::SERVICE_THREAD_STACK)
+            .spawn(move || {
+                let mut number = 1;
+                while requests.recv().is_ok() {
+                    number = self.reload(number);
+                }
+            })
+            .map(drop)
+    }
+
+    /// One reload; returns the generation in effect afterwards.
+    fn reload(&self, number: u64) -> u64 {
+        self.notifier.reloading();
         tracing::info!("SIGHUP: reloading configuration");
-        let sources = sources.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || config::load_settings::<D::Config>(&sources, D::validate)).await;
-        match loaded {
-            Ok(Ok(settings)) => {
-                number += 1;
-                log.apply_config_level(&settings.log_level);
-                config.send_replace(Generation { number, settings: Arc::new(settings) });
-                notifier.ready(&format!("running (configuration generation {number})"));
+        match config::load_settings::<D::Config>(&self.sources, D::validate) {
+            Ok(settings) => {
+                let number = number + 1;
+                self.log.apply_config_level(&settings.log_level);
+                self.config.send_replace(Generation { number, settings: Arc::new(settings) });
+                self.notifier.ready(&format!("running (configuration generation {number})"));
                 tracing::info!(generation = number, "configuration reloaded");
-                signals::deliver(&events, Event::Reloaded { generation: number });
-            }
-            Ok(Err(err)) => {
-                tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
-                notifier.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
-                signals::deliver(&events, Event::ReloadRejected { reason: err.to_string() });
+                signals::deliver(&self.events, Event::Reloaded { generation: number });
+                number
             }
             Err(err) => {
-                tracing::error!(%err, "reload task failed; the running configuration stays");
-                notifier.ready("running (reload failed)");
+                tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
+                self.notifier.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
+                signals::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
+                number
             }
         }
     }

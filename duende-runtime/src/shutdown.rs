@@ -1,8 +1,8 @@
 //! The shutdown event: set once, awaited by anyone, checked cheaply. No polling anywhere.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use tokio::sync::watch;
 
@@ -16,6 +16,8 @@ pub struct Shutdown {
 struct Inner {
     flag: AtomicBool,
     tx: watch::Sender<bool>,
+    /// The same event for threads outside the async runtime.
+    blocking: (Mutex<bool>, Condvar),
 }
 
 impl Default for Shutdown {
@@ -28,7 +30,9 @@ impl Shutdown {
     /// A shutdown that has not been requested.
     pub fn new() -> Shutdown {
         let (tx, _rx) = watch::channel(false);
-        Shutdown { inner: Arc::new(Inner { flag: AtomicBool::new(false), tx }) }
+        Shutdown {
+            inner: Arc::new(Inner { flag: AtomicBool::new(false), tx, blocking: (Mutex::new(false), Condvar::new()) }),
+        }
     }
 
     /// Requests shutdown; returns true only for the first request.
@@ -36,6 +40,9 @@ impl Shutdown {
         let first = !self.inner.flag.swap(true, Ordering::SeqCst);
         if first {
             self.inner.tx.send_replace(true);
+            let (requested, wake) = &self.inner.blocking;
+            *requested.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            wake.notify_all();
         }
         first
     }
@@ -56,6 +63,15 @@ impl Shutdown {
     }
 }
 
+impl Shutdown {
+    /// Blocks the calling thread until shutdown is requested; for threads outside the runtime.
+    pub fn wait_blocking(&self) {
+        let (requested, wake) = &self.inner.blocking;
+        let guard = requested.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = wake.wait_while(guard, |requested| !*requested).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +86,19 @@ mod tests {
         early.await.unwrap();
         assert!(shutdown.is_triggered());
         tokio::time::timeout(std::time::Duration::from_secs(1), shutdown.wait()).await.unwrap();
+    }
+
+    #[test]
+    fn threads_can_wait_for_it_too() {
+        let shutdown = Shutdown::new();
+        let waiter = {
+            let shutdown = shutdown.clone();
+            std::thread::spawn(move || shutdown.wait_blocking())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!waiter.is_finished());
+        shutdown.trigger();
+        waiter.join().unwrap();
+        shutdown.wait_blocking();
     }
 }

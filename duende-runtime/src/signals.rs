@@ -1,12 +1,16 @@
 //! Turns process signals into lifecycle events: TERM/INT/QUIT start a graceful shutdown (a second
-//! one forces exit with 128+N), HUP reloads configuration, USR1/USR2/CONT reach the daemon.
+//! one forces exit with 128+N), HUP asks for a configuration reload, USR1/USR2/CONT reach the daemon.
+//!
+//! Signals are routed by a thread of their own, blocked in `poll` until one arrives (no periodic
+//! wake-ups). It does not depend on the async runtime, so a daemon that keeps every worker busy,
+//! or a reload stuck on a slow file system, can never delay a shutdown or the forced exit.
 
 use std::io;
 use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError};
 
-use futures_core::Stream;
 use signal_hook::consts::signal::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-use signal_hook_tokio::{Handle, Signals};
+use signal_hook::iterator::Signals;
 use tokio::sync::mpsc;
 
 use crate::context::Event;
@@ -17,44 +21,51 @@ use crate::shutdown::Shutdown;
 /// The signals the runtime handles.
 pub const HANDLED: [i32; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT];
 
+/// Stack of the runtime's own threads (signal routing, reloading): they run no user code.
+pub(crate) const SERVICE_THREAD_STACK: usize = 512 << 10;
+
 /// Where signals go.
 #[derive(Debug)]
 pub(crate) struct Routes {
     pub(crate) shutdown: Shutdown,
     pub(crate) events: mpsc::Sender<Event>,
     /// Capacity 1: a HUP while a reload is pending coalesces into it.
-    pub(crate) reload: mpsc::Sender<()>,
+    pub(crate) reload: SyncSender<()>,
     pub(crate) notifier: Arc<Notifier>,
 }
 
-/// Registers handlers for every handled signal and spawns the task that routes them.
-/// Returns the handle that unregisters them.
-pub(crate) fn install(routes: Routes) -> io::Result<Handle> {
-    let signals = Signals::new(HANDLED)?;
-    let handle = signals.handle();
-    tokio::spawn(route(signals, routes));
-    Ok(handle)
+/// Registers handlers for every handled signal, then starts the thread that routes them.
+pub(crate) fn install(routes: Routes) -> io::Result<()> {
+    let mut signals = Signals::new(HANDLED)?;
+    std::thread::Builder::new().name("duende-signals".to_owned()).stack_size(SERVICE_THREAD_STACK).spawn(
+        move || {
+            for signal in signals.forever() {
+                route(signal, &routes);
+            }
+        },
+    )?;
+    Ok(())
 }
 
-async fn route(mut signals: Signals, routes: Routes) {
-    while let Some(signal) = next(&mut signals).await {
-        match signal {
-            SIGTERM | SIGINT | SIGQUIT => {
-                if routes.shutdown.trigger() {
-                    tracing::info!(signal = name(signal), "shutting down");
-                    routes.notifier.stopping("shutting down");
-                } else {
-                    forced_exit(signal);
-                }
+fn route(signal: i32, routes: &Routes) {
+    match signal {
+        SIGTERM | SIGINT | SIGQUIT => {
+            if routes.shutdown.trigger() {
+                tracing::info!(signal = name(signal), "shutting down");
+                routes.notifier.stopping("shutting down");
+            } else {
+                forced_exit(signal);
             }
-            SIGHUP if routes.reload.try_send(()).is_err() => {
-                tracing::debug!("SIGHUP coalesced into the pending reload");
-            }
-            SIGUSR1 => deliver(&routes.events, Event::User1),
-            SIGUSR2 => deliver(&routes.events, Event::User2),
-            SIGCONT => deliver(&routes.events, Event::Continued),
-            _ => {}
         }
+        SIGHUP => match routes.reload.try_send(()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(())) => tracing::debug!("SIGHUP coalesced into the pending reload"),
+            Err(TrySendError::Disconnected(())) => tracing::warn!("SIGHUP ignored: the reloader has stopped"),
+        },
+        SIGUSR1 => deliver(&routes.events, Event::User1),
+        SIGUSR2 => deliver(&routes.events, Event::User2),
+        SIGCONT => deliver(&routes.events, Event::Continued),
+        _ => {}
     }
 }
 
@@ -65,14 +76,11 @@ fn forced_exit(signal: i32) -> ! {
     std::process::exit(i32::from(code));
 }
 
+/// Queues an event for the daemon without waiting; a full queue drops it (logged at debug).
 pub(crate) fn deliver(events: &mpsc::Sender<Event>, event: Event) {
     if let Err(mpsc::error::TrySendError::Full(event)) = events.try_send(event) {
         tracing::debug!(?event, "event queue full (the daemon is not reading events); dropped");
     }
-}
-
-async fn next(signals: &mut Signals) -> Option<i32> {
-    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *signals).poll_next(cx)).await
 }
 
 /// The conventional name of a handled signal.

@@ -214,3 +214,27 @@ fn sigterm_during_init_skips_run_but_still_shuts_down() {
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
     assert!(!d.output().lines().any(|l| l == "run"), "run was entered after shutdown was requested");
 }
+
+#[test]
+fn the_forced_exit_works_even_when_every_worker_thread_is_blocked() {
+    let mut d = probe().args(["--set", "app.block_workers=true", "--set", "app.ignore_shutdown=true"]).start();
+    d.expect_line("workers blocked");
+    d.signal(libc::SIGTERM);
+    d.expect_line("shutting down");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 143, "{}", d.output());
+}
+
+#[test]
+fn with_every_worker_blocked_reload_works_and_the_shutdown_bound_still_holds() {
+    let mut d = probe().args(["--set", "app.block_workers=true", "--set", "shutdown_timeout=500ms"]).start();
+    d.expect_line("workers blocked");
+    d.signal(libc::SIGHUP);
+    d.expect_line("reloaded generation=2");
+    // The probe's `shutdown` awaits a tokio timer, which no blocked worker can drive: only a
+    // deadline kept outside the async runtime can end this.
+    d.signal(libc::SIGTERM);
+    d.expect_line("shutdown begin");
+    assert_eq!(d.wait_exit(), 75, "{}", d.output());
+    assert!(d.output().contains("shutdown did not finish within shutdown_timeout"));
+}

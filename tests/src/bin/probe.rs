@@ -18,6 +18,8 @@ struct ProbeConfig {
     panic_run: bool,
     /// `init` takes this long.
     init_delay_ms: u64,
+    /// `run` occupies every async worker thread with blocking work that never yields.
+    block_workers: bool,
     /// `shutdown` takes this long.
     shutdown_delay_ms: u64,
     /// `run` ignores the shutdown request (so only the timeout or a second signal ends it).
@@ -62,6 +64,17 @@ impl Daemon for Probe {
             anyhow::bail!("told to fail in run");
         }
         assert!(!ctx.app().panic_run, "told to panic in run");
+        if ctx.app().block_workers {
+            let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            for _ in 0..workers {
+                duende::tokio::spawn(async {
+                    loop {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+            say("workers blocked");
+        }
         loop {
             duende::tokio::select! {
                 _ = ctx.shutdown_requested(), if !ctx.app().ignore_shutdown => {
