@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Settings;
+use crate::health::{Health, HealthState};
 use crate::metrics::DaemonMetrics;
 use crate::notify::Notifier;
 use crate::shutdown::Shutdown;
@@ -54,6 +55,7 @@ pub struct DaemonContext<C> {
     events: mpsc::Receiver<Event>,
     notifier: Arc<Notifier>,
     metrics: DaemonMetrics,
+    health: HealthState,
 }
 
 impl<C> DaemonContext<C> {
@@ -63,7 +65,7 @@ impl<C> DaemonContext<C> {
         events: mpsc::Receiver<Event>,
         notifier: Arc<Notifier>,
     ) -> Self {
-        DaemonContext { config, shutdown, events, notifier, metrics: DaemonMetrics::new() }
+        DaemonContext { config, shutdown, events, notifier, metrics: DaemonMetrics::new(), health: HealthState::new() }
     }
 
     pub(crate) fn shutdown_handle(&self) -> Shutdown {
@@ -72,6 +74,31 @@ impl<C> DaemonContext<C> {
 
     pub(crate) fn notifier(&self) -> Arc<Notifier> {
         Arc::clone(&self.notifier)
+    }
+
+    pub(crate) fn health_state(&self) -> HealthState {
+        self.health.clone()
+    }
+
+    /// Reports how the daemon is doing. While it is [`Health::Unhealthy`] the systemd watchdog
+    /// is no longer fed, so a manager with `WatchdogSec=` restarts the daemon. A change is logged
+    /// and published as `STATUS=`.
+    pub fn report_health(&self, health: Health) {
+        let text = health.to_string();
+        let feeds = health.feeds_watchdog();
+        if self.health.set(health).is_some() {
+            if feeds {
+                tracing::info!("health: {text}");
+            } else {
+                tracing::warn!("health: {text}; the watchdog is no longer fed");
+            }
+            self.notifier.status(&text);
+        }
+    }
+
+    /// The health last reported (healthy until the daemon says otherwise).
+    pub fn health(&self) -> Health {
+        self.health.get()
     }
 
     /// The configuration in effect now. A reload swaps it atomically: a value obtained here

@@ -19,9 +19,10 @@ use crate::config::{self, Sources};
 use crate::context::{DaemonContext, Event, Generation};
 use crate::daemon::{Daemon, ExitReason};
 use crate::exit::Exit;
+use crate::health::HealthState;
 use crate::logging::{self, LogControl};
 use crate::mlock::{self, MlockMode};
-use crate::notify::Notifier;
+use crate::notify::{self, Notifier};
 use crate::shutdown::Shutdown;
 use crate::signals::{self, Routes};
 use crate::{check, name, platform};
@@ -210,27 +211,56 @@ where
 {
     let shutdown = ctx.shutdown_handle();
     let notifier = ctx.notifier();
-    let mut daemon = build().await;
-    tracing::debug!("initializing");
-    if let Err(err) = daemon.init(&mut ctx).await {
-        tracing::error!("init failed: {err:#}");
-        notifier.status(&format!("init failed: {err:#}"));
-        return Exit::Software;
-    }
-    notifier.ready("running");
-    tracing::info!(pid = std::process::id(), "ready");
-
-    let ran = if shutdown.is_triggered() {
-        tracing::debug!("shutdown requested during init; run skipped");
-        Ok(ExitReason::Graceful)
-    } else {
-        daemon.run(&mut ctx).await
+    let watchdog = watchdog(&notifier, ctx.health_state());
+    let phases = async {
+        let mut daemon = build().await;
+        tracing::debug!("initializing");
+        if let Err(err) = daemon.init(&mut ctx).await {
+            tracing::error!("init failed: {err:#}");
+            notifier.status(&format!("init failed: {err:#}"));
+            return Exit::Software;
+        }
+        notifier.ready("running");
+        tracing::info!(pid = std::process::id(), "ready");
+        let ran = if shutdown.is_triggered() {
+            tracing::debug!("shutdown requested during init; run skipped");
+            Ok(ExitReason::Graceful)
+        } else {
+            daemon.run(&mut ctx).await
+        };
+        if shutdown.trigger() {
+            notifier.stopping("shutting down");
+        }
+        let stopped = daemon.shutdown(&mut ctx).await;
+        conclude(ran, stopped)
     };
-    if shutdown.trigger() {
-        notifier.stopping("shutting down");
+    // The watchdog is fed from the daemon's own thread, beside its phases: a daemon that blocks
+    // this thread stops feeding it, which is what the watchdog is for.
+    tokio::select! {
+        exit = phases => exit,
+        never = watchdog => match never {},
     }
-    let stopped = daemon.shutdown(&mut ctx).await;
-    conclude(ran, stopped)
+}
+
+/// Sends `WATCHDOG=1` at half of `WATCHDOG_USEC` while the daemon is not unhealthy. Without a
+/// watchdog it waits forever without a timer, so an idle daemon does not wake.
+async fn watchdog(notifier: &Notifier, health: HealthState) -> std::convert::Infallible {
+    let usec = std::env::var("WATCHDOG_USEC").ok();
+    let pid = std::env::var("WATCHDOG_PID").ok();
+    let Some(interval) = notify::watchdog_interval(usec.as_deref(), pid.as_deref(), std::process::id())
+        .filter(|_| notifier.is_enabled())
+    else {
+        return std::future::pending().await;
+    };
+    tracing::debug!(interval = %humantime::format_duration(interval), "feeding the systemd watchdog");
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if health.get().feeds_watchdog() {
+            notifier.watchdog();
+        }
+    }
 }
 
 /// Bounds `run`'s return plus `shutdown` by `shutdown_timeout` from the moment shutdown is

@@ -58,6 +58,11 @@ impl Notifier {
         self.send(&format!("STOPPING=1\nSTATUS={}", one_line(status)));
     }
 
+    /// `WATCHDOG=1`: the daemon is alive.
+    pub fn watchdog(&self) {
+        self.send("WATCHDOG=1");
+    }
+
     /// `STATUS=` free text (newlines are folded: the protocol is line based).
     pub fn status(&self, status: &str) {
         self.send(&format!("STATUS={}", one_line(status)));
@@ -93,6 +98,19 @@ fn abstract_addr(name: &[u8]) -> io::Result<SocketAddr> {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn abstract_addr(_name: &[u8]) -> io::Result<SocketAddr> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "abstract unix sockets exist only on Linux"))
+}
+
+/// How often to send `WATCHDOG=1`: half of `WATCHDOG_USEC`, when the manager armed a watchdog
+/// for this process (`WATCHDOG_PID` unset or equal to `pid`). `None` when there is no watchdog or
+/// the variables are malformed.
+pub fn watchdog_interval(usec: Option<&str>, watchdog_pid: Option<&str>, pid: u32) -> Option<std::time::Duration> {
+    let usec: u64 = usec?.trim().parse().ok().filter(|usec| *usec > 0)?;
+    if let Some(target) = watchdog_pid
+        && target.trim().parse::<u32>().ok()? != pid
+    {
+        return None;
+    }
+    Some(std::time::Duration::from_micros(usec / 2))
 }
 
 /// CLOCK_MONOTONIC in microseconds, as systemd compares it.
@@ -140,6 +158,18 @@ mod tests {
         let got = recv(&listener);
         let usec: u64 = got.strip_prefix("RELOADING=1\nMONOTONIC_USEC=").unwrap().parse().unwrap();
         assert!(usec > 0 && usec <= monotonic_usec());
+    }
+
+    #[test]
+    fn watchdog_interval_is_half_and_only_for_this_pid() {
+        use std::time::Duration;
+        assert_eq!(watchdog_interval(Some("2000000"), None, 7), Some(Duration::from_secs(1)));
+        assert_eq!(watchdog_interval(Some("2000000"), Some("7"), 7), Some(Duration::from_secs(1)));
+        assert_eq!(watchdog_interval(Some("2000000"), Some("8"), 7), None);
+        assert_eq!(watchdog_interval(Some("0"), None, 7), None);
+        assert_eq!(watchdog_interval(Some("soon"), None, 7), None);
+        assert_eq!(watchdog_interval(None, Some("7"), 7), None);
+        assert_eq!(watchdog_interval(Some("2000000"), Some("x"), 7), None);
     }
 
     #[test]

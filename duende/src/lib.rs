@@ -61,14 +61,14 @@
 pub use duende_macros::main;
 pub use duende_runtime::config;
 pub use duende_runtime::{
-    AppConfig, Daemon, DaemonContext, DaemonMetrics, Error, Event, Exit, ExitReason, MlockMode, NoConfig, Platform,
-    Result, Settings, Violation,
+    AppConfig, Daemon, DaemonContext, DaemonMetrics, Error, Event, Exit, ExitReason, Health, MlockMode, NoConfig,
+    Platform, Result, Settings, Violation,
 };
 pub use tokio;
 
 /// Everything a daemon's source usually needs.
 pub mod prelude {
-    pub use crate::{Daemon, DaemonContext, Event, ExitReason, NoConfig, Result, Violation};
+    pub use crate::{Daemon, DaemonContext, Event, ExitReason, Health, NoConfig, Result, Violation};
     pub use anyhow::Context as _;
 }
 

@@ -69,3 +69,55 @@ fn init_failure_never_announces_ready() {
         assert!(!msg.contains("READY=1"), "announced ready despite failing init: {msg}");
     }
 }
+
+#[test]
+fn watchdog_is_fed_at_half_the_interval_until_the_daemon_turns_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let mut d = Spawn::new(PROBE)
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "200000")
+        .args(["--set", "app.unhealthy_after_ms=700"])
+        .start();
+    let started = std::time::Instant::now();
+    let mut pings = Vec::new();
+    let mut unhealthy_status_at = None;
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(100))).unwrap();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < std::time::Duration::from_millis(1600) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg == "WATCHDOG=1" {
+                pings.push(started.elapsed());
+            } else if msg.contains("unhealthy: told to turn unhealthy") {
+                unhealthy_status_at = Some(started.elapsed());
+            }
+        }
+    }
+    let turned = unhealthy_status_at.expect("STATUS= announcing the unhealthy state");
+    let before = pings.iter().filter(|t| **t < turned).count();
+    let after = pings.iter().filter(|t| **t > turned).count();
+    // 100 ms apart for ~700 ms: several pings before; none at all after.
+    assert!(before >= 4, "only {before} pings before turning unhealthy: {pings:?}");
+    assert_eq!(after, 0, "pings continued after the daemon turned unhealthy: {pings:?} (unhealthy at {turned:?})");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0);
+}
+
+#[test]
+fn no_watchdog_pings_for_another_pid_or_without_a_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let mut d =
+        Spawn::new(PROBE).env("NOTIFY_SOCKET", &path).env("WATCHDOG_USEC", "100000").env("WATCHDOG_PID", "1").start();
+    assert!(recv(&socket).starts_with("READY=1"));
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(400))).unwrap();
+    let mut buf = [0u8; 4096];
+    if let Ok(n) = socket.recv(&mut buf) {
+        panic!("unexpected notification: {}", String::from_utf8_lossy(&buf[..n]));
+    }
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0);
+}

@@ -20,6 +20,8 @@ struct ProbeConfig {
     init_delay_ms: u64,
     /// `run` occupies every async worker thread with blocking work that never yields.
     block_workers: bool,
+    /// After this many milliseconds of `run`, report itself unhealthy (0: never).
+    unhealthy_after_ms: u64,
     /// `shutdown` takes this long.
     shutdown_delay_ms: u64,
     /// `run` ignores the shutdown request (so only the timeout or a second signal ends it).
@@ -75,8 +77,17 @@ impl Daemon for Probe {
             }
             say("workers blocked");
         }
+        let unhealthy_after = ctx.app().unhealthy_after_ms;
+        let turn_unhealthy = duende::tokio::time::sleep(Duration::from_millis(unhealthy_after));
+        duende::tokio::pin!(turn_unhealthy);
+        let mut healthy = true;
         loop {
             duende::tokio::select! {
+                () = &mut turn_unhealthy, if healthy && unhealthy_after > 0 => {
+                    healthy = false;
+                    ctx.report_health(Health::unhealthy("told to turn unhealthy"));
+                    say("unhealthy");
+                }
                 _ = ctx.shutdown_requested(), if !ctx.app().ignore_shutdown => {
                     say("shutdown requested");
                     return Ok(ExitReason::Graceful);
