@@ -30,7 +30,9 @@ use layers::{FileNote, KeyLines, KeyPath, Layer, Stack};
 use origin::Provenance;
 
 pub use problems::{ConfigError, Problem};
-pub use settings::{Backoff, HealthCheck, PlatformSettings, Resources, RestartPolicy, Settings};
+pub use settings::{
+    Backoff, Hardening, HealthCheck, PlatformSettings, ProtectHome, ProtectSystem, Resources, RestartPolicy, Settings,
+};
 
 /// The `[app]` section of a daemon that has no settings of its own: any key there is refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,12 +1,12 @@
 //! The rules a typed configuration must follow beyond its types, each with the words that say
 //! what is allowed (also used when a value has the wrong type).
 
-use std::path::Path;
+use std::path::{Component, Path};
 use std::time::Duration;
 
 use super::Violation;
 use super::layers::KeyPath;
-use super::settings::Settings;
+use super::settings::{CAPABILITIES, Hardening, Settings};
 
 const MIB: u64 = 1024 * 1024;
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -34,6 +34,16 @@ const ALLOWED: &[(&str, &str)] = &[
     ("resources.open_files_max", "an integer of at least 1"),
     ("resources.lock_memory", "true or false"),
     ("resources.lock_memory_required", "true or false"),
+    ("hardening", "a table"),
+    ("hardening.enabled", "true or false"),
+    ("hardening.no_new_privileges", "true or false"),
+    ("hardening.protect_system", "one of `strict`, `full`, `yes`, `no`"),
+    ("hardening.protect_home", "one of `yes`, `read-only`, `tmpfs`, `no`"),
+    ("hardening.private_tmp", "true or false"),
+    ("hardening.private_devices", "true or false"),
+    ("hardening.memory_deny_write_execute", "true or false"),
+    ("hardening.capabilities", "an array of capability names such as \"CAP_NET_BIND_SERVICE\""),
+    ("hardening.read_write_paths", "an array of absolute paths without `..` or control characters"),
     ("health_check", "a table"),
     ("health_check.enabled", "true or false"),
     ("health_check.interval", "a duration greater than 0, such as \"30s\""),
@@ -113,6 +123,38 @@ fn finite_between(value: f64, min: f64, max: f64) -> bool {
     value.is_finite() && min <= value && value <= max
 }
 
+fn check_hardening(hardening: &Hardening, found: &mut Findings) {
+    for (index, name) in hardening.capabilities.iter().enumerate() {
+        if CAPABILITIES.contains(&name.as_str()) {
+            continue;
+        }
+        let upper = name.to_ascii_uppercase();
+        let prefixed = format!("CAP_{upper}");
+        let close = [upper, prefixed].into_iter().find(|candidate| CAPABILITIES.contains(&candidate.as_str()));
+        let message = match close {
+            Some(close) => format!("is not a capability name; did you mean `{close}`?"),
+            None => {
+                "is not a capability name: expected one such as `CAP_NET_BIND_SERVICE` (see capabilities(7))".to_owned()
+            }
+        };
+        found.fail(vec!["hardening".into(), "capabilities".into(), index.to_string()], message);
+    }
+    for (index, path) in hardening.read_write_paths.iter().enumerate() {
+        if !sandbox_path(path) {
+            let message = "must be an absolute path without `..` or control characters".to_owned();
+            found.fail(vec!["hardening".into(), "read_write_paths".into(), index.to_string()], message);
+        }
+    }
+}
+
+/// An absolute path systemd takes in a path list: no `..`, nothing it could not parse back.
+fn sandbox_path(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    path.is_absolute()
+        && !path.components().any(|part| part == Component::ParentDir)
+        && !text.chars().any(char::is_control)
+}
+
 /// Every broken rule in `settings`, then the daemon's own findings in `[app]`, in key order.
 pub(super) fn check<A>(settings: &Settings<A>, validate_app: fn(&A) -> Result<(), Vec<Violation>>) -> Vec<Finding> {
     let mut found = Findings::default();
@@ -151,6 +193,8 @@ pub(super) fn check<A>(settings: &Settings<A>, validate_app: fn(&A) -> Result<()
     found.rule("resources.io_write_bps", r.io_write_bps.is_none_or(|bps| bps >= 1));
     found.rule("resources.pids_max", r.pids_max.is_none_or(|n| n >= 1));
     found.rule("resources.open_files_max", r.open_files_max.is_none_or(|n| n >= 1));
+
+    check_hardening(&s.hardening, &mut found);
 
     let h = &s.health_check;
     found.rule("health_check.interval", !h.interval.is_zero());

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod env;
 pub mod manage;
 pub mod runner;
+pub mod systemd;
 
 use std::fmt;
 

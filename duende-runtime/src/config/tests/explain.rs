@@ -40,6 +40,16 @@ resources.memory_bytes = 67108864       # TMP/etc/demo/demo.toml:4
 resources.lock_memory = true            # implied by resources.lock_memory_required
 resources.lock_memory_required = true   # TMP/etc/demo/demo.toml:5
 
+hardening.enabled = true                # default
+hardening.no_new_privileges = true      # default
+hardening.protect_system = "strict"     # default
+hardening.protect_home = "yes"          # default
+hardening.private_tmp = true            # default
+hardening.private_devices = true        # default
+hardening.memory_deny_write_execute = true  # default
+hardening.capabilities = []             # default
+hardening.read_write_paths = []         # default
+
 health_check.enabled = false            # default
 health_check.interval = "1m 30s"        # --set health_check.interval=1m30s
 health_check.timeout = "10s"            # default

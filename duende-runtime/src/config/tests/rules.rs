@@ -143,6 +143,51 @@ fn resources() {
 }
 
 #[test]
+fn hardening() {
+    refused(&[
+        ("hardening.protect_system=read-only", "one of `strict`, `full`, `yes`, `no`"),
+        ("hardening.protect_system=true", "one of `strict`, `full`, `yes`, `no`"),
+        ("hardening.protect_home=readonly", "one of `yes`, `read-only`, `tmpfs`, `no`; did you mean `read-only`?"),
+        ("hardening.private_tmp=yes", "true or false"),
+        ("hardening.enabled=1", "true or false, found an integer"),
+    ]);
+    accepted(&[
+        "hardening.enabled=false",
+        "hardening.protect_system=full",
+        "hardening.protect_system=no",
+        "hardening.protect_home=read-only",
+        "hardening.protect_home=tmpfs",
+        "hardening.no_new_privileges=false",
+        "hardening.memory_deny_write_execute=false",
+        "hardening.capabilities=[\"CAP_NET_BIND_SERVICE\", \"CAP_SYSLOG\"]",
+        "hardening.read_write_paths=[\"/var/cache/demo\", \"/srv/with space/%h\"]",
+    ]);
+}
+
+#[test]
+fn hardening_lists_are_checked_element_by_element() {
+    let mut fixture = Fixture::new();
+    fixture.set("hardening.capabilities=[\"CAP_KILL\", \"net_raw\", \"CAP_FLY\"]");
+    fixture.set("hardening.read_write_paths=[\"/ok\", \"var/lib\", \"/a/../etc\", \"/a\\nb\"]");
+    let error = fixture.error();
+    assert_contains(
+        &error,
+        &[
+            "invalid configuration (5 problems):",
+            "hardening.capabilities[1] = \"net_raw\" (from --set hardening.capabilities=[\"CAP_KILL\", \"net_raw\", \
+             \"CAP_FLY\"]): is not a capability name; did you mean `CAP_NET_RAW`?",
+            "hardening.capabilities[2] = \"CAP_FLY\" (from --set hardening.capabilities=[\"CAP_KILL\", \"net_raw\", \
+             \"CAP_FLY\"]): is not a capability name: expected one such as `CAP_NET_BIND_SERVICE` (see capabilities(7))",
+            "hardening.read_write_paths[1] = \"var/lib\"",
+            "hardening.read_write_paths[2] = \"/a/../etc\"",
+            "hardening.read_write_paths[3] = \"/a\\nb\"",
+            "): must be an absolute path without `..` or control characters",
+        ],
+    );
+    assert!(!error.contains("[0]"), "{error}");
+}
+
+#[test]
 fn health_check() {
     refused(&[
         ("health_check.interval=0", "a duration greater than 0, such as \"30s\""),

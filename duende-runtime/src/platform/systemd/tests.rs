@@ -1,0 +1,452 @@
+//! Golden tests of rendered units, each also checked by systemd's own parser.
+//!
+//! Every case renders a unit and compares it with `golden/CASE.service` next to this file; a
+//! mismatch fails with a line diff. After an intended change, regenerate the files with
+//!
+//! ```text
+//! DUENDE_BLESS=1 cargo test -p duende-runtime platform::systemd
+//! ```
+//!
+//! and read the diff before committing it.
+//!
+//! Each unit is then written into a scratch root (a copy of this host's system units, plus stub
+//! executables at the unit's binary path and `/usr/bin/kill`) and checked with
+//! `systemd-analyze verify --man=no --root=DIR`: it must exit 0 with nothing on stderr, because
+//! systemd only warns (exit 0) about unknown keys and unparsable values. The one exception is a
+//! unit rendered for a newer systemd than this host's: the warnings for exactly those newer
+//! settings (`Type=notify-reload` before 253, `RestartSteps=`/`RestartMaxDelaySec=` before 254)
+//! are expected, and every other line still fails the test. Without `systemd-analyze` the tests
+//! fail and say to install systemd.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{NoConfig, ProtectHome, RestartPolicy, Settings};
+use crate::platform::backend::Level;
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/platform/systemd/golden");
+
+fn settings() -> Settings<NoConfig> {
+    Settings { name: "demo".into(), version: "1.0.0".into(), ..Settings::default() }
+}
+
+fn system(features: Features) -> InstallFacts {
+    InstallFacts {
+        binary: "/usr/local/bin/demo".into(),
+        config_file: Some("/etc/demo/demo.toml".into()),
+        level: Level::System,
+        features,
+    }
+}
+
+fn user(features: Features) -> InstallFacts {
+    InstallFacts {
+        binary: "/home/ana/.local/bin/demo".into(),
+        config_file: Some("/home/ana/.config/demo/demo.toml".into()),
+        level: Level::User,
+        features,
+    }
+}
+
+const V252: Features = Features { notify_reload: false, restart_steps: false };
+const V254: Features = Features { notify_reload: true, restart_steps: true };
+
+fn every_setting() -> Settings<NoConfig> {
+    let mut s = settings();
+    s.description = "Counts requests for the demo".into();
+    s.args = vec!["--port".into(), "8080".into()];
+    s.env.insert("RUST_BACKTRACE".into(), "1".into());
+    s.user = Some("demo".into());
+    s.group = Some("demo".into());
+    s.working_dir = Some("/var/lib/demo".into());
+    let r = &mut s.resources;
+    r.memory_bytes = Some(512 * 1024 * 1024);
+    r.memory_swap_bytes = Some(0);
+    r.cpu_quota_percent = Some(250.0);
+    r.cpu_shares = Some(200);
+    r.io_read_bps = Some(10_000_000);
+    r.io_write_bps = Some(5_000_000);
+    r.pids_max = Some(512);
+    r.open_files_max = Some(65_536);
+    r.lock_memory = true;
+    r.lock_memory_required = true;
+    s.health_check.enabled = true;
+    s.restart = RestartPolicy::Always;
+    s.shutdown_timeout = Duration::from_secs(10);
+    s.hardening.capabilities = vec!["CAP_NET_BIND_SERVICE".into()];
+    s.hardening.read_write_paths = vec!["/var/cache/demo".into()];
+    s
+}
+
+fn hardening_off() -> Settings<NoConfig> {
+    let mut s = settings();
+    s.hardening.enabled = false;
+    s.resources.lock_memory = true;
+    s.restart = RestartPolicy::Never;
+    s
+}
+
+/// Values chosen to break naive quoting: spaces, both quotes, specifiers, variables,
+/// backslashes, control characters, a lone `;`, a leading `-`, non-ASCII, and a newline that
+/// tries to add a directive.
+fn nasty() -> (Settings<NoConfig>, InstallFacts) {
+    let mut s = settings();
+    s.description = "50% \"quoted\" 'single' $HOME \\".into();
+    s.args = [
+        "two words",
+        ";",
+        "",
+        "-x",
+        "%h $HOME ${USER}",
+        "back\\slash \"dq\" 'sq'",
+        "tab\tand\nnewline",
+        "x\nExecStartPre=/bin/rm -rf /",
+        "ünïcödé ✓",
+        "\u{1b}[0m",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    s.env.insert("INJECT".into(), "x\nExecStartPre=/bin/rm -rf /".into());
+    s.env.insert("QUOTES".into(), "\"double\" 'single' \\back\\".into());
+    s.env.insert("SPECIFIERS".into(), "%n %% $HOME ${PATH}".into());
+    s.env.insert("EMPTY".into(), String::new());
+    s.working_dir = Some("/srv/dü ende/%i $x".into());
+    s.hardening.read_write_paths = vec!["/srv/with space/\"q\"/%h".into(), "/srv/back\\slash".into()];
+    let facts = InstallFacts {
+        binary: "/opt/dü ende/%h ;/-bin".into(),
+        config_file: Some("/etc/demo/it's \"here\".toml".into()),
+        level: Level::System,
+        features: V252,
+    };
+    (s, facts)
+}
+
+fn golden_cases() -> Vec<(&'static str, UnitSpec)> {
+    let (nasty_settings, nasty_facts) = nasty();
+    vec![
+        ("system-defaults", UnitSpec::new(&settings(), &system(V252))),
+        ("user-defaults", UnitSpec::new(&settings(), &user(V252))),
+        ("system-every-setting", UnitSpec::new(&every_setting(), &system(V254))),
+        ("system-hardening-off", UnitSpec::new(&hardening_off(), &system(V252))),
+        ("system-nasty-values", UnitSpec::new(&nasty_settings, &nasty_facts)),
+    ]
+}
+
+fn rendered(spec: &UnitSpec) -> String {
+    match render(spec) {
+        Ok(text) => text,
+        Err(err) => panic!("rendering {} failed: {err}", spec.name),
+    }
+}
+
+#[test]
+fn units_match_their_golden_files() {
+    let bless = std::env::var_os("DUENDE_BLESS").is_some_and(|v| !v.is_empty() && v != "0");
+    let mut failures = Vec::new();
+    for (case, spec) in golden_cases() {
+        let text = rendered(&spec);
+        let path = Path::new(GOLDEN).join(format!("{case}.service"));
+        if bless {
+            std::fs::create_dir_all(GOLDEN).expect("golden directory");
+            std::fs::write(&path, &text).expect("write golden file");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+            panic!(
+                "{}: {err}; create it with DUENDE_BLESS=1 cargo test -p duende-runtime platform::systemd",
+                path.display()
+            )
+        });
+        if expected != text {
+            failures.push(format!("{} differs (- golden, + rendered):\n{}", path.display(), diff(&expected, &text)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\nif the change is intended: DUENDE_BLESS=1 cargo test -p duende-runtime platform::systemd",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn golden_units_pass_systemd_analyze_verify() {
+    for (case, spec) in golden_cases() {
+        let root = Root::new(&spec);
+        let text = rendered(&spec);
+        root.verify(case, &text, &spec);
+    }
+}
+
+#[test]
+fn the_default_system_unit_is_well_sandboxed() {
+    let spec = UnitSpec::new(&settings(), &system(V252));
+    let root = Root::new(&spec);
+    root.install(&rendered(&spec), &spec);
+    let output = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(format!("--root={}", root.dir.path().display()))
+        .arg("demo.service")
+        .output()
+        .unwrap_or_else(|err| panic!("{}", missing_systemd(&err)));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let needle = "Overall exposure level for demo.service: ";
+    let score = stdout
+        .lines()
+        .find_map(|line| line.split_once(needle).map(|(_, rest)| rest.to_owned()))
+        .and_then(|rest| rest.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
+        .unwrap_or_else(|| panic!("no exposure level in:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert!(score < 3.0, "exposure {score} is not below 3.0:\n{stdout}");
+}
+
+#[test]
+fn nothing_a_value_holds_becomes_a_directive() {
+    let (settings, facts) = nasty();
+    let text = rendered(&UnitSpec::new(&settings, &facts));
+    let keys: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('['))
+        .map(|line| line.split_once('=').map_or(line, |(key, _)| key))
+        .collect();
+    assert_eq!(keys.iter().filter(|key| **key == "ExecStart").count(), 1, "{text}");
+    assert!(!keys.contains(&"ExecStartPre"), "{text}");
+    assert!(keys.iter().all(|key| key.chars().all(|c| c.is_ascii_alphanumeric())), "{keys:?}");
+    for line in text.lines().filter(|line| line.starts_with("ExecStart=") || line.starts_with("Environment=")) {
+        assert!(line.ends_with('"'), "every word is quoted: {line}");
+    }
+}
+
+#[test]
+fn user_units_refuse_what_a_user_manager_cannot_do() {
+    let mut s = settings();
+    s.user = Some("demo".into());
+    let err = render(&UnitSpec::new(&s, &user(V252))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`user` cannot apply to a user unit: a user's service manager runs every service as that user; install with \
+         `--system` or unset `user`"
+    );
+    let mut s = settings();
+    s.group = Some("demo".into());
+    assert!(matches!(render(&UnitSpec::new(&s, &user(V252))), Err(RenderError::UserLevel { key: "group", .. })));
+    let mut s = settings();
+    s.hardening.capabilities = vec!["CAP_NET_BIND_SERVICE".into()];
+    let err = render(&UnitSpec::new(&s, &user(V252))).unwrap_err();
+    assert!(err.to_string().starts_with("`hardening.capabilities` cannot apply to a user unit"), "{err}");
+
+    // Locking memory is not refused: LimitMEMLOCK= still applies, and the unit says why there is
+    // no capability.
+    let mut s = settings();
+    s.resources.lock_memory = true;
+    let text = rendered(&UnitSpec::new(&s, &user(V252)));
+    assert!(text.contains("LimitMEMLOCK=infinity\n") && !text.contains("CAP_IPC_LOCK\n"), "{text}");
+}
+
+#[test]
+fn files_the_sandbox_would_hide_are_refused() {
+    let at = |binary: &str, config: Option<&str>| InstallFacts {
+        binary: binary.into(),
+        config_file: config.map(PathBuf::from),
+        ..system(V252)
+    };
+    let err = render(&UnitSpec::new(&settings(), &at("/home/ana/bin/demo", None))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the binary \"/home/ana/bin/demo\" is under /home, which `hardening.protect_home = \"yes\"` hides from the \
+         service; install it elsewhere or change `hardening.protect_home = \"yes\"`"
+    );
+    let err = render(&UnitSpec::new(&settings(), &at("/usr/bin/demo", Some("/tmp/x/demo.toml")))).unwrap_err();
+    assert!(matches!(err, RenderError::Hidden { what: "configuration file", dir: "/tmp", .. }), "{err}");
+    let mut s = settings();
+    s.working_dir = Some("/root/work".into());
+    s.hardening.protect_home = ProtectHome::Tmpfs;
+    let err = render(&UnitSpec::new(&s, &system(V252))).unwrap_err();
+    assert!(matches!(err, RenderError::Hidden { what: "working directory", dir: "/root", .. }), "{err}");
+
+    // Each opt-out lifts its own restriction; `/home2` is not `/home`.
+    let mut s = settings();
+    s.hardening.protect_home = ProtectHome::ReadOnly;
+    s.hardening.private_tmp = false;
+    assert!(render(&UnitSpec::new(&s, &at("/home/ana/bin/demo", Some("/tmp/demo.toml")))).is_ok());
+    assert!(render(&UnitSpec::new(&settings(), &at("/home2/demo", None))).is_ok());
+    let mut s = settings();
+    s.hardening.enabled = false;
+    assert!(render(&UnitSpec::new(&s, &at("/home/ana/bin/demo", Some("/tmp/demo.toml")))).is_ok());
+}
+
+#[test]
+fn values_no_unit_can_hold_are_refused_with_their_key() {
+    let mut s = settings();
+    s.env.insert("NOT-VALID".into(), "x".into());
+    let err = render(&UnitSpec::new(&s, &system(V252))).unwrap_err();
+    assert!(err.to_string().starts_with("`env.NOT-VALID` = \"x\" cannot be written into a systemd unit: it `NOT-VALID` is not a valid environment variable name"), "{err}");
+
+    let mut s = settings();
+    s.description = "two\nlines".into();
+    let err = render(&UnitSpec::new(&s, &system(V252))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`description` = \"two\\nlines\" cannot be written into a systemd unit: it contains the control character \
+         '\\n', which this systemd setting cannot hold"
+    );
+
+    let dollar = InstallFacts { binary: "/opt/$x/demo".into(), ..system(V252) };
+    let err = render(&UnitSpec::new(&settings(), &dollar)).unwrap_err();
+    assert!(
+        matches!(&err, RenderError::Value { key, source: EscapeError::Dollar, .. } if key == "binary_path"),
+        "{err}"
+    );
+
+    let relative = InstallFacts { binary: "bin/demo".into(), ..system(V252) };
+    let err = render(&UnitSpec::new(&settings(), &relative)).unwrap_err();
+    assert_eq!(err.to_string(), "`binary_path` must be an absolute path, found \"bin/demo\"");
+
+    let mut s = settings();
+    s.args = vec!["a\0b".into()];
+    assert!(
+        matches!(render(&UnitSpec::new(&s, &system(V252))), Err(RenderError::Value { key, .. }) if key == "args[0]")
+    );
+
+    let mut s = settings();
+    s.working_dir = Some("/srv/ends-with\\".into());
+    assert!(
+        matches!(render(&UnitSpec::new(&s, &system(V252))), Err(RenderError::Value { key, .. }) if key == "working_dir")
+    );
+
+    let mut s = settings();
+    s.resources.cpu_shares = Some(0);
+    assert!(matches!(render(&UnitSpec::new(&s, &system(V252))), Err(RenderError::OutOfRange { .. })));
+
+    let mut s = settings();
+    s.name = "Not A Name".into();
+    assert!(matches!(render(&UnitSpec::new(&s, &system(V252))), Err(RenderError::Name(_))));
+
+    {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let binary = PathBuf::from(OsStr::from_bytes(b"/usr/bin/\xff"));
+        let err = render(&UnitSpec::new(&settings(), &InstallFacts { binary, ..system(V252) })).unwrap_err();
+        assert!(matches!(err, RenderError::NotUtf8 { .. }), "{err}");
+    }
+}
+
+#[test]
+fn the_marker_identifies_every_rendered_unit() {
+    for (case, spec) in golden_cases() {
+        assert!(is_written_by_duende(&rendered(&spec)), "{case}");
+    }
+}
+
+/// A scratch root for `systemd-analyze --root`.
+struct Root {
+    dir: tempfile::TempDir,
+}
+
+impl Root {
+    fn new(spec: &UnitSpec) -> Root {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let units = ["/usr/lib/systemd/system", "/lib/systemd/system"]
+            .into_iter()
+            .map(Path::new)
+            .find(|path| path.is_dir())
+            .unwrap_or_else(|| panic!("no /usr/lib/systemd/system on this host: install systemd to run these tests"));
+        let target = dir.path().join("usr/lib/systemd");
+        std::fs::create_dir_all(&target).expect("create usr/lib/systemd");
+        let status = Command::new("cp").arg("-a").arg(units).arg(&target).status().expect("run cp");
+        assert!(status.success(), "copying {} failed", units.display());
+        let root = Root { dir };
+        root.stub(&spec.binary);
+        root.stub(Path::new("/usr/bin/kill"));
+        root
+    }
+
+    /// An executable at `path` inside the root.
+    fn stub(&self, path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let inside = self.dir.path().join(path.strip_prefix("/").expect("absolute path"));
+        std::fs::create_dir_all(inside.parent().expect("parent")).expect("create directories");
+        std::fs::write(&inside, "#!/bin/sh\n").expect("write stub");
+        std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o755)).expect("chmod stub");
+    }
+
+    fn install(&self, text: &str, spec: &UnitSpec) {
+        let units = self.dir.path().join("etc/systemd/system");
+        std::fs::create_dir_all(&units).expect("create etc/systemd/system");
+        std::fs::write(units.join(spec.file_name()), text).expect("write unit");
+    }
+
+    fn verify(&self, case: &str, text: &str, spec: &UnitSpec) {
+        self.install(text, spec);
+        let output = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(format!("--root={}", self.dir.path().display()))
+            .arg(spec.file_name())
+            .output()
+            .unwrap_or_else(|err| panic!("{}", missing_systemd(&err)));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let version = local_systemd_version();
+        let unexpected: Vec<&str> = stderr.lines().filter(|line| !newer_than_host(line, text, version)).collect();
+        assert!(
+            output.status.success() && unexpected.is_empty(),
+            "systemd-analyze verify of {case} failed ({}):\n{stderr}\n--- unit ---\n{text}",
+            output.status
+        );
+    }
+}
+
+/// Whether a `systemd-analyze verify` warning is about a setting this host's systemd is too old
+/// for, and the unit really uses it.
+fn newer_than_host(line: &str, unit: &str, version: u32) -> bool {
+    let uses = |directive: &str| unit.lines().any(|l| l.starts_with(directive));
+    (version < 253
+        && uses("Type=notify-reload")
+        && line.ends_with("Failed to parse service type, ignoring: notify-reload"))
+        || (version < 254
+            && ["RestartSteps", "RestartMaxDelaySec"].iter().any(|key| {
+                uses(&format!("{key}="))
+                    && line.ends_with(&format!("Unknown key '{key}' in section [Service], ignoring."))
+            }))
+}
+
+fn local_systemd_version() -> u32 {
+    let output = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|err| panic!("{}", missing_systemd(&err)));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the systemd version from {stdout:?}"))
+}
+
+fn missing_systemd(err: &std::io::Error) -> String {
+    format!("cannot run systemd-analyze ({err}): install systemd (`apt-get install systemd`) to run these tests")
+}
+
+/// A line diff of two short texts (longest common subsequence).
+fn diff(old: &str, new: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push_str(&format!("  {}\n", a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("+ {}\n", b[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("- {}\n", a[i]));
+            i += 1;
+        }
+    }
+    out
+}
