@@ -54,7 +54,7 @@ pub enum PlatformChoice {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the daemon in the foreground (the default).
-    Run,
+    Run(RunArgs),
     /// Register this binary with the platform's service manager.
     Install(InstallArgs),
     /// Remove everything `install` created, and nothing else.
@@ -81,7 +81,7 @@ impl Command {
     /// The subcommand's name as typed.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Run => "run",
+            Command::Run(_) => "run",
             Command::Install(_) => "install",
             Command::Uninstall(_) => "uninstall",
             Command::Start(_) => "start",
@@ -94,6 +94,15 @@ impl Command {
             Command::Check => "check",
         }
     }
+}
+
+/// `run` arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Arguments for the daemon itself, after `--` (`ctx.args()`); the configuration's `args`
+    /// are passed this way by service managers.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
 }
 
 /// `--user` / `--system`.
@@ -235,6 +244,16 @@ mod tests {
         let Some(Command::Install(args)) = cli.command else { panic!("not install") };
         assert!(args.now && args.dry_run && !args.force);
         assert_eq!(cli.common.platform, PlatformChoice::Systemd);
+    }
+
+    #[test]
+    fn run_takes_the_daemons_own_arguments_after_a_double_dash() {
+        let cli = parse_ok(&["demo", "run", "--config", "/c.toml", "--", "--set=x", "plain", "--"]);
+        let Some(Command::Run(run)) = cli.command else { panic!("not run") };
+        assert_eq!(run.args, ["--set=x", "plain", "--"]);
+        assert_eq!(cli.common.config.as_deref(), Some(std::path::Path::new("/c.toml")));
+        let Parsed::Exit { code, .. } = parse("demo", "1", "", ["demo", "run", "stray"]) else { panic!() };
+        assert_eq!(code, 64, "arguments for the daemon need `--`");
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub struct DaemonContext<C> {
     notifier: Arc<Notifier>,
     metrics: DaemonMetrics,
     health: HealthState,
+    args: Vec<String>,
 }
 
 impl<C> DaemonContext<C> {
@@ -64,8 +65,17 @@ impl<C> DaemonContext<C> {
         shutdown: Shutdown,
         events: mpsc::Receiver<Event>,
         notifier: Arc<Notifier>,
+        args: Vec<String>,
     ) -> Self {
-        DaemonContext { config, shutdown, events, notifier, metrics: DaemonMetrics::new(), health: HealthState::new() }
+        DaemonContext {
+            config,
+            shutdown,
+            events,
+            notifier,
+            metrics: DaemonMetrics::new(),
+            health: HealthState::new(),
+            args,
+        }
     }
 
     pub(crate) fn shutdown_handle(&self) -> Shutdown {
@@ -115,6 +125,12 @@ impl<C> DaemonContext<C> {
     /// The configuration generation in effect: 1 at start, +1 per accepted reload.
     pub fn generation(&self) -> u64 {
         self.config.borrow().number
+    }
+
+    /// The daemon's own command-line arguments: what follows `--` after `run`
+    /// (`my-daemon run -- --port 8080`). Service managers pass the configuration's `args` there.
+    pub fn args(&self) -> &[String] {
+        &self.args
     }
 
     /// The service name.

@@ -84,8 +84,8 @@ where
         eprintln!("{problem}");
         return Exit::Usage;
     }
-    match cli.command.clone().unwrap_or(Command::Run) {
-        Command::Run => run_daemon::<D, B, F>(options, cli.common, early_lock, build),
+    match cli.command.clone().unwrap_or_else(|| Command::Run(cli::RunArgs::default())) {
+        Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
         Command::Config => show_config::<D>(options, cli.common),
         Command::Check => check::run::<D>(options, &cli.common),
         other => platform::manage(options.name, &other, &cli.common),
@@ -109,7 +109,13 @@ fn show_config<D: Daemon>(options: MainOptions, common: Common) -> Exit {
     }
 }
 
-fn run_daemon<D, B, F>(options: MainOptions, common: Common, early_lock: Option<mlock::LockOutcome>, build: B) -> Exit
+fn run_daemon<D, B, F>(
+    options: MainOptions,
+    common: Common,
+    args: Vec<String>,
+    early_lock: Option<mlock::LockOutcome>,
+    build: B,
+) -> Exit
 where
     D: Daemon,
     B: FnOnce() -> F,
@@ -193,7 +199,7 @@ where
             return Exit::OsError;
         }
     };
-    let ctx = DaemonContext::new(config_rx, shutdown, events_rx, notifier);
+    let ctx = DaemonContext::new(config_rx, shutdown, events_rx, notifier, args);
     let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
         .unwrap_or_else(|_| {
             tracing::error!("the daemon panicked");

@@ -71,3 +71,14 @@ fn check_reports_platform_and_memory_locking() {
     assert_eq!(code, 78, "{out}");
     assert!(out.contains("app.level"), "{out}");
 }
+
+#[test]
+fn run_passes_what_follows_a_double_dash_to_the_daemon() {
+    let mut d = Spawn::new(PROBE).args(["run", "--set", "app.label=x", "--", "--set=not-ours", "plain"]).start();
+    d.expect_line("init label=x");
+    d.expect_line(r#"args=["--set=not-ours", "plain"]"#);
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0);
+    let (code, out) = Spawn::new(PROBE).args(["run", "stray"]).run();
+    assert_eq!(code, 64, "{out}");
+}

@@ -77,7 +77,7 @@ pub fn dispatch(
         Command::Logs(args) => {
             backend.logs(&service(&args.level), args.lines, args.follow, out).map(|()| Exit::Success)
         }
-        Command::Run | Command::Config | Command::Check => {
+        Command::Run(_) | Command::Config | Command::Check => {
             let _ = writeln!(err, "{name}: `{}` is not a management command", command.name());
             return Exit::Usage;
         }

@@ -52,6 +52,7 @@ impl Daemon for Probe {
 
     async fn init(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<()> {
         say(&format!("init label={}", ctx.app().label));
+        say(&format!("args={:?}", ctx.args()));
         duende::tokio::time::sleep(Duration::from_millis(ctx.app().init_delay_ms)).await;
         say("init done");
         if ctx.app().fail_init {
