@@ -88,7 +88,7 @@ where
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
         Command::Config => show_config::<D>(options, cli.common),
         Command::Check => check::run::<D>(options, &cli.common),
-        other => platform::manage(options.name, &other, &cli.common),
+        other => platform::manage::<D>(options, &other, &cli.common),
     }
 }
 

@@ -52,6 +52,32 @@ pub struct Settings<A> {
     pub app: A,
 }
 
+impl<A> Settings<A> {
+    /// The same settings without the daemon's own `[app]` section: what service managers need.
+    pub fn without_app(&self) -> Settings<()> {
+        Settings {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            description: self.description.clone(),
+            binary_path: self.binary_path.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            user: self.user.clone(),
+            group: self.group.clone(),
+            working_dir: self.working_dir.clone(),
+            log_level: self.log_level.clone(),
+            resources: self.resources.clone(),
+            hardening: self.hardening.clone(),
+            health_check: self.health_check.clone(),
+            restart: self.restart,
+            backoff: self.backoff.clone(),
+            shutdown_timeout: self.shutdown_timeout,
+            platform: self.platform.clone(),
+            app: (),
+        }
+    }
+}
+
 impl<A: Default> Default for Settings<A> {
     fn default() -> Self {
         Settings {

@@ -7,13 +7,14 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::Platform;
 use super::runner::Invocation;
 use crate::cli::{InstallArgs, LevelArgs};
+use crate::config::Settings;
 use crate::exit::Exit;
 
 /// Whether the service is the user's or the system's.
@@ -56,6 +57,19 @@ pub struct Service<'a> {
     pub name: &'a str,
     /// User or system service.
     pub level: Level,
+}
+
+/// Everything `install` needs: the flags, the validated configuration, and what to install.
+#[derive(Debug, Clone, Copy)]
+pub struct InstallRequest<'a> {
+    /// `install`'s flags.
+    pub args: &'a InstallArgs,
+    /// The effective, validated configuration (without the daemon's own section).
+    pub settings: &'a Settings<()>,
+    /// This binary: the one to install.
+    pub binary: &'a Path,
+    /// `--config PATH`, to be installed where the service reads it.
+    pub config_file: Option<&'a Path>,
 }
 
 /// One change `install` or `uninstall` made, or would make under `--dry-run`.
@@ -222,7 +236,7 @@ pub trait ServiceBackend {
 
     /// Registers the service (validate, write atomically, activate; roll back on failure).
     /// Installing the same thing twice changes nothing.
-    fn install(&self, service: &Service<'_>, args: &InstallArgs) -> Result<Applied, BackendError>;
+    fn install(&self, service: &Service<'_>, request: &InstallRequest<'_>) -> Result<Applied, BackendError>;
 
     /// Removes exactly what `install` created.
     fn uninstall(&self, service: &Service<'_>) -> Result<Applied, BackendError>;

@@ -4,29 +4,76 @@
 
 use std::io::{self, Write};
 
+use std::path::Path;
+
 use super::backend::{
-    Action, Applied, BackendError, Level, Service, ServiceBackend, ServiceState, ServiceStatus, Unsupported,
+    Action, Applied, BackendError, InstallRequest, Level, Service, ServiceBackend, ServiceState, ServiceStatus,
+    Unsupported,
 };
 use super::env::{HostEnv, effective_uid};
 use super::{Detection, backend_for, resolve};
 use crate::cli::{Command, Common};
+use crate::config::{self, Settings, Sources};
+use crate::daemon::Daemon;
+use crate::entry::MainOptions;
 use crate::exit::Exit;
 
-/// Carries out the management `command` for the daemon `name` on the platform `--platform`
-/// names (detected when `auto`).
-pub fn manage(name: &str, command: &Command, common: &Common) -> Exit {
+/// Carries out the management `command` for the daemon on the platform `--platform` names
+/// (detected when `auto`). Commands that install or start the service first load and validate
+/// the configuration: an invalid one exits 78 with nothing changed. `stop`, `status`, `logs` and
+/// `uninstall` work whatever the configuration says, since that is when an operator needs them.
+pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Common) -> Exit {
+    let name = options.name;
     let (platform, detection) = resolve(common.platform, &HostEnv);
-    match backend_for(platform) {
+    let backend = match backend_for(platform) {
+        Ok(backend) => backend,
         Err(unsupported) => {
             eprintln!("{}", unsupported_message(name, command.name(), &unsupported, detection.as_ref()));
-            Exit::Unavailable
+            return Exit::Unavailable;
         }
-        Ok(backend) => {
-            let stdout = io::stdout();
-            let stderr = io::stderr();
-            dispatch(backend.as_ref(), name, command, effective_uid(), &mut stdout.lock(), &mut stderr.lock())
+    };
+    let settings = if needs_valid_configuration(command) {
+        let sources = Sources::from_process(name, options.version, common.config.clone(), common.sets.clone());
+        match config::load_settings::<D::Config>(&sources, D::validate) {
+            Ok(settings) => Some(settings.without_app()),
+            Err(err) => {
+                eprintln!("{name}: {err}");
+                eprintln!("{name}: nothing was changed");
+                return Exit::Config;
+            }
         }
-    }
+    } else {
+        None
+    };
+    let binary = match std::env::current_exe() {
+        Ok(binary) => binary,
+        Err(err) => {
+            eprintln!("{name}: cannot tell where this binary is: {err}");
+            return Exit::OsError;
+        }
+    };
+    let context = Context { name, settings: settings.as_ref(), binary: &binary, config_file: common.config.as_deref() };
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    dispatch(backend.as_ref(), &context, command, effective_uid(), &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// Commands whose outcome depends on the configuration being valid.
+fn needs_valid_configuration(command: &Command) -> bool {
+    matches!(command, Command::Install(_) | Command::Start(_) | Command::Restart(_) | Command::Reload(_))
+}
+
+/// What a management command knows besides its own flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The daemon's name.
+    pub name: &'a str,
+    /// The validated configuration, for the commands that need one.
+    pub settings: Option<&'a Settings<()>>,
+    /// This binary.
+    pub binary: &'a Path,
+    /// `--config PATH`.
+    pub config_file: Option<&'a Path>,
 }
 
 /// The error for a command on a platform without a backend, naming how the platform was chosen.
@@ -47,16 +94,22 @@ pub fn unsupported_message(
 /// Runs `command` against `backend`, printing results to `out` and errors to `err`.
 pub fn dispatch(
     backend: &dyn ServiceBackend,
-    name: &str,
+    context: &Context<'_>,
     command: &Command,
     euid: Option<u32>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
+    let name = context.name;
     let service = |level| Service { name, level: Level::resolve(level, euid) };
     let result = match command {
         Command::Install(args) => {
-            backend.install(&service(&args.level), args).map(|applied| print_applied(&applied, out))
+            let Some(settings) = context.settings else {
+                let _ = writeln!(err, "{name}: `install` needs the validated configuration");
+                return Exit::Config;
+            };
+            let request = InstallRequest { args, settings, binary: context.binary, config_file: context.config_file };
+            backend.install(&service(&args.level), &request).map(|applied| print_applied(&applied, out))
         }
         Command::Uninstall(level) => backend.uninstall(&service(level)).map(|applied| print_applied(&applied, out)),
         Command::Start(level) => backend.start(&service(level)).map(|status| print_status(name, &status, out)),
@@ -151,8 +204,9 @@ mod tests {
         fn platform(&self) -> Platform {
             Platform::Systemd
         }
-        fn install(&self, service: &Service<'_>, args: &InstallArgs) -> Result<Applied, BackendError> {
+        fn install(&self, service: &Service<'_>, request: &InstallRequest<'_>) -> Result<Applied, BackendError> {
             self.record("install", service)?;
+            let args = request.args;
             Ok(Applied {
                 actions: vec![
                     Action::Write {
@@ -197,8 +251,15 @@ mod tests {
     }
 
     fn run(backend: &Fake, command: &Command, euid: Option<u32>) -> (Exit, String, String) {
+        let settings = Settings::<()> { name: "demo".to_owned(), ..Settings::default() };
+        let context = Context {
+            name: "demo",
+            settings: Some(&settings),
+            binary: Path::new("/usr/local/bin/demo"),
+            config_file: None,
+        };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let exit = dispatch(backend, "demo", command, euid, &mut out, &mut err);
+        let exit = dispatch(backend, &context, command, euid, &mut out, &mut err);
         (exit, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned())
     }
 
@@ -220,9 +281,20 @@ mod tests {
 
     #[test]
     fn manage_refuses_every_command_with_exit_69() {
+        struct Quiet;
+        impl Daemon for Quiet {
+            type Config = crate::config::NoConfig;
+            async fn run(
+                &mut self,
+                _: &mut crate::context::DaemonContext<Self::Config>,
+            ) -> crate::Result<crate::daemon::ExitReason> {
+                Ok(crate::daemon::ExitReason::Graceful)
+            }
+        }
+        let options = MainOptions { name: "demo", version: "1", description: "", mlock: crate::mlock::MlockMode::Off };
         let common = Common { platform: crate::cli::PlatformChoice::Native, ..Common::default() };
         for command in [Command::Install(InstallArgs::default()), Command::Status(StatusArgs::default())] {
-            assert_eq!(manage("demo", &command, &common), Exit::Unavailable);
+            assert_eq!(manage::<Quiet>(options, &command, &common), Exit::Unavailable);
         }
     }
 
