@@ -203,3 +203,7 @@ pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }
 }
+
+/// A real systemd in a throwaway container, for the root suites.
+#[cfg(feature = "root-tests")]
+pub mod sandbox;
