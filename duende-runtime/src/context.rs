@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
@@ -34,6 +35,39 @@ pub enum Event {
     },
 }
 
+/// Which signal events are queued and not yet read: a signal of a kind already waiting is
+/// coalesced into it, as the kernel coalesces pending signals. So a flood of one kind can never
+/// crowd another out of the queue.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    user1: AtomicBool,
+    user2: AtomicBool,
+    continued: AtomicBool,
+}
+
+impl Pending {
+    fn flag(&self, event: &Event) -> Option<&AtomicBool> {
+        match event {
+            Event::User1 => Some(&self.user1),
+            Event::User2 => Some(&self.user2),
+            Event::Continued => Some(&self.continued),
+            _ => None,
+        }
+    }
+
+    /// Marks `event` as queued; false when one of its kind is already waiting.
+    pub(crate) fn claim(&self, event: &Event) -> bool {
+        self.flag(event).is_none_or(|flag| !flag.swap(true, Ordering::AcqRel))
+    }
+
+    /// `event` has left the queue (read, or never queued).
+    pub(crate) fn release(&self, event: &Event) {
+        if let Some(flag) = self.flag(event) {
+            flag.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// One configuration generation.
 #[derive(Debug)]
 pub(crate) struct Generation<C> {
@@ -53,6 +87,7 @@ pub struct DaemonContext<C> {
     config: watch::Receiver<Generation<C>>,
     shutdown: Shutdown,
     events: mpsc::Receiver<Event>,
+    pending: Arc<Pending>,
     notifier: Arc<Notifier>,
     metrics: DaemonMetrics,
     health: HealthState,
@@ -64,6 +99,7 @@ impl<C> DaemonContext<C> {
         config: watch::Receiver<Generation<C>>,
         shutdown: Shutdown,
         events: mpsc::Receiver<Event>,
+        pending: Arc<Pending>,
         notifier: Arc<Notifier>,
         args: Vec<String>,
     ) -> Self {
@@ -71,6 +107,7 @@ impl<C> DaemonContext<C> {
             config,
             shutdown,
             events,
+            pending,
             notifier,
             metrics: DaemonMetrics::new(),
             health: HealthState::new(),
@@ -159,10 +196,13 @@ impl<C> DaemonContext<C> {
     }
 
     /// The next signal or reload outcome for the daemon. Resolves to `None` only when the runtime
-    /// is gone. Events that arrive while nobody reads are queued (up to 64; beyond that the
-    /// oldest unread kinds coalesce and a debug line is logged).
+    /// is gone. Signals of a kind already waiting to be read coalesce into it, as pending signals
+    /// do in the kernel; reload outcomes queue (up to 64 unread; beyond that they are dropped and
+    /// a debug line is logged).
     pub async fn next_event(&mut self) -> Option<Event> {
-        self.events.recv().await
+        let event = self.events.recv().await?;
+        self.pending.release(&event);
+        Some(event)
     }
 
     /// Publishes a one-line status (`STATUS=` under systemd; logged at debug level everywhere).
@@ -185,5 +225,22 @@ impl<C> std::ops::Deref for AppConfig<C> {
     type Target = C;
     fn deref(&self) -> &C {
         &self.0.app
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_signal_coalesces_the_next_of_its_kind_only() {
+        let pending = Pending::default();
+        assert!(pending.claim(&Event::User1));
+        assert!(!pending.claim(&Event::User1), "a second USR1 joins the waiting one");
+        assert!(pending.claim(&Event::User2), "other kinds are not affected");
+        assert!(pending.claim(&Event::Reloaded { generation: 2 }), "reload outcomes never coalesce");
+        assert!(pending.claim(&Event::Reloaded { generation: 3 }));
+        pending.release(&Event::User1);
+        assert!(pending.claim(&Event::User1), "after it was read, the next USR1 queues again");
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::cli::{self, Command, Common, Parsed};
 use crate::config::{self, Sources};
-use crate::context::{DaemonContext, Event, Generation};
+use crate::context::{DaemonContext, Event, Generation, Pending};
 use crate::daemon::{Daemon, ExitReason};
 use crate::exit::Exit;
 use crate::health::HealthState;
@@ -172,9 +172,11 @@ where
     let (events_tx, events_rx) = mpsc::channel(64);
     let (reload_tx, reload_rx) = std::sync::mpsc::sync_channel(1);
     let (config_tx, config_rx) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
+    let pending = Arc::new(Pending::default());
     let routes = Routes {
         shutdown: shutdown.clone(),
         events: events_tx.clone(),
+        pending: Arc::clone(&pending),
         reload: reload_tx,
         notifier: Arc::clone(&notifier),
     };
@@ -199,7 +201,7 @@ where
             return Exit::OsError;
         }
     };
-    let ctx = DaemonContext::new(config_rx, shutdown, events_rx, notifier, args);
+    let ctx = DaemonContext::new(config_rx, shutdown, events_rx, pending, notifier, args);
     let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
         .unwrap_or_else(|_| {
             tracing::error!("the daemon panicked");

@@ -13,7 +13,7 @@ use signal_hook::consts::signal::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIG
 use signal_hook::iterator::Signals;
 use tokio::sync::mpsc;
 
-use crate::context::Event;
+use crate::context::{Event, Pending};
 use crate::exit::Exit;
 use crate::notify::Notifier;
 use crate::shutdown::Shutdown;
@@ -29,6 +29,7 @@ pub(crate) const SERVICE_THREAD_STACK: usize = 512 << 10;
 pub(crate) struct Routes {
     pub(crate) shutdown: Shutdown,
     pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) pending: Arc<Pending>,
     /// Capacity 1: a HUP while a reload is pending coalesces into it.
     pub(crate) reload: SyncSender<()>,
     pub(crate) notifier: Arc<Notifier>,
@@ -62,9 +63,9 @@ fn route(signal: i32, routes: &Routes) {
             Err(TrySendError::Full(())) => tracing::debug!("SIGHUP coalesced into the pending reload"),
             Err(TrySendError::Disconnected(())) => tracing::warn!("SIGHUP ignored: the reloader has stopped"),
         },
-        SIGUSR1 => deliver(&routes.events, Event::User1),
-        SIGUSR2 => deliver(&routes.events, Event::User2),
-        SIGCONT => deliver(&routes.events, Event::Continued),
+        SIGUSR1 => deliver_signal(routes, Event::User1),
+        SIGUSR2 => deliver_signal(routes, Event::User2),
+        SIGCONT => deliver_signal(routes, Event::Continued),
         _ => {}
     }
 }
@@ -74,6 +75,19 @@ fn forced_exit(signal: i32) -> ! {
     // Written directly: the logger may be the very thing that is stuck.
     eprintln!("second {} during shutdown: exiting now with status {code}", name(signal));
     std::process::exit(i32::from(code));
+}
+
+/// Queues a signal event unless one of its kind is already waiting to be read.
+fn deliver_signal(routes: &Routes, event: Event) {
+    if !routes.pending.claim(&event) {
+        return;
+    }
+    if let Err(mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event)) =
+        routes.events.try_send(event)
+    {
+        routes.pending.release(&event);
+        tracing::debug!(?event, "event queue full (the daemon is not reading events); dropped");
+    }
 }
 
 /// Queues an event for the daemon without waiting; a full queue drops it (logged at debug).

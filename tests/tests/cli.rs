@@ -32,7 +32,7 @@ fn usage_errors_exit_64() {
 
 #[test]
 fn management_commands_without_a_backend_fail_naming_the_platform() {
-    for (command, platform) in [("install", "systemd"), ("status", "container"), ("start", "native"), ("logs", "wos")] {
+    for (command, platform) in [("install", "launchd"), ("status", "container"), ("start", "native"), ("logs", "wos")] {
         let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
         assert_eq!(code, 69, "{command} on {platform}:\n{out}");
         assert!(
@@ -40,6 +40,14 @@ fn management_commands_without_a_backend_fail_naming_the_platform() {
             "{out}"
         );
     }
+}
+
+#[test]
+fn install_with_an_invalid_configuration_changes_nothing() {
+    let (code, out) =
+        Spawn::new(PROBE).args(["install", "--platform", "systemd", "--set", "shutdown_timeout=0s"]).run();
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("shutdown_timeout") && out.contains("nothing was changed"), "{out}");
 }
 
 #[test]

@@ -238,3 +238,31 @@ fn with_every_worker_blocked_reload_works_and_the_shutdown_bound_still_holds() {
     assert_eq!(d.wait_exit(), 75, "{}", d.output());
     assert!(d.output().contains("shutdown did not finish within shutdown_timeout"));
 }
+
+#[test]
+fn signals_that_wait_unread_coalesce_per_kind_and_none_is_crowded_out() {
+    let mut d = probe().args(["--set", "app.deaf_ms=1500"]).start();
+    d.expect_line("deaf");
+    for _ in 0..300 {
+        d.signal(libc::SIGUSR2);
+        d.signal(libc::SIGCONT);
+    }
+    d.signal(libc::SIGUSR1);
+    d.expect_line("listening");
+    // The queued events come in no fixed order; wait for all three before stopping the daemon,
+    // or its `select!` may take the shutdown branch first.
+    let kinds = ["User1", "User2", "Continued"];
+    let deadline = std::time::Instant::now() + duende_tests::PATIENCE;
+    while !kinds.iter().all(|kind| d.output().lines().any(|l| l == format!("event {kind}"))) {
+        assert!(std::time::Instant::now() < deadline, "not every kind arrived:\n{}", d.output());
+    }
+    // Anything still queued would arrive now: give it a moment, then stop.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0);
+    let out = d.output();
+    for kind in kinds {
+        let n = out.lines().filter(|l| *l == format!("event {kind}")).count();
+        assert_eq!(n, 1, "expected exactly one {kind} event after the burst:\n{out}");
+    }
+}

@@ -1,5 +1,6 @@
 //! The seam every service-manager backend plugs into: one [`ServiceBackend`] per platform,
-//! looked up with [`backend_for`]. No backend exists yet, so every lookup is [`Unsupported`].
+//! looked up with [`backend_for`]. Only systemd has one so far; every other lookup is
+//! [`Unsupported`].
 //!
 //! A backend renders its artifacts with pure functions, runs its tools through a
 //! [`CommandRunner`](super::runner::CommandRunner), and reports only what it observed: a tool
@@ -89,6 +90,15 @@ pub enum Action {
     },
     /// A command run.
     Run(Invocation),
+    /// Something the operator should know (a warning or the reason nothing changed); no change.
+    Note(String),
+}
+
+impl Applied {
+    /// True when the actions change nothing (at most notes).
+    pub fn changes_nothing(&self) -> bool {
+        self.actions.iter().all(|action| matches!(action, Action::Note(_)))
+    }
 }
 
 /// What a changing operation did, or with `dry_run` would do.
@@ -131,17 +141,56 @@ impl fmt::Display for ServiceState {
     }
 }
 
-/// A service's observed status, as `status` prints it (and `status --json` serializes it).
+/// A service's observed status, as `status` prints it (and `status --json` serializes it,
+/// with these field names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceStatus {
-    /// The platform that was asked.
+    /// `platform`: the platform that was asked.
     pub platform: Platform,
-    /// The state.
+    /// `level`: user or system service.
+    pub level: Level,
+    /// `state`: the state.
     pub state: ServiceState,
-    /// The main process, when the manager reports one.
+    /// `pid`: the main process, when the manager reports one.
     pub pid: Option<u32>,
-    /// The manager's own words (systemd's `StatusText`, launchd's last exit, ...); may be empty.
+    /// `detail`: the daemon's or manager's own words (systemd's `StatusText`); may be empty.
     pub detail: String,
+    /// `sub_state`: the manager's finer state (systemd's `SubState`, such as `running`,
+    /// `auto-restart`); may be empty.
+    pub sub_state: String,
+    /// `since`: when the service last became active, as the manager prints it.
+    pub since: Option<String>,
+    /// `restarts`: how often the manager restarted it automatically.
+    pub restarts: Option<u32>,
+    /// `last_exit_status`: the main process's last exit status.
+    pub last_exit_status: Option<i32>,
+    /// `unit_path`: the service definition the manager loaded.
+    pub unit_path: Option<PathBuf>,
+    /// `ready`: the daemon reported readiness (systemd: active after `READY=1`).
+    pub ready: bool,
+    /// `drift`: what is installed differently from what this binary would install (such as
+    /// `binary`); empty when it matches or cannot be told.
+    pub drift: Vec<String>,
+}
+
+impl ServiceStatus {
+    /// A status with only the platform, level and state known.
+    pub fn new(platform: Platform, level: Level, state: ServiceState) -> ServiceStatus {
+        ServiceStatus {
+            platform,
+            level,
+            state,
+            pid: None,
+            detail: String::new(),
+            sub_state: String::new(),
+            since: None,
+            restarts: None,
+            last_exit_status: None,
+            unit_path: None,
+            ready: false,
+            drift: Vec::new(),
+        }
+    }
 }
 
 /// Why a backend operation failed.
@@ -207,6 +256,37 @@ pub enum BackendError {
         /// What else was seen (the manager's status text, the last log lines).
         detail: String,
     },
+    /// The service manager or something it needs is not there or not reachable.
+    #[error("{what}; {fix}")]
+    Unavailable {
+        /// What is missing.
+        what: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// The operation needs root.
+    #[error("{what} needs root; run `sudo {name} {command} --system`, or manage a user service with `--user`")]
+    NeedsRoot {
+        /// What was attempted, such as "installing a system service".
+        what: String,
+        /// The daemon's name.
+        name: String,
+        /// The command, such as `install`.
+        command: String,
+    },
+    /// The configuration cannot be expressed as the service definition.
+    #[error("cannot write the service definition: {0}")]
+    Render(String),
+    /// The rendered service definition failed the manager's own check.
+    #[error("the service definition for `{name}` failed `{tool}`: {problems}")]
+    Invalid {
+        /// The daemon's name.
+        name: String,
+        /// The checking tool.
+        tool: String,
+        /// What it said.
+        problems: String,
+    },
 }
 
 fn describe_status(status: &Option<i32>) -> String {
@@ -217,8 +297,11 @@ impl BackendError {
     /// The exit status a command ends with when it fails this way.
     pub fn exit(&self) -> Exit {
         match self {
-            BackendError::ToolMissing { .. } | BackendError::NotInstalled { .. } => Exit::Unavailable,
-            BackendError::Foreign { .. } => Exit::Usage,
+            BackendError::ToolMissing { .. } | BackendError::NotInstalled { .. } | BackendError::Unavailable { .. } => {
+                Exit::Unavailable
+            }
+            BackendError::Foreign { .. } | BackendError::NeedsRoot { .. } => Exit::Usage,
+            BackendError::Render(_) | BackendError::Invalid { .. } => Exit::Config,
             BackendError::Spawn { .. }
             | BackendError::Command { .. }
             | BackendError::Io { .. }
@@ -278,12 +361,10 @@ pub struct Unsupported {
 /// The backend that manages services on `platform`.
 pub fn backend_for(platform: Platform) -> Result<Box<dyn ServiceBackend>, Unsupported> {
     match platform {
-        Platform::Systemd
-        | Platform::Launchd
-        | Platform::Container
-        | Platform::Pepita
-        | Platform::Wos
-        | Platform::Native => Err(Unsupported { platform }),
+        Platform::Systemd => Ok(Box::new(super::systemd::SystemdBackend::on_this_host())),
+        Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos | Platform::Native => {
+            Err(Unsupported { platform })
+        }
     }
 }
 
@@ -302,8 +383,9 @@ mod tests {
     }
 
     #[test]
-    fn no_platform_has_a_backend_yet() {
-        for platform in Platform::ALL {
+    fn only_systemd_has_a_backend_yet() {
+        assert!(backend_for(Platform::Systemd).is_ok_and(|backend| backend.platform() == Platform::Systemd));
+        for platform in Platform::ALL.into_iter().filter(|&p| p != Platform::Systemd) {
             let Err(err) = backend_for(platform) else { panic!("{platform} unexpectedly has a backend") };
             assert_eq!(err, Unsupported { platform });
             assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
@@ -337,13 +419,13 @@ mod tests {
 
     #[test]
     fn status_serializes_for_json() {
-        let status = ServiceStatus {
-            platform: Platform::Systemd,
-            state: ServiceState::NotInstalled,
-            pid: None,
-            detail: String::new(),
-        };
+        let status = ServiceStatus::new(Platform::Systemd, Level::User, ServiceState::NotInstalled);
         let json = serde_json::to_string(&status).unwrap_or_default();
-        assert_eq!(json, r#"{"platform":"systemd","state":"not-installed","pid":null,"detail":""}"#);
+        assert_eq!(
+            json,
+            r#"{"platform":"systemd","level":"user","state":"not-installed","pid":null,"detail":"","sub_state":"","#
+                .to_owned()
+                + r#""since":null,"restarts":null,"last_exit_status":null,"unit_path":null,"ready":false,"drift":[]}"#
+        );
     }
 }

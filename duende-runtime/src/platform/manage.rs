@@ -136,7 +136,7 @@ pub fn dispatch(
         }
     };
     result.unwrap_or_else(|error: BackendError| {
-        let _ = writeln!(err, "{name}: {} failed: {error}", command.name());
+        let _ = writeln!(err, "{name}: `{}` failed: {error}", command.name());
         error.exit()
     })
 }
@@ -156,16 +156,25 @@ fn print_applied(applied: &Applied, out: &mut dyn Write) -> Exit {
             Action::Write { path, .. } => writeln!(out, "{write} {}", path.display()),
             Action::Remove { path } => writeln!(out, "{remove} {}", path.display()),
             Action::Run(invocation) => writeln!(out, "{run} {invocation}"),
+            Action::Note(note) => writeln!(out, "{note}"),
         };
     }
     Exit::Success
 }
 
-/// Prints one status line; the exit is success (the operation observed what it asked for).
+/// Prints one status line, plus one line on drift; the exit is success (the operation observed
+/// what it asked for).
 fn print_status(name: &str, status: &ServiceStatus, out: &mut dyn Write) -> Exit {
     let pid = status.pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
     let detail = if status.detail.is_empty() { String::new() } else { format!(": {}", status.detail) };
     let _ = writeln!(out, "{name} on {}: {}{pid}{detail}", status.platform, status.state);
+    if !status.drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "{name}: installed {} differs from what this binary would install; run `{name} install` to update",
+            status.drift.join(", ")
+        );
+    }
     Exit::Success
 }
 
@@ -196,7 +205,11 @@ mod tests {
             if self.fail {
                 return Err(BackendError::ToolMissing { tool: "systemctl".to_owned(), platform: Platform::Systemd });
             }
-            Ok(ServiceStatus { platform: Platform::Systemd, state: self.state, pid: Some(42), detail: "ok".to_owned() })
+            Ok(ServiceStatus {
+                pid: Some(42),
+                detail: "ok".to_owned(),
+                ..ServiceStatus::new(Platform::Systemd, service.level, self.state)
+            })
         }
     }
 
@@ -319,7 +332,10 @@ mod tests {
         let json = StatusArgs { json: true, ..StatusArgs::default() };
         let (exit, out, _) = run(&Fake::new(ServiceState::Stopped), &Command::Status(json), Some(1000));
         assert_eq!(exit, Exit::Unavailable);
-        assert_eq!(out, "{\"platform\":\"systemd\",\"state\":\"stopped\",\"pid\":42,\"detail\":\"ok\"}\n");
+        assert!(
+            out.starts_with("{\"platform\":\"systemd\",\"level\":\"user\",\"state\":\"stopped\",\"pid\":42,"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -354,7 +370,7 @@ mod tests {
         let (exit, out, err) = run(&fake, &Command::Start(LevelArgs::default()), Some(0));
         assert_eq!(exit, Exit::Unavailable);
         assert!(out.is_empty());
-        assert_eq!(err, "demo: start failed: `systemctl` was not found on PATH; the systemd backend needs it\n");
+        assert_eq!(err, "demo: `start` failed: `systemctl` was not found on PATH; the systemd backend needs it\n");
         let (exit, _, err) = run(&fake, &Command::Check, Some(0));
         assert_eq!((exit, err.as_str()), (Exit::Usage, "demo: `check` is not a management command\n"));
     }

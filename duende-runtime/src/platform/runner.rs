@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io;
-use std::process::Command;
+use std::io::{self, Read};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 
 /// One external command: a program and its arguments, never a shell line.
@@ -81,6 +81,15 @@ pub trait CommandRunner {
     /// Runs `invocation` to completion, capturing its output. `Err` means it could not be
     /// started at all (for example, the program is not installed).
     fn run(&self, invocation: &Invocation) -> io::Result<CommandOutput>;
+
+    /// Runs `invocation`, copying its standard output to `out` as it comes (for `logs -f`), and
+    /// returns its exit status (`None` when a signal ended it). By default this runs it to
+    /// completion and then copies what it printed.
+    fn stream(&self, invocation: &Invocation, out: &mut dyn io::Write) -> io::Result<Option<i32>> {
+        let output = self.run(invocation)?;
+        out.write_all(output.stdout.as_bytes())?;
+        Ok(output.status)
+    }
 }
 
 /// Runs commands on this host with `std::process`.
@@ -95,6 +104,22 @@ impl CommandRunner for SystemRunner {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
+    }
+
+    fn stream(&self, invocation: &Invocation, out: &mut dyn io::Write) -> io::Result<Option<i32>> {
+        let mut child = Command::new(&invocation.program).args(&invocation.args).stdout(Stdio::piped()).spawn()?;
+        if let Some(mut stdout) = child.stdout.take() {
+            let mut buffer = [0u8; 8192];
+            loop {
+                let read = stdout.read(&mut buffer)?;
+                if read == 0 {
+                    break;
+                }
+                out.write_all(&buffer[..read])?;
+                out.flush()?;
+            }
+        }
+        Ok(child.wait()?.code())
     }
 }
 

@@ -22,6 +22,8 @@ struct ProbeConfig {
     block_workers: bool,
     /// After this many milliseconds of `run`, report itself unhealthy (0: never).
     unhealthy_after_ms: u64,
+    /// `run` reads no events for this long first.
+    deaf_ms: u64,
     /// `shutdown` takes this long.
     shutdown_delay_ms: u64,
     /// `run` ignores the shutdown request (so only the timeout or a second signal ends it).
@@ -63,6 +65,11 @@ impl Daemon for Probe {
 
     async fn run(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<ExitReason> {
         say("run");
+        if ctx.app().deaf_ms > 0 {
+            say("deaf");
+            duende::tokio::time::sleep(Duration::from_millis(ctx.app().deaf_ms)).await;
+            say("listening");
+        }
         if ctx.app().fail_run {
             anyhow::bail!("told to fail in run");
         }

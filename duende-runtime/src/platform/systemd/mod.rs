@@ -8,15 +8,26 @@
 //!   documented there.
 //! - [`escape`]: how each kind of value is quoted so that none can inject a directive.
 //!
-//! Installing (writing the file, `daemon-reload`, enabling, starting) is not here.
+//! - [`backend`](mod@backend): [`SystemdBackend`], which installs (a transaction: write
+//!   atomically, verify, `daemon-reload`, enable, start and observe, roll back on failure),
+//!   uninstalls, drives and observes the unit; [`paths`] says where its files go, [`files`] holds
+//!   the atomic writes, the rollback and the manifest, [`show`] reads `systemctl show`.
 
+pub mod backend;
 pub mod escape;
+pub mod files;
+pub mod paths;
 pub mod render;
+pub mod show;
 pub mod unit;
 
 #[cfg(test)]
+mod backend_tests;
+#[cfg(test)]
 mod tests;
 
+pub use backend::SystemdBackend;
 pub use escape::EscapeError;
+pub use paths::{Layout, Paths};
 pub use render::{MARKER, RenderError, is_written_by_duende, render};
 pub use unit::{Features, InstallFacts, Reload, RestartSteps, UnitSpec};

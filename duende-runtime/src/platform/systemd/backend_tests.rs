@@ -1,0 +1,514 @@
+//! [`SystemdBackend`] against a temporary directory as the file system root and a fake
+//! `systemctl` that keeps the unit's state, so install, update, rollback and uninstall are
+//! checked file by file and command by command.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use super::backend::SystemdBackend;
+use super::paths::Paths;
+use crate::cli::InstallArgs;
+use crate::config::Settings;
+use crate::platform::backend::{
+    Action, Applied, BackendError, InstallRequest, Level, Service, ServiceBackend, ServiceState,
+};
+use crate::platform::runner::{CommandOutput, CommandRunner, Invocation, RecordingRunner};
+
+/// What the fake manager knows about the one unit.
+#[derive(Debug, Default, Clone)]
+struct State {
+    loaded: bool,
+    active: bool,
+    failed: bool,
+    enabled: bool,
+    /// The next this many starts fail.
+    fail_starts: u32,
+    starts: u32,
+}
+
+/// A `systemctl`, `journalctl` and `systemd-analyze` that act on [`State`] and the files under
+/// the test root.
+#[derive(Debug)]
+struct FakeSystemd {
+    unit: PathBuf,
+    wants_link: PathBuf,
+    state: Mutex<State>,
+    calls: Mutex<Vec<Invocation>>,
+}
+
+impl FakeSystemd {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).iter().map(ToString::to_string).collect()
+    }
+
+    fn changing_calls(&self) -> Vec<String> {
+        let reading = ["--version", " show ", "is-enabled", "journalctl"];
+        self.calls().into_iter().filter(|c| !reading.iter().any(|r| c.contains(r))).collect()
+    }
+}
+
+impl CommandRunner for FakeSystemd {
+    fn run(&self, invocation: &Invocation) -> io::Result<CommandOutput> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(invocation.clone());
+        let mut words: Vec<&str> = invocation.args.iter().map(String::as_str).collect();
+        let mut program = invocation.program.as_str();
+        if program == "env" {
+            program = words.get(1).copied().unwrap_or_default();
+            words.drain(..2.min(words.len()));
+        }
+        words.retain(|w| *w != "--user");
+        let mut state = self.state();
+        let ok = CommandOutput::success("");
+        Ok(match (program, words.first().copied().unwrap_or_default()) {
+            ("journalctl", _) => CommandOutput::success("demo: told to fail in init\n"),
+            ("systemd-analyze", _) => ok,
+            (_, "--version") => CommandOutput::success("systemd 252 (252.39-1~deb12u2)\n+PAM\n"),
+            (_, "show") => {
+                let active = if state.active {
+                    "active\nSubState=running\nMainPID=42"
+                } else if state.failed {
+                    "failed\nSubState=failed\nMainPID=0\nResult=exit-code"
+                } else {
+                    "inactive\nSubState=dead\nMainPID=0"
+                };
+                let load = if state.loaded { "loaded" } else { "not-found" };
+                CommandOutput::success(&format!("LoadState={load}\nActiveState={active}\nNRestarts=0\n"))
+            }
+            (_, "is-enabled") if state.enabled => CommandOutput::success("enabled\n"),
+            (_, "is-enabled") => {
+                CommandOutput { status: Some(1), stdout: "disabled\n".to_owned(), stderr: String::new() }
+            }
+            (_, "daemon-reload") => {
+                state.loaded = self.unit.exists();
+                ok
+            }
+            (_, "enable") => {
+                state.enabled = true;
+                if let Some(dir) = self.wants_link.parent() {
+                    fs::create_dir_all(dir)?;
+                }
+                let _ = fs::remove_file(&self.wants_link);
+                std::os::unix::fs::symlink(&self.unit, &self.wants_link)?;
+                ok
+            }
+            (_, "disable") => {
+                state.enabled = false;
+                let _ = fs::remove_file(&self.wants_link);
+                ok
+            }
+            (_, "start" | "restart") if state.fail_starts > 0 => {
+                state.fail_starts -= 1;
+                (state.active, state.failed) = (false, true);
+                CommandOutput::failure(1, "Job for demo.service failed because the control process exited.")
+            }
+            (_, "start" | "restart") => {
+                (state.active, state.failed) = (true, false);
+                state.starts += 1;
+                ok
+            }
+            (_, "stop") => {
+                state.active = false;
+                ok
+            }
+            (_, "reset-failed") => {
+                state.failed = false;
+                ok
+            }
+            _ => ok,
+        })
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    tools: PathBuf,
+    binary: PathBuf,
+    config: PathBuf,
+}
+
+fn fixture() -> io::Result<Fixture> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("root");
+    let tools = dir.path().join("tools");
+    for path in [root.join("run/systemd/system"), root.join("etc/systemd/system"), tools.clone()] {
+        fs::create_dir_all(path)?;
+    }
+    for tool in ["systemctl", "systemd-analyze", "journalctl"] {
+        fs::write(tools.join(tool), "")?;
+    }
+    let binary = dir.path().join("demo-build");
+    fs::write(&binary, "binary version 1")?;
+    let config = dir.path().join("demo.toml");
+    fs::write(&config, "[app]\nlabel = \"one\"\n")?;
+    Ok(Fixture { _dir: dir, root, tools, binary, config })
+}
+
+impl Fixture {
+    fn paths(&self, euid: u32) -> Paths {
+        Paths {
+            root: self.root.clone(),
+            home: Some("/home/ana".into()),
+            xdg_config_home: None,
+            xdg_runtime_dir: None,
+            search_path: vec![self.tools.clone()],
+            euid: Some(euid),
+            user: Some("ana".to_owned()),
+            this_binary: Some(self.binary.clone()),
+        }
+    }
+
+    fn backend(&self) -> SystemdBackend<FakeSystemd> {
+        let system = self.root.join("etc/systemd/system");
+        let fake = FakeSystemd {
+            unit: system.join("demo.service"),
+            wants_link: system.join("multi-user.target.wants/demo.service"),
+            state: Mutex::default(),
+            calls: Mutex::default(),
+        };
+        SystemdBackend::new(fake, self.paths(0)).with_patience(Duration::from_millis(300))
+    }
+
+    /// Every file and directory under the root, with file contents and link targets.
+    fn listing(&self) -> BTreeMap<PathBuf, String> {
+        fn walk(dir: &Path, base: &Path, into: &mut BTreeMap<PathBuf, String>) {
+            let Ok(entries) = fs::read_dir(dir) else { return };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let relative = path.strip_prefix(base).map(Path::to_path_buf).unwrap_or_default();
+                if let Ok(target) = fs::read_link(&path) {
+                    into.insert(relative, format!("-> {}", target.display()));
+                } else if path.is_dir() {
+                    into.insert(relative, "<dir>".to_owned());
+                    walk(&path, base, into);
+                } else {
+                    into.insert(relative, fs::read_to_string(&path).unwrap_or_else(|_| "<unreadable>".to_owned()));
+                }
+            }
+        }
+        let mut listing = BTreeMap::new();
+        walk(&self.root, &self.root, &mut listing);
+        listing
+    }
+}
+
+const SYSTEM: Service<'static> = Service { name: "demo", level: Level::System };
+
+fn settings() -> Settings<()> {
+    Settings::<()> { name: "demo".to_owned(), ..Settings::default() }
+}
+
+fn install(
+    fx: &Fixture,
+    backend: &SystemdBackend<FakeSystemd>,
+    args: &InstallArgs,
+    config: bool,
+) -> Result<Applied, BackendError> {
+    let settings = settings();
+    let request =
+        InstallRequest { args, settings: &settings, binary: &fx.binary, config_file: config.then_some(&fx.config) };
+    backend.install(&SYSTEM, &request)
+}
+
+fn now() -> InstallArgs {
+    InstallArgs { now: true, ..InstallArgs::default() }
+}
+
+fn written(applied: &Applied) -> Vec<PathBuf> {
+    applied
+        .actions
+        .iter()
+        .filter_map(|a| if let Action::Write { path, .. } = a { Some(path.clone()) } else { None })
+        .collect()
+}
+
+#[test]
+fn dry_run_shows_every_file_and_command_and_changes_nothing() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    let before = fx.listing();
+    let args = InstallArgs { dry_run: true, now: true, ..InstallArgs::default() };
+    let applied = install(&fx, &backend, &args, true).map_err(io::Error::other)?;
+    assert!(applied.dry_run);
+    assert_eq!(fx.listing(), before, "a dry run writes nothing");
+    assert!(backend.runner().changing_calls().is_empty(), "{:?}", backend.runner().calls());
+    assert_eq!(
+        written(&applied),
+        [PathBuf::from("/usr/local/bin/demo"), "/etc/demo/demo.toml".into(), "/etc/systemd/system/demo.service".into()]
+    );
+    let unit = applied.actions.iter().find_map(|a| match a {
+        Action::Write { path, contents } if path.ends_with("demo.service") => Some(contents.clone()),
+        _ => None,
+    });
+    let unit = unit.unwrap_or_default();
+    assert!(unit.contains(r#"ExecStart="/usr/local/bin/demo" "run" "--config" "/etc/demo/demo.toml""#), "{unit}");
+    assert!(unit.contains("# file /usr/local/bin/demo\n# file /etc/demo/demo.toml\n"), "{unit}");
+    assert!(unit.contains("# dir /etc/demo\n") && unit.contains("# dir /usr/local/bin\n"), "{unit}");
+    let runs: Vec<String> = applied
+        .actions
+        .iter()
+        .filter_map(|a| if let Action::Run(i) = a { Some(i.to_string()) } else { None })
+        .collect();
+    assert!(runs[0].starts_with("systemd-analyze verify --man=no "), "{runs:?}");
+    assert_eq!(runs[1..], ["systemctl daemon-reload", "systemctl enable demo.service", "systemctl start demo.service"]);
+    Ok(())
+}
+
+#[test]
+fn installing_twice_changes_nothing_the_second_time() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    let first = install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    assert_eq!(written(&first).len(), 3);
+    assert!(backend.runner().state().active && backend.runner().state().enabled);
+    let listing = fx.listing();
+    assert_eq!(listing.get(Path::new("usr/local/bin/demo")).map(String::as_str), Some("binary version 1"));
+    let calls = backend.runner().changing_calls().len();
+    let second = install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    assert!(second.changes_nothing(), "{second:?}");
+    assert!(matches!(&second.actions[..], [Action::Note(note)] if note.starts_with("nothing to change")));
+    assert_eq!(backend.runner().changing_calls().len(), calls, "no command changed anything");
+    assert_eq!(fx.listing(), listing);
+    Ok(())
+}
+
+#[test]
+fn a_changed_binary_or_configuration_is_written_and_the_service_restarted() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    fs::write(&fx.binary, "binary version 2")?;
+    let applied = install(&fx, &backend, &InstallArgs::default(), true).map_err(io::Error::other)?;
+    assert_eq!(written(&applied), [PathBuf::from("/usr/local/bin/demo")]);
+    let tail: Vec<String> = backend.runner().changing_calls().into_iter().rev().take(3).collect();
+    assert_eq!(tail, ["systemctl restart demo.service", "systemctl enable demo.service", "systemctl daemon-reload"]);
+    assert_eq!(fs::read_to_string(fx.root.join("usr/local/bin/demo"))?, "binary version 2");
+    fs::write(&fx.config, "[app]\nlabel = \"two\"\n")?;
+    let applied = install(&fx, &backend, &InstallArgs::default(), true).map_err(io::Error::other)?;
+    assert_eq!(written(&applied), [PathBuf::from("/etc/demo/demo.toml")]);
+    assert_eq!(backend.runner().state().starts, 3);
+    assert!(backend.runner().state().active);
+    Ok(())
+}
+
+#[test]
+fn a_unit_duende_did_not_write_is_refused_without_force() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    let unit = fx.root.join("etc/systemd/system/demo.service");
+    fs::write(&unit, "[Service]\nExecStart=/usr/bin/theirs\n")?;
+    let err = install(&fx, &backend, &InstallArgs::default(), false).err();
+    assert!(
+        matches!(&err, Some(BackendError::Foreign { path }) if path == Path::new("/etc/systemd/system/demo.service"))
+    );
+    assert_eq!(fs::read_to_string(&unit)?, "[Service]\nExecStart=/usr/bin/theirs\n");
+    let uninstalled = backend.uninstall(&SYSTEM).err();
+    assert!(matches!(uninstalled, Some(BackendError::Foreign { .. })), "never removes a foreign unit");
+    assert!(unit.exists());
+    let forced = InstallArgs { force: true, ..InstallArgs::default() };
+    install(&fx, &backend, &forced, false).map_err(io::Error::other)?;
+    assert!(super::is_written_by_duende(&fs::read_to_string(&unit)?));
+    Ok(())
+}
+
+#[test]
+fn a_failed_start_rolls_back_to_exactly_what_was_there() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    // A first install that never becomes ready leaves nothing behind.
+    let pristine = fx.listing();
+    backend.runner().state().fail_starts = 1;
+    let err = install(&fx, &backend, &now(), true).err();
+    let Some(BackendError::NotObserved { observed, detail, .. }) = err else { panic!("not refused: {err:?}") };
+    assert_eq!(observed, ServiceState::Failed);
+    assert!(detail.contains("told to fail in init"), "the last log lines are shown: {detail}");
+    assert_eq!(fx.listing(), pristine);
+    assert!(!backend.runner().state().enabled);
+
+    // An update that fails puts the previous version back and restarts it.
+    install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    let working = fx.listing();
+    fs::write(&fx.binary, "binary version 2")?;
+    fs::write(&fx.config, "[app]\nlabel = \"broken\"\n")?;
+    backend.runner().state().fail_starts = 1;
+    let err = install(&fx, &backend, &now(), true).err();
+    assert!(matches!(err, Some(BackendError::NotObserved { .. })), "{err:?}");
+    assert_eq!(fx.listing(), working, "the previous unit, binary and configuration are back");
+    let state = backend.runner().state().clone();
+    assert!(state.enabled && state.active, "{state:?}");
+    let tail: Vec<String> = backend.runner().changing_calls().into_iter().rev().take(2).collect();
+    assert_eq!(tail, ["systemctl restart demo.service", "systemctl daemon-reload"]);
+    Ok(())
+}
+
+#[test]
+fn uninstall_removes_exactly_what_install_created() -> io::Result<()> {
+    let fx = fixture()?;
+    fs::create_dir_all(fx.root.join("usr/local/bin"))?;
+    fs::write(fx.root.join("usr/local/bin/other"), "someone else's")?;
+    let backend = fx.backend();
+    let before = fx.listing();
+    install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    assert!(fx.listing().contains_key(Path::new("etc/systemd/system/multi-user.target.wants/demo.service")));
+    let applied = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    assert_eq!(fx.listing(), before);
+    let state = backend.runner().state().clone();
+    assert!(!state.active && !state.enabled && !state.loaded, "{state:?}");
+    let runs: Vec<String> = applied
+        .actions
+        .iter()
+        .filter_map(|a| if let Action::Run(i) = a { Some(i.to_string()) } else { None })
+        .collect();
+    assert_eq!(runs, ["systemctl stop demo.service", "systemctl disable demo.service", "systemctl daemon-reload"]);
+    let again = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    assert!(matches!(&again.actions[..], [Action::Note(note)] if note.contains("not installed")), "{again:?}");
+    Ok(())
+}
+
+#[test]
+fn a_system_service_needs_root_and_says_how() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(1000));
+    let settings = settings();
+    let args = InstallArgs::default();
+    let request = InstallRequest { args: &args, settings: &settings, binary: &fx.binary, config_file: None };
+    let err = backend.install(&SYSTEM, &request).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        err,
+        "`install` for a system service needs root; run `sudo demo install --system`, or manage a user service with \
+         `--user`"
+    );
+    assert!(backend.runner().calls().is_empty());
+    Ok(())
+}
+
+#[test]
+fn without_systemd_every_command_says_what_is_missing() -> io::Result<()> {
+    let fx = fixture()?;
+    let mut paths = fx.paths(0);
+    paths.search_path.clear();
+    let backend = SystemdBackend::new(RecordingRunner::new(), paths);
+    let err = backend.status(&SYSTEM).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(err, "`systemctl` was not found on PATH; the systemd backend needs it");
+    fs::remove_dir(fx.root.join("run/systemd/system"))?;
+    let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(0));
+    let err = backend.uninstall(&SYSTEM).err();
+    assert!(matches!(&err, Some(BackendError::Unavailable { what, .. }) if what.contains("/run/systemd/system")));
+    assert!(backend.runner().calls().is_empty());
+    Ok(())
+}
+
+#[test]
+fn user_services_use_the_user_manager_and_warn_about_linger() -> io::Result<()> {
+    let fx = fixture()?;
+    let user = Service { name: "demo", level: Level::User };
+    let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(1000));
+    let settings = settings();
+    let args = InstallArgs { dry_run: true, ..InstallArgs::default() };
+    let request =
+        InstallRequest { args: &args, settings: &settings, binary: &fx.binary, config_file: Some(&fx.config) };
+    let applied = backend.install(&user, &request).map_err(io::Error::other)?;
+    assert_eq!(
+        written(&applied),
+        [
+            PathBuf::from("/home/ana/.local/bin/demo"),
+            "/home/ana/.config/demo/demo.toml".into(),
+            "/home/ana/.config/systemd/user/demo.service".into()
+        ]
+    );
+    assert!(applied.actions.iter().any(|a| matches!(a, Action::Note(n) if n.contains("loginctl enable-linger ana"))));
+    let calls: Vec<String> = backend.runner().calls().iter().map(ToString::to_string).collect();
+    assert!(calls.contains(&"env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-enabled demo.service".to_owned()));
+
+    let unreachable =
+        RecordingRunner::new().reply(Ok(CommandOutput::failure(1, "Failed to connect to bus: No medium found")));
+    let backend =
+        SystemdBackend::new(unreachable, Paths { xdg_runtime_dir: Some("/run/user/1000".into()), ..fx.paths(1000) });
+    let err = backend.status(&user).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        err.contains("cannot reach the systemd user manager of ana") && err.contains("`loginctl enable-linger ana`"),
+        "{err}"
+    );
+    assert_eq!(
+        backend.runner().calls()[0].to_string(),
+        format!("systemctl --user show -p {} demo.service", super::show::PROPERTIES)
+    );
+    Ok(())
+}
+
+#[test]
+fn status_reports_drift_and_logs_stream_the_journal() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    install(&fx, &backend, &now(), false).map_err(io::Error::other)?;
+    let status = backend.status(&SYSTEM).map_err(io::Error::other)?;
+    assert_eq!((status.state, status.ready, status.pid), (ServiceState::Running, true, Some(42)));
+    assert!(status.drift.is_empty(), "{status:?}");
+    fs::write(&fx.binary, "a newer build")?;
+    assert_eq!(backend.status(&SYSTEM).map_err(io::Error::other)?.drift, ["binary"]);
+    let mut out = Vec::new();
+    backend.logs(&SYSTEM, Some(5), false, &mut out).map_err(io::Error::other)?;
+    assert_eq!(String::from_utf8_lossy(&out), "demo: told to fail in init\n");
+    let last = backend.runner().calls().pop().map(|c| c.to_string()).unwrap_or_default();
+    assert_eq!(last, "journalctl -u demo.service -n 5 --no-pager -o cat");
+    Ok(())
+}
+
+#[test]
+fn start_and_stop_report_what_they_observed() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    assert!(matches!(backend.start(&SYSTEM), Err(BackendError::NotInstalled { .. })));
+    install(&fx, &backend, &InstallArgs::default(), false).map_err(io::Error::other)?;
+    assert_eq!(backend.start(&SYSTEM).map_err(io::Error::other)?.state, ServiceState::Running);
+    assert_eq!(backend.reload(&SYSTEM).map_err(io::Error::other)?.state, ServiceState::Running);
+    assert_eq!(backend.stop(&SYSTEM).map_err(io::Error::other)?.state, ServiceState::Stopped);
+    backend.runner().state().fail_starts = 1;
+    let err = backend.restart(&SYSTEM).err();
+    assert!(matches!(err, Some(BackendError::NotObserved { observed: ServiceState::Failed, .. })), "{err:?}");
+    Ok(())
+}
+
+#[test]
+fn uninstall_keeps_a_state_directory_that_holds_data() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    install(&fx, &backend, &now(), false).map_err(io::Error::other)?;
+    fs::create_dir_all(fx.root.join("var/lib/demo"))?;
+    fs::write(fx.root.join("var/lib/demo/data"), "precious")?;
+    let applied = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    assert!(applied.actions.iter().any(|a| matches!(a, Action::Note(n) if n.starts_with("kept /var/lib/demo"))));
+    assert_eq!(fs::read_to_string(fx.root.join("var/lib/demo/data"))?, "precious");
+    fs::remove_file(fx.root.join("var/lib/demo/data"))?;
+    install(&fx, &backend, &now(), false).map_err(io::Error::other)?;
+    let applied = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    assert!(applied.actions.contains(&Action::Remove { path: "/var/lib/demo".into() }), "an empty one goes");
+    Ok(())
+}
+
+#[test]
+fn in_place_installs_point_at_the_binary_and_warn_about_cargo_target_dirs() -> io::Result<()> {
+    let fx = fixture()?;
+    let backend = fx.backend();
+    let settings = settings();
+    let args = InstallArgs { in_place: true, dry_run: true, ..InstallArgs::default() };
+    let built = Path::new("/work/app/target/debug/demo");
+    let request = InstallRequest { args: &args, settings: &settings, binary: built, config_file: None };
+    let applied = backend.install(&SYSTEM, &request).map_err(io::Error::other)?;
+    assert_eq!(written(&applied), [PathBuf::from("/etc/systemd/system/demo.service")], "nothing is copied");
+    let unit = applied.actions.iter().find_map(|a| match a {
+        Action::Write { contents, .. } => Some(contents.clone()),
+        _ => None,
+    });
+    assert!(unit.is_some_and(|u| u.contains(r#"ExecStart="/work/app/target/debug/demo" "run""#)));
+    assert!(applied.actions.iter().any(|a| matches!(a, Action::Note(n) if n.contains("cargo target directory"))));
+    Ok(())
+}
