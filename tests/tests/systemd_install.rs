@@ -48,6 +48,10 @@ fn install_run_restart_stop_uninstall_three_times() {
         assert!(status.contains(r#""state":"running""#) && status.contains(r#""ready":true"#), "{status}");
         assert!(status.contains(r#""unit_path":"/etc/systemd/system/probe.service""#), "{status}");
         assert!(status.contains(r#""drift":[]"#), "{status}");
+        // A setting that changes the unit: this binary would now install something else.
+        let drifted = probe(&sb, &["status", "--json", "--set", "shutdown_timeout=9s"]);
+        let drifted = String::from_utf8_lossy(&drifted.stdout).into_owned();
+        assert!(drifted.contains(r#""drift":["unit"]"#), "{drifted}");
 
         let again = probe_ok(&sb, &["install", "--now"]);
         assert!(again.starts_with("nothing to change"), "{again}");

@@ -339,6 +339,13 @@ pub trait ServiceBackend {
     /// The service's current state.
     fn status(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError>;
 
+    /// What differs between the installed service and what `install` with `request` would write
+    /// now ("unit", "binary", "config"); empty when nothing differs or nothing is installed.
+    fn drift(&self, service: &Service<'_>, request: &InstallRequest<'_>) -> Result<Vec<String>, BackendError> {
+        let _ = (service, request);
+        Ok(Vec::new())
+    }
+
     /// Writes the last `lines` log lines to `out` (all when `None`), then keeps writing new ones
     /// while `follow`.
     fn logs(

@@ -32,7 +32,11 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::Unavailable;
         }
     };
-    let settings = if needs_valid_configuration(command) {
+    let settings = if matches!(command, Command::Status(_)) {
+        // Only to tell drift: a broken configuration must not stop `status` from answering.
+        let sources = Sources::from_process(name, options.version, common.config.clone(), common.sets.clone());
+        config::load_settings::<D::Config>(&sources, D::validate).ok().map(|settings| settings.without_app())
+    } else if needs_valid_configuration(command) {
         let sources = Sources::from_process(name, options.version, common.config.clone(), common.sets.clone());
         match config::load_settings::<D::Config>(&sources, D::validate) {
             Ok(settings) => Some(settings.without_app()),
@@ -116,7 +120,28 @@ pub fn dispatch(
         Command::Stop(level) => backend.stop(&service(level)).map(|status| print_status(name, &status, out)),
         Command::Restart(level) => backend.restart(&service(level)).map(|status| print_status(name, &status, out)),
         Command::Reload(level) => backend.reload(&service(level)).map(|status| print_status(name, &status, out)),
-        Command::Status(args) => backend.status(&service(&args.level)).map(|status| {
+        Command::Status(args) => backend.status(&service(&args.level)).map(|mut status| {
+            if let Some(settings) = context.settings {
+                let install = crate::cli::InstallArgs { level: args.level.clone(), ..Default::default() };
+                let request = InstallRequest {
+                    args: &install,
+                    settings,
+                    binary: context.binary,
+                    config_file: context.config_file,
+                };
+                match backend.drift(&service(&args.level), &request) {
+                    Ok(found) => {
+                        for kind in found {
+                            if !status.drift.contains(&kind) {
+                                status.drift.push(kind);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        let _ = writeln!(err, "{name}: cannot tell drift: {error}");
+                    }
+                }
+            }
             if args.json {
                 let json = serde_json::to_string(&status).unwrap_or_default();
                 let _ = writeln!(out, "{json}");

@@ -55,6 +55,11 @@ impl Daemon for Probe {
     async fn init(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<()> {
         say(&format!("init label={}", ctx.app().label));
         say(&format!("args={:?}", ctx.args()));
+        let mut echo: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("ECHO_")).collect();
+        echo.sort();
+        for (key, value) in echo {
+            say(&format!("env {key}={value:?}"));
+        }
         duende::tokio::time::sleep(Duration::from_millis(ctx.app().init_delay_ms)).await;
         say("init done");
         if ctx.app().fail_init {

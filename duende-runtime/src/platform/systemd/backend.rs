@@ -661,6 +661,42 @@ impl<R: CommandRunner> ServiceBackend for SystemdBackend<R> {
         Ok(self.status_of(service, &shown))
     }
 
+    fn drift(&self, service: &Service<'_>, request: &InstallRequest<'_>) -> Result<Vec<String>, BackendError> {
+        let layout = self.paths.layout(service.name, service.level)?;
+        let Some(unit) = files::read(&self.paths.host(&layout.unit))? else { return Ok(Vec::new()) };
+        let unit = String::from_utf8_lossy(&unit).into_owned();
+        if !is_written_by_duende(&unit) {
+            return Ok(Vec::new());
+        }
+        let previous = Manifest::parse(&unit);
+        // Compare with what `install` would write in the same mode: copied or in place, and with
+        // the configuration file the service already has unless a new one is given.
+        let args =
+            crate::cli::InstallArgs { in_place: !previous.files.contains(&layout.binary), ..request.args.clone() };
+        let installed_config = self.paths.host(&layout.config);
+        let config_file = request
+            .config_file
+            .or_else(|| previous.files.contains(&layout.config).then_some(installed_config.as_path()));
+        let request = InstallRequest { args: &args, config_file, ..*request };
+        let planned = self.plan(service, &request, &layout, &previous, &mut Vec::new())?;
+        let mut drift = Vec::new();
+        for file in &planned {
+            if files::read(&self.paths.host(&file.path))?.as_deref() != Some(file.contents.as_slice()) {
+                let kind = if file.path == layout.unit {
+                    "unit"
+                } else if file.path == layout.binary {
+                    "binary"
+                } else if file.path == layout.config {
+                    "config"
+                } else {
+                    "file"
+                };
+                drift.push(kind.to_owned());
+            }
+        }
+        Ok(drift)
+    }
+
     fn logs(
         &self,
         service: &Service<'_>,
