@@ -83,3 +83,42 @@ fn args_environment_and_description_arrive_exactly_as_configured() {
     let out = sb.exec(&[PROBE, "uninstall", "--platform", "systemd"]);
     assert!(out.status.success(), "{}", show_output(&out));
 }
+
+/// `--set` flags and the daemon's own `NAME_*` variables given to `install` are part of the
+/// configuration it validated and rendered: the service must run with them too.
+#[test]
+fn install_carries_set_flags_and_name_variables_to_the_service() {
+    let sb = Systemd::boot("carry").unwrap_or_else(|e| panic!("{e:#}"));
+    let install = |extra: &[&str]| {
+        let mut argv = vec!["env", "PROBE_APP__LABEL=from-env", PROBE, "install", "--now", "--platform", "systemd"];
+        argv.extend_from_slice(extra);
+        let out = sb.exec(&argv);
+        assert!(out.status.success(), "install {extra:?} failed:\n{}", show_output(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = install(&[]);
+    assert!(out.contains("PROBE_APP__LABEL"), "install should say it carries the variable:\n{out}");
+    let journal = || sb.journal(&["-u", "probe.service", "-o", "cat", "--no-pager"]);
+    assert!(journal().lines().any(|l| l == "init label=from-env"), "{}", journal());
+
+    install(&["--set", "app.label=from-set", "--set", "shutdown_timeout=9s"]);
+    assert!(journal().lines().any(|l| l == "init label=from-set"), "--set outranks the environment:\n{}", journal());
+    assert_eq!(sb.show("probe.service", "TimeoutStopUSec"), "14s");
+    let status = sb.exec(&[
+        "env",
+        "PROBE_APP__LABEL=from-env",
+        PROBE,
+        "status",
+        "--json",
+        "--platform",
+        "systemd",
+        "--set",
+        "app.label=from-set",
+        "--set",
+        "shutdown_timeout=9s",
+    ]);
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(status.contains(r#""drift":[]"#), "the same layers give the same unit:\n{status}");
+    let out = sb.exec(&[PROBE, "uninstall", "--platform", "systemd"]);
+    assert!(out.status.success(), "{}", show_output(&out));
+}

@@ -71,6 +71,11 @@ pub struct InstallRequest<'a> {
     pub binary: &'a Path,
     /// `--config PATH`, to be installed where the service reads it.
     pub config_file: Option<&'a Path>,
+    /// The `--set` flags the configuration was validated with: the service gets them too.
+    pub sets: &'a [String],
+    /// The daemon's own `NAME_*` variables from the installer's environment: the service gets
+    /// them too, so it runs with exactly the configuration that was validated.
+    pub overrides: &'a [(String, String)],
 }
 
 /// One change `install` or `uninstall` made, or would make under `--dry-run`.

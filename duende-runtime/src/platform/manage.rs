@@ -56,7 +56,20 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::OsError;
         }
     };
-    let context = Context { name, settings: settings.as_ref(), binary: &binary, config_file: common.config.as_deref() };
+    let prefix = crate::name::env_prefix(name);
+    let mut overrides: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(var, value)| Some((var.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(var, _)| var.starts_with(&prefix))
+        .collect();
+    overrides.sort();
+    let context = Context {
+        name,
+        settings: settings.as_ref(),
+        binary: &binary,
+        config_file: common.config.as_deref(),
+        sets: &common.sets,
+        overrides: &overrides,
+    };
     let stdout = io::stdout();
     let stderr = io::stderr();
     dispatch(backend.as_ref(), &context, command, effective_uid(), &mut stdout.lock(), &mut stderr.lock())
@@ -78,6 +91,10 @@ pub struct Context<'a> {
     pub binary: &'a Path,
     /// `--config PATH`.
     pub config_file: Option<&'a Path>,
+    /// `--set` flags.
+    pub sets: &'a [String],
+    /// The daemon's own `NAME_*` variables in this environment.
+    pub overrides: &'a [(String, String)],
 }
 
 /// The error for a command on a platform without a backend, naming how the platform was chosen.
@@ -112,7 +129,17 @@ pub fn dispatch(
                 let _ = writeln!(err, "{name}: `install` needs the validated configuration");
                 return Exit::Config;
             };
-            let request = InstallRequest { args, settings, binary: context.binary, config_file: context.config_file };
+            let request = InstallRequest {
+                args,
+                settings,
+                binary: context.binary,
+                config_file: context.config_file,
+                sets: context.sets,
+                overrides: context.overrides,
+            };
+            for (var, _) in context.overrides {
+                let _ = writeln!(out, "note: the service gets {var} from this environment, as validated");
+            }
             backend.install(&service(&args.level), &request).map(|applied| print_applied(&applied, out))
         }
         Command::Uninstall(level) => backend.uninstall(&service(level)).map(|applied| print_applied(&applied, out)),
@@ -128,6 +155,8 @@ pub fn dispatch(
                     settings,
                     binary: context.binary,
                     config_file: context.config_file,
+                    sets: context.sets,
+                    overrides: context.overrides,
                 };
                 match backend.drift(&service(&args.level), &request) {
                     Ok(found) => {
@@ -295,6 +324,8 @@ mod tests {
             settings: Some(&settings),
             binary: Path::new("/usr/local/bin/demo"),
             config_file: None,
+            sets: &[],
+            overrides: &[],
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let exit = dispatch(backend, &context, command, euid, &mut out, &mut err);

@@ -361,6 +361,8 @@ impl<R: CommandRunner> SystemdBackend<R> {
             config_file: request.config_file.map(|_| layout.config.clone()),
             level: service.level,
             features,
+            sets: request.sets.to_vec(),
+            overrides: request.overrides.to_vec(),
         };
         let body = render(&UnitSpec::new(request.settings, &facts)).map_err(|e| BackendError::Render(e.to_string()))?;
 

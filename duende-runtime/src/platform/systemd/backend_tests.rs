@@ -213,8 +213,14 @@ fn install(
     config: bool,
 ) -> Result<Applied, BackendError> {
     let settings = settings();
-    let request =
-        InstallRequest { args, settings: &settings, binary: &fx.binary, config_file: config.then_some(&fx.config) };
+    let request = InstallRequest {
+        args,
+        settings: &settings,
+        binary: &fx.binary,
+        config_file: config.then_some(&fx.config),
+        sets: &[],
+        overrides: &[],
+    };
     backend.install(&SYSTEM, &request)
 }
 
@@ -379,7 +385,14 @@ fn a_system_service_needs_root_and_says_how() -> io::Result<()> {
     let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(1000));
     let settings = settings();
     let args = InstallArgs::default();
-    let request = InstallRequest { args: &args, settings: &settings, binary: &fx.binary, config_file: None };
+    let request = InstallRequest {
+        args: &args,
+        settings: &settings,
+        binary: &fx.binary,
+        config_file: None,
+        sets: &[],
+        overrides: &[],
+    };
     let err = backend.install(&SYSTEM, &request).err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
         err,
@@ -413,8 +426,14 @@ fn user_services_use_the_user_manager_and_warn_about_linger() -> io::Result<()> 
     let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(1000));
     let settings = settings();
     let args = InstallArgs { dry_run: true, ..InstallArgs::default() };
-    let request =
-        InstallRequest { args: &args, settings: &settings, binary: &fx.binary, config_file: Some(&fx.config) };
+    let request = InstallRequest {
+        args: &args,
+        settings: &settings,
+        binary: &fx.binary,
+        config_file: Some(&fx.config),
+        sets: &[],
+        overrides: &[],
+    };
     let applied = backend.install(&user, &request).map_err(io::Error::other)?;
     assert_eq!(
         written(&applied),
@@ -501,7 +520,14 @@ fn in_place_installs_point_at_the_binary_and_warn_about_cargo_target_dirs() -> i
     let settings = settings();
     let args = InstallArgs { in_place: true, dry_run: true, ..InstallArgs::default() };
     let built = Path::new("/work/app/target/debug/demo");
-    let request = InstallRequest { args: &args, settings: &settings, binary: built, config_file: None };
+    let request = InstallRequest {
+        args: &args,
+        settings: &settings,
+        binary: built,
+        config_file: None,
+        sets: &[],
+        overrides: &[],
+    };
     let applied = backend.install(&SYSTEM, &request).map_err(io::Error::other)?;
     assert_eq!(written(&applied), [PathBuf::from("/etc/systemd/system/demo.service")], "nothing is copied");
     let unit = applied.actions.iter().find_map(|a| match a {

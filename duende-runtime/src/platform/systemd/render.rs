@@ -216,13 +216,17 @@ fn absolute<'a>(key: &str, path: &'a Path) -> Result<&'a str, RenderError> {
     Ok(text)
 }
 
-/// `"BINARY" "run" ["--config" "PATH"] ["--" ARGS...]`: every word quoted and escaped; `--`
+/// `"BINARY" "run" ["--config" "PATH"] ["--set" "K=V"...] ["--" ARGS...]`: every word quoted and escaped; `--`
 /// keeps the daemon's own arguments from being read as the runtime's flags.
 fn exec_start(spec: &UnitSpec) -> Result<String, RenderError> {
     let mut words = vec![("binary_path".to_owned(), absolute("binary_path", &spec.binary)?), ("run".to_owned(), "run")];
     if let Some(config) = &spec.config_file {
         words.push(("--config".to_owned(), "--config"));
         words.push(("--config".to_owned(), absolute("--config", config)?));
+    }
+    for set in &spec.sets {
+        words.push(("--set".to_owned(), "--set"));
+        words.push(("--set".to_owned(), set.as_str()));
     }
     if !spec.args.is_empty() {
         words.push(("args".to_owned(), "--"));

@@ -38,6 +38,8 @@ fn system(features: Features) -> InstallFacts {
         config_file: Some("/etc/demo/demo.toml".into()),
         level: Level::System,
         features,
+        sets: Vec::new(),
+        overrides: Vec::new(),
     }
 }
 
@@ -47,6 +49,8 @@ fn user(features: Features) -> InstallFacts {
         config_file: Some("/home/ana/.config/demo/demo.toml".into()),
         level: Level::User,
         features,
+        sets: Vec::new(),
+        overrides: Vec::new(),
     }
 }
 
@@ -119,6 +123,8 @@ fn nasty() -> (Settings<NoConfig>, InstallFacts) {
         config_file: Some("/etc/demo/it's \"here\".toml".into()),
         level: Level::System,
         features: V252,
+        sets: Vec::new(),
+        overrides: Vec::new(),
     };
     (s, facts)
 }
@@ -450,4 +456,17 @@ fn diff(old: &str, new: &str) -> String {
         }
     }
     out
+}
+
+#[test]
+fn set_flags_and_environment_overrides_reach_the_service_escaped() {
+    let facts = InstallFacts {
+        sets: vec!["app.label=\"quoted\" 100%".to_owned(), "shutdown_timeout=9s".to_owned()],
+        overrides: vec![("DEMO_APP__LEVEL".to_owned(), "3 $x".to_owned())],
+        ..system(V252)
+    };
+    let text = rendered(&UnitSpec::new(&settings(), &facts));
+    let exec = text.lines().find(|l| l.starts_with("ExecStart=")).unwrap_or_default();
+    assert!(exec.ends_with(r#""--set" "app.label=\"quoted\" 100%%" "--set" "shutdown_timeout=9s""#), "{exec}");
+    assert!(text.lines().any(|l| l == r#"Environment="DEMO_APP__LEVEL=3 $x""#), "{text}");
 }

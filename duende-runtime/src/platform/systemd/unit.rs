@@ -60,6 +60,12 @@ pub struct InstallFacts {
     pub level: Level,
     /// What the service manager supports.
     pub features: Features,
+    /// `--set` flags the configuration was validated with, passed on in `ExecStart=` so the
+    /// service layers exactly what the installer saw.
+    pub sets: Vec<String>,
+    /// The daemon's own `NAME_*` variables from the installer's environment, passed on in
+    /// `Environment=` for the same reason.
+    pub overrides: Vec<(String, String)>,
 }
 
 /// How `systemctl reload` reaches the daemon.
@@ -95,6 +101,8 @@ pub struct UnitSpec {
     pub binary: PathBuf,
     /// `--config PATH`.
     pub config_file: Option<PathBuf>,
+    /// `--set` flags, after `--config`.
+    pub sets: Vec<String>,
     /// The daemon's own arguments, after `run --`.
     pub args: Vec<String>,
     /// `Environment=`, in this order.
@@ -133,8 +141,14 @@ impl UnitSpec {
             level: facts.level,
             binary: facts.binary.clone(),
             config_file: facts.config_file.clone(),
+            sets: facts.sets.clone(),
             args: settings.args.clone(),
-            environment: settings.env.iter().map(|(name, value)| (name.clone(), value.clone())).collect(),
+            environment: settings
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .chain(facts.overrides.iter().cloned())
+                .collect(),
             user: settings.user.clone(),
             group: settings.group.clone(),
             working_dir: settings.working_dir.clone(),
@@ -192,7 +206,14 @@ mod tests {
     use crate::config::{Backoff, NoConfig};
 
     fn facts(features: Features) -> InstallFacts {
-        InstallFacts { binary: "/usr/bin/demo".into(), config_file: None, level: Level::System, features }
+        InstallFacts {
+            binary: "/usr/bin/demo".into(),
+            config_file: None,
+            level: Level::System,
+            features,
+            sets: Vec::new(),
+            overrides: Vec::new(),
+        }
     }
 
     #[test]
