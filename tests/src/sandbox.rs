@@ -704,3 +704,24 @@ fn wait_child(child: &mut Child, timeout: Duration) -> bool {
         }
     }
 }
+
+/// An `ExecStopPost=` that records the outcome as the manager saw it (`$SERVICE_RESULT`,
+/// `$EXIT_CODE`, `$EXIT_STATUS`) in `%t/UNIT.outcome`: it outlives the unit being unloaded after
+/// a clean stop, and unlike a journal line of a process that exits at once, it cannot lose its
+/// unit attribution. Read it back with [`outcome`].
+pub const STOP_POST: &str =
+    r#"/bin/sh -c 'echo "result=$SERVICE_RESULT code=$EXIT_CODE status=$EXIT_STATUS" > %t/%N.outcome'"#;
+
+/// The line [`STOP_POST`] wrote for the unit `name` (without `.service`) under `runtime_dir`
+/// (the host path of the manager's `%t`), waiting up to 15 s for it.
+pub fn outcome(runtime_dir: &Path, name: &str) -> String {
+    let path = runtime_dir.join(format!("{name}.outcome"));
+    let read = || std::fs::read_to_string(&path).unwrap_or_default();
+    wait_until(
+        &format!("the ExecStopPost record {}", path.display()),
+        Duration::from_secs(15),
+        || read().ends_with('\n'),
+        String::new,
+    );
+    read().trim().to_owned()
+}

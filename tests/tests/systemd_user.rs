@@ -4,20 +4,14 @@
 #![cfg(feature = "root-tests")]
 
 use std::fs;
-use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use duende_tests::sandbox::{JournalEntry, Systemd, parse_journal_json, show_output, wait_until};
+use duende_tests::sandbox::{JournalEntry, STOP_POST, Systemd, outcome, parse_journal_json, show_output, wait_until};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_probe");
 const PATIENCE: Duration = Duration::from_secs(15);
 const USER: &str = "duende";
-/// Records the outcome as the manager saw it (`$SERVICE_RESULT`, `$EXIT_CODE`, `$EXIT_STATUS`) in
-/// `%t/UNIT.outcome`: it outlives the unit being unloaded after a clean stop, and unlike a journal
-/// line of a process that exits at once, it cannot lose its unit attribution.
-const STOP_POST: &str =
-    r#"/bin/sh -c 'echo "result=$SERVICE_RESULT code=$EXIT_CODE status=$EXIT_STATUS" > %t/%N.outcome'"#;
 
 struct UserManager {
     sb: Systemd,
@@ -78,19 +72,6 @@ impl UserManager {
         self.sb.run(&["chown", "-R", &format!("{USER}:"), &format!("/home/{USER}/.config")]);
         self.systemctl(&["daemon-reload"]);
     }
-}
-
-/// The line `ExecStopPost=` wrote for the unit `name` (without `.service`), waiting for it.
-fn outcome(runtime_dir: &Path, name: &str) -> String {
-    let path = runtime_dir.join(format!("{name}.outcome"));
-    let read = || fs::read_to_string(&path).unwrap_or_default();
-    wait_until(
-        &format!("the ExecStopPost record {}", path.display()),
-        PATIENCE,
-        || read().ends_with('\n'),
-        String::new,
-    );
-    read().trim().to_owned()
 }
 
 fn probe_unit(sets: &[&str]) -> String {
