@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 41;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
-const IDLE_INSTANCES: usize = 5;
+const IDLE_INSTANCES: usize = 15;
 
 struct Subject {
     label: &'static str,
