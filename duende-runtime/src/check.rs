@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::cli::Common;
-use crate::config::{self, Sources};
+use crate::config;
 use crate::daemon::Daemon;
 use crate::entry::MainOptions;
 use crate::exit::Exit;
@@ -96,8 +96,7 @@ pub struct Facts {
 
 /// Reads every fact `check` needs: the configuration for `D`, and the host through `env`.
 pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvView) -> Facts {
-    let sources = Sources::from_process(options.name, options.version, common.config.clone(), common.sets.clone());
-    let config = config::load::<D::Config>(&sources, D::validate)
+    let config = config::load::<D::Config>(&crate::entry::sources(options, common), D::validate)
         .map(|loaded| ConfigFacts {
             lock_memory: loaded.settings.resources.lock_memory,
             lock_memory_required: loaded.settings.resources.lock_memory_required,

@@ -92,7 +92,8 @@ where
     }
 }
 
-fn sources(options: &MainOptions, common: &Common) -> Sources {
+/// Where this invocation reads its configuration: the process plus `--config` and `--set`.
+pub(crate) fn sources(options: &MainOptions, common: &Common) -> Sources {
     Sources::from_process(options.name, options.version, common.config.clone(), common.sets.clone())
 }
 

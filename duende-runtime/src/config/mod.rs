@@ -98,6 +98,15 @@ impl Sources {
         }
     }
 
+    /// The daemon's own `NAME_*` variables in `env`, sorted: the environment layer.
+    pub fn own_variables(&self) -> Vec<(String, String)> {
+        let prefix = crate::name::env_prefix(&self.name);
+        let mut vars: Vec<(String, String)> =
+            self.env.iter().filter(|(var, _)| var.starts_with(&prefix)).cloned().collect();
+        vars.sort();
+        vars
+    }
+
     /// The system or user file read below `--config` (which one depends on `euid`).
     pub fn default_file(&self) -> PathBuf {
         layers::default_file(self)
@@ -151,10 +160,9 @@ where
 }
 
 fn only_defaults(sources: &Sources) -> bool {
-    let prefix = crate::name::env_prefix(&sources.name);
     sources.config_file.is_none()
         && sources.sets.is_empty()
-        && !sources.env.iter().any(|(var, _)| var.starts_with(&prefix))
+        && sources.own_variables().is_empty()
         && crate::name::validate(&sources.name).is_ok()
         && !layers::default_file(sources).exists()
 }

@@ -13,7 +13,7 @@ use super::backend::{
 use super::env::{HostEnv, effective_uid};
 use super::{Detection, backend_for, resolve};
 use crate::cli::{Command, Common};
-use crate::config::{self, Settings, Sources};
+use crate::config::{self, Settings};
 use crate::daemon::Daemon;
 use crate::entry::MainOptions;
 use crate::exit::Exit;
@@ -32,12 +32,11 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::Unavailable;
         }
     };
+    let sources = crate::entry::sources(&options, common);
     let settings = if matches!(command, Command::Status(_)) {
         // Only to tell drift: a broken configuration must not stop `status` from answering.
-        let sources = Sources::from_process(name, options.version, common.config.clone(), common.sets.clone());
         config::load_settings::<D::Config>(&sources, D::validate).ok().map(|settings| settings.without_app())
     } else if needs_valid_configuration(command) {
-        let sources = Sources::from_process(name, options.version, common.config.clone(), common.sets.clone());
         match config::load_settings::<D::Config>(&sources, D::validate) {
             Ok(settings) => Some(settings.without_app()),
             Err(err) => {
@@ -56,12 +55,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::OsError;
         }
     };
-    let prefix = crate::name::env_prefix(name);
-    let mut overrides: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(var, value)| Some((var.into_string().ok()?, value.into_string().ok()?)))
-        .filter(|(var, _)| var.starts_with(&prefix))
-        .collect();
-    overrides.sort();
+    let overrides = sources.own_variables();
     let context = Context {
         name,
         settings: settings.as_ref(),

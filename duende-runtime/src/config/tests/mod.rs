@@ -181,6 +181,16 @@ mod fast_path {
     }
 
     #[test]
+    fn own_variables_are_the_prefixed_ones_sorted() {
+        let mut fixture = Fixture::new();
+        fixture.env("DEMO_Z", "1").env("OTHER_A", "2").env("DEMO_A", "3").env("DEMOX", "4");
+        assert_eq!(
+            fixture.sources.own_variables(),
+            [("DEMO_A".to_owned(), "3".to_owned()), ("DEMO_Z".to_owned(), "1".to_owned())]
+        );
+    }
+
+    #[test]
     fn invalid_defaults_get_the_full_error_with_provenance() {
         fn refuse_all(_: &App) -> Result<(), Vec<Violation>> {
             Err(vec![Violation::new("label", "is never good enough")])
