@@ -133,6 +133,30 @@ impl Running {
         }
     }
 
+    /// Waits until every needle has appeared on some line, in any order (for events that race),
+    /// and consumes up to the last of them; panics with everything seen so far if one never comes.
+    pub fn expect_all(&mut self, needles: &[&str]) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let found: Option<Vec<usize>> =
+                needles.iter().map(|needle| self.seen[self.cursor..].iter().position(|l| l.contains(needle))).collect();
+            if let Some(offsets) = found {
+                self.cursor += offsets.into_iter().max().map_or(0, |last| last + 1);
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("not all of {needles:?} came; output so far:\n{}", self.output())
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("process ended before all of {needles:?}; output:\n{}", self.output())
+                }
+            }
+        }
+    }
+
     /// Sends a signal to the daemon by PID.
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
