@@ -7,6 +7,7 @@
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 41;
@@ -86,8 +87,13 @@ fn main() -> Result<(), String> {
 }
 
 fn spawn(s: &Subject, socket: &Path) -> Result<Child, String> {
+    // A runtime directory per instance (for duende's control socket and instance lock): the
+    // idle measurement runs many instances at once, and one directory admits one instance.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let run = socket.with_file_name(format!("run-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
     Command::new(&s.path)
         .env("NOTIFY_SOCKET", socket)
+        .env("RUNTIME_DIRECTORY", run)
         .env_remove("RUST_LOG")
         .env_remove("JOURNAL_STREAM")
         .stdin(Stdio::null())

@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Settings;
-use crate::health::{Health, HealthState};
+use crate::health::{CheckStatus, Checks, Health, IntoHealth};
+use crate::live::Live;
 use crate::metrics::DaemonMetrics;
-use crate::notify::Notifier;
-use crate::shutdown::Shutdown;
 
 /// Something that happened to the daemon, delivered in order by [`DaemonContext::next_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,46 +84,34 @@ impl<C> Clone for Generation<C> {
 #[derive(Debug)]
 pub struct DaemonContext<C> {
     config: watch::Receiver<Generation<C>>,
-    shutdown: Shutdown,
+    live: Arc<Live>,
     events: mpsc::Receiver<Event>,
     pending: Arc<Pending>,
-    notifier: Arc<Notifier>,
-    metrics: DaemonMetrics,
-    health: HealthState,
+    checks: Checks,
     args: Vec<String>,
 }
 
 impl<C> DaemonContext<C> {
     pub(crate) fn new(
         config: watch::Receiver<Generation<C>>,
-        shutdown: Shutdown,
+        live: Arc<Live>,
         events: mpsc::Receiver<Event>,
         pending: Arc<Pending>,
-        notifier: Arc<Notifier>,
         args: Vec<String>,
     ) -> Self {
-        DaemonContext {
-            config,
-            shutdown,
-            events,
-            pending,
-            notifier,
-            metrics: DaemonMetrics::new(),
-            health: HealthState::new(),
-            args,
-        }
+        DaemonContext { config, live, events, pending, checks: Checks::default(), args }
     }
 
-    pub(crate) fn shutdown_handle(&self) -> Shutdown {
-        self.shutdown.clone()
+    pub(crate) fn checks(&self) -> &Checks {
+        &self.checks
     }
 
-    pub(crate) fn notifier(&self) -> Arc<Notifier> {
-        Arc::clone(&self.notifier)
+    pub(crate) fn config_receiver(&self) -> watch::Receiver<Generation<C>> {
+        self.config.clone()
     }
 
-    pub(crate) fn health_state(&self) -> HealthState {
-        self.health.clone()
+    pub(crate) fn live(&self) -> &Arc<Live> {
+        &self.live
     }
 
     /// Reports how the daemon is doing. While it is [`Health::Unhealthy`] the systemd watchdog
@@ -133,19 +120,61 @@ impl<C> DaemonContext<C> {
     pub fn report_health(&self, health: Health) {
         let text = health.to_string();
         let feeds = health.feeds_watchdog();
-        if self.health.set(health).is_some() {
+        if self.live.health().set(health).is_some() {
             if feeds {
                 tracing::info!("health: {text}");
             } else {
                 tracing::warn!("health: {text}; the watchdog is no longer fed");
             }
-            self.notifier.status(&text);
+            self.live.notifier().status(&text);
         }
     }
 
-    /// The health last reported (healthy until the daemon says otherwise).
+    /// The daemon's health: the worse of what it reported and what its checks found (healthy
+    /// until either says otherwise).
     pub fn health(&self) -> Health {
-        self.health.get()
+        self.live.health().get()
+    }
+
+    /// Declares a named health check. While `[health_check] enabled = true` the runtime runs every
+    /// declared check each `interval`, on the async runtime's worker threads (so they run while
+    /// `run` is busy), each bounded by `timeout`: one that takes longer, panics, returns
+    /// [`Health::Unhealthy`] or an `Err` has failed, and `retries` failures in a row make the daemon
+    /// unhealthy (fewer count as degraded). The daemon's health is the worst of its checks and of
+    /// what it reports with [`report_health`](Self::report_health).
+    ///
+    /// Declare checks in `init`; a check declared later joins the next round, and declaring a
+    /// name again replaces the earlier check. The closure is called once per round and must
+    /// capture what it looks at by value (an `Arc`, a channel, a path), since `run` holds the daemon.
+    ///
+    /// ```
+    /// # use duende_runtime::{DaemonContext, Health, NoConfig};
+    /// # fn declare(ctx: &mut DaemonContext<NoConfig>) {
+    /// let spool = std::path::PathBuf::from("/var/spool/demo");
+    /// ctx.add_health_check("spool", move || {
+    ///     let spool = spool.clone();
+    ///     async move {
+    ///         match std::fs::metadata(&spool) {
+    ///             Ok(_) => Health::healthy(),
+    ///             Err(err) => Health::unhealthy(format!("{}: {err}", spool.display())),
+    ///         }
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn add_health_check<F, Fut>(&self, name: impl Into<String>, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoHealth,
+    {
+        self.checks.add(name.into(), check);
+    }
+
+    /// The latest outcome of each declared check, in the order they were declared (empty until
+    /// the first round has run).
+    pub fn health_checks(&self) -> Vec<CheckStatus> {
+        self.live.health().checks()
     }
 
     /// The configuration in effect now. A reload swaps it atomically: a value obtained here
@@ -179,20 +208,17 @@ impl<C> DaemonContext<C> {
     /// [`request_shutdown`](Self::request_shutdown)). It borrows nothing, so it fits in
     /// `tokio::select!` beside futures that use the context.
     pub fn shutdown_requested(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.shutdown.wait()
+        self.live.shutdown().wait()
     }
 
     /// True once shutdown has been requested: a cheap check for tight loops.
     pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_triggered()
+        self.live.shutdown().is_triggered()
     }
 
     /// Asks the runtime to stop the daemon, as SIGTERM would.
     pub fn request_shutdown(&self) {
-        if self.shutdown.trigger() {
-            tracing::info!("shutdown requested by the daemon");
-            self.notifier.stopping("shutting down");
-        }
+        self.live.request_stop("the daemon");
     }
 
     /// The next signal or reload outcome for the daemon. Resolves to `None` only when the runtime
@@ -208,12 +234,12 @@ impl<C> DaemonContext<C> {
     /// Publishes a one-line status (`STATUS=` under systemd; logged at debug level everywhere).
     pub fn set_status(&self, status: &str) {
         tracing::debug!(status, "status");
-        self.notifier.status(status);
+        self.live.notifier().status(status);
     }
 
     /// The daemon's RED metrics.
     pub fn metrics(&self) -> &DaemonMetrics {
-        &self.metrics
+        self.live.metrics()
     }
 }
 

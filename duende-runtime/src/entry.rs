@@ -19,8 +19,10 @@ use crate::config::{self, Sources};
 use crate::context::{DaemonContext, Event, Generation, Pending};
 use crate::daemon::{Daemon, ExitReason};
 use crate::exit::Exit;
-use crate::health::HealthState;
+use crate::health::{self, HealthState};
+use crate::live::Live;
 use crate::logging::{self, LogControl};
+use crate::metrics;
 use crate::mlock::{self, MlockMode};
 use crate::notify::{self, Notifier};
 use crate::shutdown::Shutdown;
@@ -32,7 +34,8 @@ use crate::{check, name, platform};
 const WORKER_STACK: u64 = 2 << 20;
 /// The guard page below each thread stack.
 const STACK_GUARD: u64 = 4096;
-/// duende's own threads: signal routing, reloading, the shutdown deadline.
+/// duende's own threads: signal routing, reloading, the shutdown deadline (plus metrics upkeep
+/// when metrics are on).
 const SERVICE_THREADS: u64 = 3;
 
 /// Compile-time options of `#[duende::main]`.
@@ -159,19 +162,36 @@ where
     // cannot recover from a worker it fails to spawn: check the headroom before building.
     if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = &lock {
         let workers_need = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
-        let service_need = SERVICE_THREADS * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
-        let what =
-            format!("the async runtime's {workers} worker threads and duende's {SERVICE_THREADS} service threads");
+        let services = SERVICE_THREADS + u64::from(settings.metrics.enabled);
+        let service_need = services * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
+        let what = format!("the async runtime's {workers} worker threads and duende's {services} service threads");
         if let Err(err) = locked.fits(workers_need + service_need, &what) {
             tracing::error!("{err}");
             return Exit::OsError;
         }
     }
 
+    // The metrics port is bound (or the daemon refused) before anything of the daemon's runs.
+    let mut metrics = match metrics::Setup::prepare(options.name, &settings.metrics) {
+        Ok(metrics) => metrics,
+        Err(err) => {
+            tracing::error!("{err}");
+            return Exit::OsError;
+        }
+    };
+
     // Signal handlers go in before the async runtime and any user code exist.
     let shutdown = Shutdown::new();
     let (events_tx, events_rx) = mpsc::channel(64);
     let (reload_tx, reload_rx) = std::sync::mpsc::sync_channel(1);
+    let live = Live::new(
+        options.name,
+        &settings.version,
+        shutdown.clone(),
+        Arc::clone(&notifier),
+        reload_tx.clone(),
+        metrics.daemon_metrics(),
+    );
     let (config_tx, config_rx) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
     let pending = Arc::new(Pending::default());
     let routes = Routes {
@@ -181,9 +201,15 @@ where
         reload: reload_tx,
         notifier: Arc::clone(&notifier),
     };
-    let reloader =
-        Reloader::<D> { sources, config: config_tx, events: events_tx, notifier: Arc::clone(&notifier), log };
-    let deadline = Deadline { shutdown: shutdown.clone(), config: config_rx.clone() };
+    let reloader = Reloader::<D> {
+        sources,
+        config: config_tx,
+        events: events_tx,
+        notifier: Arc::clone(&notifier),
+        live: Arc::clone(&live),
+        log,
+    };
+    let deadline = Deadline { shutdown, config: config_rx.clone() };
     if let Err(err) = signals::install(routes).and_then(|()| reloader.start(reload_rx)).and_then(|()| deadline.start())
     {
         tracing::error!(%err, "cannot install signal handling");
@@ -202,25 +228,41 @@ where
             return Exit::OsError;
         }
     };
-    let ctx = DaemonContext::new(config_rx, shutdown, events_rx, pending, notifier, args);
+    if let Err(err) = metrics.start(runtime.handle()) {
+        tracing::error!("{err}");
+        return Exit::OsError;
+    }
+    // Bound before `init`, so a second instance is refused before it does anything; dropped
+    // (the socket removed) when this function returns.
+    #[cfg(unix)]
+    let _control = match crate::control::server::open(&runtime, &live, &config_rx) {
+        Ok(control) => control,
+        Err(err) => {
+            tracing::error!("{err}");
+            return err.exit();
+        }
+    };
+    let ctx = DaemonContext::new(config_rx, live, events_rx, pending, args);
     let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
         .unwrap_or_else(|_| {
             tracing::error!("the daemon panicked");
             Exit::Software
         });
+    metrics.finish(exit);
     runtime.shutdown_background();
     exit
 }
 
-async fn lifecycle<D, B, F>(mut ctx: DaemonContext<D::Config>, build: B) -> Exit
+pub(crate) async fn lifecycle<D, B, F>(mut ctx: DaemonContext<D::Config>, build: B) -> Exit
 where
     D: Daemon,
     B: FnOnce() -> F,
     F: Future<Output = D>,
 {
-    let shutdown = ctx.shutdown_handle();
-    let notifier = ctx.notifier();
-    let watchdog = watchdog(&notifier, ctx.health_state());
+    let live = Arc::clone(ctx.live());
+    let shutdown = live.shutdown().clone();
+    let notifier = Arc::clone(live.notifier());
+    let watchdog = watchdog(&notifier, live.health().clone());
     let phases = async {
         let mut daemon = build().await;
         tracing::debug!("initializing");
@@ -229,8 +271,20 @@ where
             notifier.status(&format!("init failed: {err:#}"));
             return Exit::Software;
         }
+        // Checks run on the worker threads, beside `run`, until shutdown is requested.
+        let checks =
+            health::schedule(ctx.checks().clone(), live.health().clone(), Arc::clone(&notifier), ctx.config_receiver());
+        let stop_checks = shutdown.wait();
+        let checks = tokio::spawn(async move {
+            tokio::select! {
+                () = checks => {}
+                () = stop_checks => {}
+            }
+        });
+        let _checks = AbortOnDrop(checks);
         notifier.ready("running");
-        tracing::info!(pid = std::process::id(), "ready");
+        let latency = live.mark_ready();
+        tracing::info!(pid = std::process::id(), after = ?latency, "ready");
         let ran = if shutdown.is_triggered() {
             tracing::debug!("shutdown requested during init; run skipped");
             Ok(ExitReason::Graceful)
@@ -241,6 +295,7 @@ where
             notifier.stopping("shutting down");
         }
         let stopped = daemon.shutdown(&mut ctx).await;
+        live.mark_stopped();
         conclude(ran, stopped)
     };
     // The watchdog is fed from the daemon's own thread, beside its phases: a daemon that blocks
@@ -248,6 +303,15 @@ where
     tokio::select! {
         exit = phases => exit,
         never = watchdog => match never {},
+    }
+}
+
+/// Aborts a task when dropped: a task of the daemon's ends with its lifecycle.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -323,12 +387,13 @@ fn conclude(ran: crate::Result<ExitReason>, stopped: crate::Result<()>) -> Exit 
 
 /// Re-reads every configuration layer on request, on a thread of its own: loading is blocking
 /// file I/O, and a slow file system must delay neither signals nor the daemon.
-struct Reloader<D: Daemon> {
-    sources: Sources,
-    config: watch::Sender<Generation<D::Config>>,
-    events: mpsc::Sender<Event>,
-    notifier: Arc<Notifier>,
-    log: LogControl,
+pub(crate) struct Reloader<D: Daemon> {
+    pub(crate) sources: Sources,
+    pub(crate) config: watch::Sender<Generation<D::Config>>,
+    pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) live: Arc<Live>,
+    pub(crate) log: LogControl,
 }
 
 impl<D: Daemon> Reloader<D> {
@@ -337,16 +402,16 @@ impl<D: Daemon> Reloader<D> {
             .name("duende-reload".to_owned())
             .stack_size(signals::SERVICE_THREAD_STACK)
             .spawn(move || {
-                let mut number = 1;
                 while requests.recv().is_ok() {
-                    number = self.reload(number);
+                    self.reload();
                 }
             })
             .map(drop)
     }
 
-    /// One reload; returns the generation in effect afterwards.
-    fn reload(&self, number: u64) -> u64 {
+    /// One reload: every layer re-read and validated, then swapped in or rejected.
+    pub(crate) fn reload(&self) {
+        let number = self.live.generation();
         self.notifier.reloading();
         tracing::info!("SIGHUP: reloading configuration");
         match config::load_settings::<D::Config>(&self.sources, D::validate) {
@@ -355,15 +420,15 @@ impl<D: Daemon> Reloader<D> {
                 self.log.apply_config_level(&settings.log_level);
                 self.config.send_replace(Generation { number, settings: Arc::new(settings) });
                 self.notifier.ready(&format!("running (configuration generation {number})"));
+                self.live.record_reload(number, None);
                 tracing::info!(generation = number, "configuration reloaded");
                 signals::deliver(&self.events, Event::Reloaded { generation: number });
-                number
             }
             Err(err) => {
                 tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
                 self.notifier.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
+                self.live.record_reload(number, Some(err.to_string()));
                 signals::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
-                number
             }
         }
     }

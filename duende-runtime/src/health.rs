@@ -1,10 +1,18 @@
-//! The daemon's own account of its health. It gates the systemd watchdog: while the daemon says
-//! it is unhealthy, no `WATCHDOG=1` is sent, so the service manager restarts it.
+//! The daemon's health: what it reports itself and what its named checks find when the runtime
+//! runs them on the `[health_check]` schedule. It gates the systemd watchdog: while the daemon is
+//! unhealthy no `WATCHDOG=1` is sent, so the service manager restarts it.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+
+use crate::config::HealthCheck;
+use crate::context::Generation;
+use crate::notify::Notifier;
 
 /// How the daemon is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,19 +67,122 @@ impl fmt::Display for Health {
     }
 }
 
-/// Shared health state: written by the daemon, read by the watchdog.
+impl Health {
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Health::Healthy { .. } => "healthy",
+            Health::Degraded { .. } => "degraded",
+            Health::Unhealthy { .. } => "unhealthy",
+        }
+    }
+
+    /// The score 0..=5: the healthy score, 0 otherwise.
+    pub fn score(&self) -> u8 {
+        match self {
+            Health::Healthy { score } => (*score).min(5),
+            Health::Degraded { .. } | Health::Unhealthy { .. } => 0,
+        }
+    }
+
+    /// The reason given, for degraded and unhealthy.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Health::Healthy { .. } => None,
+            Health::Degraded { reason } | Health::Unhealthy { reason } => Some(reason),
+        }
+    }
+
+    /// How bad it is: higher is worse (unhealthy > degraded > healthy with a lower score).
+    fn badness(&self) -> u8 {
+        match self {
+            Health::Healthy { score } => 5 - (*score).min(5),
+            Health::Degraded { .. } => 10,
+            Health::Unhealthy { .. } => 20,
+        }
+    }
+
+    /// The worse of two; `self` on a tie.
+    #[must_use]
+    pub fn worse(self, other: Health) -> Health {
+        if other.badness() > self.badness() { other } else { self }
+    }
+}
+
+/// What a health check returns: a [`Health`], or a `Result` whose error means unhealthy.
+pub trait IntoHealth {
+    /// The health this outcome stands for.
+    fn into_health(self) -> Health;
+}
+
+impl IntoHealth for Health {
+    fn into_health(self) -> Health {
+        self
+    }
+}
+
+impl<E: Into<anyhow::Error>> IntoHealth for Result<Health, E> {
+    fn into_health(self) -> Health {
+        self.unwrap_or_else(|err| Health::unhealthy(format!("{:#}", err.into())))
+    }
+}
+
+/// Shared health state: what the daemon reported and what its checks found; the worse of the
+/// two is the daemon's health, which the watchdog, `status` and the metrics read.
 #[derive(Debug, Clone)]
 pub(crate) struct HealthState {
     tx: Arc<watch::Sender<Health>>,
+    parts: Arc<Mutex<Parts>>,
+}
+
+#[derive(Debug)]
+struct Parts {
+    reported: Health,
+    checked: Health,
+    checks: Vec<CheckStatus>,
+}
+
+/// The latest outcome of one named check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckStatus {
+    /// The check's name.
+    pub name: String,
+    /// Its health as it counts now (failures below `retries` count as degraded).
+    pub health: Health,
+    /// Failures in a row (a check that hangs past its timeout or panics has failed).
+    pub failures: u32,
 }
 
 impl HealthState {
     pub(crate) fn new() -> HealthState {
-        HealthState { tx: Arc::new(watch::Sender::new(Health::healthy())) }
+        HealthState {
+            tx: Arc::new(watch::Sender::new(Health::healthy())),
+            parts: Arc::new(Mutex::new(Parts {
+                reported: Health::healthy(),
+                checked: Health::healthy(),
+                checks: Vec::new(),
+            })),
+        }
     }
 
-    /// Sets the health; returns the previous value when it changed.
+    /// Sets what the daemon itself reports; returns the previous health when the daemon's health
+    /// changed.
     pub(crate) fn set(&self, health: Health) -> Option<Health> {
+        self.update(|parts| parts.reported = health)
+    }
+
+    /// Sets what the checks found; returns the previous health when the daemon's health changed.
+    pub(crate) fn set_checked(&self, checked: Health, checks: Vec<CheckStatus>) -> Option<Health> {
+        self.update(|parts| {
+            parts.checked = checked;
+            parts.checks = checks;
+        })
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Parts)) -> Option<Health> {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut parts);
+        let health = parts.reported.clone().worse(parts.checked.clone());
         let mut previous = None;
         self.tx.send_if_modified(|current| {
             if *current == health {
@@ -83,8 +194,188 @@ impl HealthState {
         previous
     }
 
+    /// The daemon's health.
     pub(crate) fn get(&self) -> Health {
         self.tx.borrow().clone()
+    }
+
+    /// The latest outcome of every check, in the order they were declared.
+    pub(crate) fn checks(&self) -> Vec<CheckStatus> {
+        self.parts.lock().unwrap_or_else(PoisonError::into_inner).checks.clone()
+    }
+}
+
+type CheckFuture = Pin<Box<dyn Future<Output = Health> + Send>>;
+type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+
+/// The checks a daemon declared (usually in `init`); the scheduler reads them every round.
+#[derive(Clone, Default)]
+pub(crate) struct Checks {
+    inner: Arc<Declared>,
+}
+
+/// The declared checks by name, and the wake-up for a scheduler waiting for the first one.
+#[derive(Default)]
+struct Declared {
+    list: Mutex<Vec<(String, CheckFn)>>,
+    added: Notify,
+}
+
+impl fmt::Debug for Checks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Checks {
+    /// Declares `check` as `name`; a check of the same name is replaced (and that is logged).
+    pub(crate) fn add<F, Fut>(&self, name: String, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoHealth,
+    {
+        let run: CheckFn = Arc::new(move || {
+            let future = check();
+            Box::pin(async move { future.await.into_health() })
+        });
+        let mut list = self.inner.list.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = list.iter_mut().find(|(existing, _)| *existing == name) {
+            tracing::warn!(check = %name, "a health check of this name was declared again; the new one replaces it");
+            slot.1 = run;
+        } else {
+            list.push((name, run));
+        }
+        self.inner.added.notify_one();
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.snapshot().into_iter().map(|(name, _)| name).collect()
+    }
+
+    fn snapshot(&self) -> Vec<(String, CheckFn)> {
+        self.inner.list.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Resolves once at least one check is declared.
+    async fn any(&self) {
+        loop {
+            let added = self.inner.added.notified();
+            if !self.snapshot().is_empty() {
+                return;
+            }
+            added.await;
+        }
+    }
+}
+
+/// Runs the declared checks every `interval` of `[health_check]`, each bounded by `timeout`, and
+/// publishes what they found. Reads the settings anew each round, so a reload applies; while
+/// checks are disabled, or none is declared, it waits without a timer.
+pub(crate) async fn schedule<C>(
+    checks: Checks,
+    state: HealthState,
+    notifier: Arc<Notifier>,
+    mut settings: watch::Receiver<Generation<C>>,
+) {
+    let mut failures: BTreeMap<String, u32> = BTreeMap::new();
+    loop {
+        let config = settings.borrow_and_update().settings.health_check.clone();
+        if !config.enabled {
+            if state.set_checked(Health::healthy(), Vec::new()).is_some() {
+                tracing::info!("health checks disabled");
+            }
+            changed(&mut settings).await;
+            continue;
+        }
+        if checks.snapshot().is_empty() {
+            tokio::select! {
+                () = checks.any() => {}
+                () = changed(&mut settings) => {}
+            }
+            continue;
+        }
+        let started = tokio::time::Instant::now();
+        let (health, statuses) = round(&checks, &config, &mut failures).await;
+        if let Some(previous) = state.set_checked(health.clone(), statuses) {
+            log_change(&previous, &state.get());
+            notifier.status(&state.get().to_string());
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(started + config.interval) => {}
+            () = changed(&mut settings) => {}
+        }
+    }
+}
+
+/// One round: every check at once, each bounded by the timeout.
+async fn round(
+    checks: &Checks,
+    config: &HealthCheck,
+    failures: &mut BTreeMap<String, u32>,
+) -> (Health, Vec<CheckStatus>) {
+    let list = checks.snapshot();
+    let mut running = tokio::task::JoinSet::new();
+    for (index, (_, check)) in list.iter().enumerate() {
+        let future = check();
+        let timeout = config.timeout;
+        running.spawn(async move { (index, tokio::time::timeout(timeout, future).await) });
+    }
+    let mut outcomes: Vec<Option<Health>> = vec![None; list.len()];
+    while let Some(joined) = running.join_next().await {
+        if let Ok((index, outcome)) = joined {
+            outcomes[index] = Some(outcome.unwrap_or_else(|_| {
+                Health::unhealthy(format!("did not finish within {}", humantime::format_duration(config.timeout)))
+            }));
+        }
+    }
+    failures.retain(|name, _| list.iter().any(|(declared, _)| declared == name));
+    let retries = config.retries.max(1);
+    let mut overall = Health::healthy();
+    let mut statuses = Vec::with_capacity(list.len());
+    for ((name, _), outcome) in list.iter().zip(outcomes) {
+        // A check whose task panicked left no outcome.
+        let outcome = outcome.unwrap_or_else(|| Health::unhealthy("the check panicked"));
+        let count = failures.entry(name.clone()).or_default();
+        let health = if let Health::Unhealthy { reason } = &outcome {
+            *count = count.saturating_add(1);
+            if *count >= retries {
+                Health::unhealthy(format!("{name}: {reason}"))
+            } else {
+                tracing::warn!(check = %name, failures = *count, retries, "health check failed: {reason}");
+                Health::degraded(format!("{name}: failing ({} of {retries}): {reason}", *count))
+            }
+        } else {
+            *count = 0;
+            match outcome {
+                Health::Degraded { reason } => Health::degraded(format!("{name}: {reason}")),
+                healthy => healthy,
+            }
+        };
+        overall = overall.worse(health.clone());
+        statuses.push(CheckStatus { name: name.clone(), health, failures: *count });
+    }
+    (overall, statuses)
+}
+
+/// Resolves when a reload changed the configuration; never when no reload can happen any more.
+async fn changed<C>(settings: &mut watch::Receiver<Generation<C>>) {
+    if settings.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Logs a change of state at its level; a new reason in the same state only at debug level, so
+/// a reason that changes every round (an age, a count) does not flood the log.
+fn log_change(previous: &Health, now: &Health) {
+    if previous.state() == now.state() {
+        tracing::debug!("health: {now} (was {previous})");
+        return;
+    }
+    match now {
+        Health::Unhealthy { .. } => tracing::error!("health: {now} (was {previous}); the watchdog is no longer fed"),
+        Health::Degraded { .. } => tracing::warn!("health: {now} (was {previous})"),
+        Health::Healthy { .. } => tracing::info!("health: {now} (was {previous})"),
     }
 }
 

@@ -3,31 +3,37 @@
 //! One concern per module: [`entry`] drives the lifecycle, [`signals`] routes signals,
 //! [`config`] layers configuration, [`mlock`] locks memory, [`platform`] detects where the daemon
 //! runs and holds the seam for service-manager backends, [`notify`] speaks sd_notify,
-//! [`logging`] sets up `tracing`, [`cli`] parses the command line.
+//! [`logging`] sets up `tracing`, [`cli`] parses the command line, [`control`] is the running
+//! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod control;
 pub mod daemon;
 pub mod entry;
 pub mod exit;
 pub mod health;
+pub(crate) mod live;
 pub mod logging;
 pub mod metrics;
 pub mod mlock;
 pub mod name;
 pub mod notify;
 pub mod platform;
+pub mod rundir;
 pub mod shutdown;
 pub mod signals;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{NoConfig, Settings, Violation};
 pub use context::{AppConfig, DaemonContext, Event};
 pub use daemon::{Daemon, Error, ExitReason, Result};
 pub use exit::Exit;
-pub use health::Health;
+pub use health::{CheckStatus, Health, IntoHealth};
 pub use metrics::DaemonMetrics;
 pub use mlock::MlockMode;
 pub use platform::Platform;

@@ -46,6 +46,12 @@ pub struct LogControl {
 }
 
 impl LogControl {
+    /// A control that changes nothing (the process's logging is not the daemon's to set).
+    #[cfg(feature = "testing")]
+    pub(crate) fn inert() -> LogControl {
+        LogControl { handle: None, from_env: true }
+    }
+
     /// Applies a configuration's `log_level`, unless `RUST_LOG` decides the level.
     pub fn apply_config_level(&self, directives: &str) {
         if self.from_env {

@@ -1,11 +1,39 @@
-//! The daemon's own RED metrics (rate, errors, duration) through the `metrics` facade.
-//! Handles are resolved once, so recording is one atomic operation when an exporter is installed
-//! and nothing at all when none is.
+//! Metrics through the `metrics` facade: the daemon's RED metrics (rate, errors, duration),
+//! recorded through [`DaemonMetrics`], and the runtime's lifecycle and process metrics, kept in a
+//! per-daemon [`Registry`] that renders the Prometheus text format.
+//!
+//! With `[metrics] enabled = true` the registry's recorder is also installed as the global one (so
+//! the daemon's own `metrics::counter!` calls are exported too) and [`Exporter`] serves it over
+//! HTTP. With metrics off there is no recorder, no task and no timer: recording a request is one
+//! atomic add for the totals `status` shows.
+//!
+//! Every name follows the Prometheus conventions: a `duende_` prefix, base units (`_seconds`,
+//! `_bytes`), `_total` for counters. See [`Registry`] for the list.
+
+mod exporter;
+mod http;
+mod registry;
+pub mod restarts;
+mod setup;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use metrics::{Counter, Histogram, counter, histogram};
+use serde::Serialize;
+
+pub use exporter::{Exporter, MetricsError, RunningExporter};
+pub use registry::Registry;
+pub(crate) use setup::Setup;
+
+/// `duende_requests_total`.
+pub const REQUESTS: &str = "duende_requests_total";
+/// `duende_errors_total`.
+pub const ERRORS: &str = "duende_errors_total";
+/// `duende_request_duration_seconds`.
+pub const REQUEST_DURATION: &str = "duende_request_duration_seconds";
 
 /// Records the daemon's work; cheap to clone.
 #[derive(Debug, Clone)]
@@ -13,6 +41,24 @@ pub struct DaemonMetrics {
     requests: Counter,
     errors: Counter,
     duration: Histogram,
+    totals: Arc<Totals>,
+    registry: Option<Registry>,
+}
+
+/// Running totals kept whether or not an exporter is on, for `status`.
+#[derive(Debug, Default)]
+struct Totals {
+    requests: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The totals `status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Units of work recorded.
+    pub requests_total: u64,
+    /// Units of work that failed.
+    pub errors_total: u64,
 }
 
 impl Default for DaemonMetrics {
@@ -24,20 +70,47 @@ impl Default for DaemonMetrics {
 impl DaemonMetrics {
     /// Handles registered with the current global recorder (a no-op recorder when none).
     pub fn new() -> DaemonMetrics {
-        DaemonMetrics {
-            requests: counter!("duende_requests_total"),
-            errors: counter!("duende_errors_total"),
-            duration: histogram!("duende_request_duration_seconds"),
+        DaemonMetrics::with_handles(counter!(REQUESTS), counter!(ERRORS), histogram!(REQUEST_DURATION), None)
+    }
+
+    /// Totals only, for `status`: no recorder at all (what the runtime uses with metrics off).
+    pub fn detached() -> DaemonMetrics {
+        DaemonMetrics::with_handles(Counter::noop(), Counter::noop(), Histogram::noop(), None)
+    }
+
+    /// Handles registered in `registry`, whose [`Registry::render`] then shows them (what the
+    /// runtime uses with metrics on, and what a test uses to read one daemon's metrics).
+    pub fn registered(registry: &Registry) -> DaemonMetrics {
+        let (requests, errors, duration) = registry.red_handles();
+        DaemonMetrics::with_handles(requests, errors, duration, Some(registry.clone()))
+    }
+
+    fn with_handles(requests: Counter, errors: Counter, duration: Histogram, registry: Option<Registry>) -> Self {
+        DaemonMetrics { requests, errors, duration, totals: Arc::default(), registry }
+    }
+
+    /// The registry these handles belong to, when they belong to one.
+    pub fn registry(&self) -> Option<&Registry> {
+        self.registry.as_ref()
+    }
+
+    /// The totals so far.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            requests_total: self.totals.requests.load(Ordering::Relaxed),
+            errors_total: self.totals.errors.load(Ordering::Relaxed),
         }
     }
 
     /// One unit of work done.
     pub fn record_request(&self) {
+        self.totals.requests.fetch_add(1, Ordering::Relaxed);
         self.requests.increment(1);
     }
 
     /// One unit of work failed.
     pub fn record_error(&self) {
+        self.totals.errors.fetch_add(1, Ordering::Relaxed);
         self.errors.increment(1);
     }
 
@@ -49,10 +122,13 @@ impl DaemonMetrics {
         let start = Instant::now();
         let result = work.await;
         self.duration.record(start.elapsed().as_secs_f64());
-        self.requests.increment(1);
+        self.record_request();
         if result.is_err() {
-            self.errors.increment(1);
+            self.record_error();
         }
         result
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -344,13 +344,17 @@ impl LockOutcome {
     }
 }
 
-/// Fields of `/proc/PID/status` that locking cares about.
+/// Fields of `/proc/PID/status` that locking (and the process metrics) care about.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProcStatus {
     /// `VmLck`, in bytes.
     pub vm_lck: Option<u64>,
     /// `CapEff`, the effective capability set.
     pub cap_eff: Option<u64>,
+    /// `VmRSS`, in bytes.
+    pub vm_rss: Option<u64>,
+    /// `Threads`.
+    pub threads: Option<u64>,
 }
 
 impl ProcStatus {
@@ -367,15 +371,20 @@ pub fn parse_status(text: &str) -> ProcStatus {
         let Some((key, value)) = line.split_once(':') else { continue };
         let value = value.trim();
         match key {
-            "VmLck" => {
-                let kib = value.strip_suffix("kB").map(str::trim_end).and_then(|n| n.parse::<u64>().ok());
-                status.vm_lck = kib.and_then(|k| k.checked_mul(1024));
-            }
+            "VmLck" => status.vm_lck = kib_to_bytes(value),
+            "VmRSS" => status.vm_rss = kib_to_bytes(value),
+            "Threads" => status.threads = value.parse().ok(),
             "CapEff" => status.cap_eff = u64::from_str_radix(value, 16).ok(),
             _ => {}
         }
     }
     status
+}
+
+/// `"5624 kB"` in bytes.
+fn kib_to_bytes(value: &str) -> Option<u64> {
+    let kib = value.strip_suffix("kB").map(str::trim_end).and_then(|n| n.parse::<u64>().ok());
+    kib.and_then(|k| k.checked_mul(1024))
 }
 
 /// Reads `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` for this process, without locking anything.
@@ -618,13 +627,14 @@ mod tests {
     }
 
     const STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\nVmPeak:\t    5816 kB\n\
-        VmLck:\t    5624 kB\nVmPin:\t       0 kB\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
-        CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n";
+        VmLck:\t    5624 kB\nVmPin:\t       0 kB\nVmRSS:\t    1920 kB\nThreads:\t3\nCapInh:\t0000000000000000\n\
+        CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n";
 
     #[test]
     fn status_parsing_reads_vmlck_and_capeff() {
         let status = parse_status(STATUS);
         assert_eq!(status.vm_lck, Some(5624 * 1024));
+        assert_eq!((status.vm_rss, status.threads), (Some(1920 * 1024), Some(3)));
         assert_eq!(status.cap_eff, Some(0x1ff_ffff_ffff));
         assert!(status.has_cap_ipc_lock());
     }

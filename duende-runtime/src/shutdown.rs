@@ -2,7 +2,8 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
 use tokio::sync::watch;
 
@@ -15,6 +16,8 @@ pub struct Shutdown {
 #[derive(Debug)]
 struct Inner {
     flag: AtomicBool,
+    /// When the first request came.
+    requested_at: OnceLock<Instant>,
     tx: watch::Sender<bool>,
     /// The same event for threads outside the async runtime.
     blocking: (Mutex<bool>, Condvar),
@@ -31,7 +34,12 @@ impl Shutdown {
     pub fn new() -> Shutdown {
         let (tx, _rx) = watch::channel(false);
         Shutdown {
-            inner: Arc::new(Inner { flag: AtomicBool::new(false), tx, blocking: (Mutex::new(false), Condvar::new()) }),
+            inner: Arc::new(Inner {
+                flag: AtomicBool::new(false),
+                requested_at: OnceLock::new(),
+                tx,
+                blocking: (Mutex::new(false), Condvar::new()),
+            }),
         }
     }
 
@@ -39,12 +47,18 @@ impl Shutdown {
     pub fn trigger(&self) -> bool {
         let first = !self.inner.flag.swap(true, Ordering::SeqCst);
         if first {
+            self.inner.requested_at.get_or_init(Instant::now);
             self.inner.tx.send_replace(true);
             let (requested, wake) = &self.inner.blocking;
             *requested.lock().unwrap_or_else(PoisonError::into_inner) = true;
             wake.notify_all();
         }
         first
+    }
+
+    /// When shutdown was first requested.
+    pub fn requested_at(&self) -> Option<Instant> {
+        self.inner.requested_at.get().copied()
     }
 
     /// True once shutdown has been requested.
@@ -80,9 +94,11 @@ mod tests {
     async fn waiters_wake_on_trigger_and_late_waiters_return_at_once() {
         let shutdown = Shutdown::new();
         let early = tokio::spawn(shutdown.wait());
-        assert!(!shutdown.is_triggered());
+        assert!(!shutdown.is_triggered() && shutdown.requested_at().is_none());
         assert!(shutdown.trigger());
+        let at = shutdown.requested_at().unwrap();
         assert!(!shutdown.trigger(), "only the first request counts");
+        assert_eq!(shutdown.requested_at(), Some(at));
         early.await.unwrap();
         assert!(shutdown.is_triggered());
         tokio::time::timeout(std::time::Duration::from_secs(1), shutdown.wait()).await.unwrap();

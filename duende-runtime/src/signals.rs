@@ -41,21 +41,29 @@ pub(crate) fn install(routes: Routes) -> io::Result<()> {
     std::thread::Builder::new().name("duende-signals".to_owned()).stack_size(SERVICE_THREAD_STACK).spawn(
         move || {
             for signal in signals.forever() {
-                route(signal, &routes);
+                if let Some(Forced(signal)) = route(signal, &routes) {
+                    forced_exit(signal);
+                }
             }
         },
     )?;
     Ok(())
 }
 
-fn route(signal: i32, routes: &Routes) {
+/// A second terminating signal during shutdown: the process must end now with 128+N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Forced(pub(crate) i32);
+
+/// Carries `signal` to where it goes; a second terminating signal is returned as [`Forced`] for
+/// the caller to act on (the signal thread exits the process; the test kit ends the daemon).
+pub(crate) fn route(signal: i32, routes: &Routes) -> Option<Forced> {
     match signal {
         SIGTERM | SIGINT | SIGQUIT => {
             if routes.shutdown.trigger() {
                 tracing::info!(signal = name(signal), "shutting down");
                 routes.notifier.stopping("shutting down");
             } else {
-                forced_exit(signal);
+                return Some(Forced(signal));
             }
         }
         SIGHUP => match routes.reload.try_send(()) {
@@ -68,6 +76,7 @@ fn route(signal: i32, routes: &Routes) {
         SIGCONT => deliver_signal(routes, Event::Continued),
         _ => {}
     }
+    None
 }
 
 fn forced_exit(signal: i32) -> ! {

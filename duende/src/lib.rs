@@ -61,10 +61,15 @@
 pub use duende_macros::main;
 pub use duende_runtime::config;
 pub use duende_runtime::{
-    AppConfig, Daemon, DaemonContext, DaemonMetrics, Error, Event, Exit, ExitReason, Health, MlockMode, NoConfig,
-    Platform, Result, Settings, Violation,
+    AppConfig, CheckStatus, Daemon, DaemonContext, DaemonMetrics, Error, Event, Exit, ExitReason, Health, IntoHealth,
+    MlockMode, NoConfig, Platform, Result, Settings, Violation,
 };
 pub use tokio;
+
+/// The test kit: run a daemon in-process on a paused clock, send it signals and new
+/// configurations, read its health, metrics and exit (needs the `testing` feature).
+#[cfg(feature = "testing")]
+pub use duende_runtime::testing;
 
 /// Everything a daemon's source usually needs.
 pub mod prelude {

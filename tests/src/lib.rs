@@ -1,9 +1,13 @@
 //! A small harness for driving real daemon binaries: spawn with a controlled environment,
 //! follow stdout and stderr line by line, send real signals, wait for exit. Every process a
 //! test starts is killed by PID when its handle drops.
+//!
+//! Every spawned process gets a fresh `RUNTIME_DIRECTORY` of its own (where a daemon puts its
+//! control socket) unless the test sets one, so tests running at the same time never meet in
+//! `/run/NAME`. [`Running::runtime_dir`] names it, for management commands aimed at that daemon.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -21,6 +25,9 @@ pub struct Running {
     /// Lines before this index have been consumed by [`Running::expect_line`].
     cursor: usize,
     status: Option<i32>,
+    runtime_dir: Option<PathBuf>,
+    /// The fresh runtime directory, removed when the handle drops.
+    _fresh: Option<tempfile::TempDir>,
 }
 
 /// How to start a daemon.
@@ -38,7 +45,7 @@ impl Spawn {
             command.env_remove(var);
         }
         for (key, _) in std::env::vars() {
-            if ["PROBE_", "COUNTER_", "GREETER_", "SWAPD_"].iter().any(|p| key.starts_with(p)) {
+            if ["PROBE_", "COUNTER_", "GREETER_", "SWAPD_", "SPOOL_"].iter().any(|p| key.starts_with(p)) {
                 command.env_remove(key);
             }
         }
@@ -68,8 +75,25 @@ impl Spawn {
         self
     }
 
+    /// Uses `dir` as the runtime directory (`RUNTIME_DIRECTORY`), for instance a running
+    /// daemon's [`Running::runtime_dir`] to reach it with a management command.
+    pub fn runtime_dir(self, dir: &Path) -> Spawn {
+        self.env("RUNTIME_DIRECTORY", dir)
+    }
+
     /// Starts the process with stdout and stderr piped into one line stream.
     pub fn start(mut self) -> Running {
+        let chosen =
+            self.command.get_envs().find(|(key, _)| *key == "RUNTIME_DIRECTORY").map(|(_, v)| v.map(PathBuf::from));
+        let (runtime_dir, fresh) = match chosen {
+            Some(dir) => (dir, None),
+            None => {
+                let fresh =
+                    tempfile::Builder::new().prefix("duende-run-").tempdir().expect("a fresh runtime directory");
+                self.command.env("RUNTIME_DIRECTORY", fresh.path());
+                (Some(fresh.path().to_path_buf()), Some(fresh))
+            }
+        };
         self.command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = self.command.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.command));
         let (tx, lines) = mpsc::channel();
@@ -77,7 +101,7 @@ impl Spawn {
         let err = child.stderr.take().expect("stderr piped");
         pump(out, tx.clone());
         pump(err, tx);
-        Running { child, lines, seen: Vec::new(), cursor: 0, status: None }
+        Running { child, lines, seen: Vec::new(), cursor: 0, status: None, runtime_dir, _fresh: fresh }
     }
 
     /// Runs to completion and returns (exit code, all output).
@@ -103,6 +127,11 @@ impl Running {
     /// The process id.
     pub fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).expect("pid fits i32")
+    }
+
+    /// The process's runtime directory (`RUNTIME_DIRECTORY`): where a daemon's control socket is.
+    pub fn runtime_dir(&self) -> &Path {
+        self.runtime_dir.as_deref().expect("this test removed RUNTIME_DIRECTORY, so the process has none of ours")
     }
 
     /// Waits for a line containing `needle` after the last line an earlier call matched, and

@@ -10,11 +10,13 @@ use duende_tests::sandbox::{Systemd, wait_until};
 const PROBE: &str = env!("CARGO_BIN_EXE_probe");
 const PATIENCE: Duration = Duration::from_secs(15);
 
+/// A unit running the probe; each gets a runtime directory of its own (`/run/UNIT`), since two
+/// instances of one daemon never share one.
 fn unit(watchdog_sec: u32, sets: &str) -> String {
     format!(
         "[Unit]\nDescription=duende probe (watchdog)\n\n[Service]\nType=notify\nExecStart={PROBE}{sets}\n\
          WatchdogSec={watchdog_sec}\nRestart=on-failure\nRestartSec=100ms\nTimeoutStartSec=15\nTimeoutStopSec=15\n\
-         LimitCORE=0\n"
+         LimitCORE=0\nRuntimeDirectory=%N\n"
     )
 }
 

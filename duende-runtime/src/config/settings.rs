@@ -1,6 +1,7 @@
 //! The typed configuration every duende daemon has, plus the daemon's own `[app]` section.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct Settings<A> {
     pub hardening: Hardening,
     /// Scheduled health checks.
     pub health_check: HealthCheck,
+    /// The Prometheus scrape endpoint.
+    pub metrics: MetricsSettings,
     /// When the service manager restarts the daemon.
     pub restart: RestartPolicy,
     /// Delay between restarts.
@@ -69,6 +72,7 @@ impl<A> Settings<A> {
             resources: self.resources.clone(),
             hardening: self.hardening.clone(),
             health_check: self.health_check.clone(),
+            metrics: self.metrics.clone(),
             restart: self.restart,
             backoff: self.backoff.clone(),
             shutdown_timeout: self.shutdown_timeout,
@@ -94,6 +98,7 @@ impl<A: Default> Default for Settings<A> {
             resources: Resources::default(),
             hardening: Hardening::default(),
             health_check: HealthCheck::default(),
+            metrics: MetricsSettings::default(),
             restart: RestartPolicy::default(),
             backoff: Backoff::default(),
             shutdown_timeout: Duration::from_secs(30),
@@ -282,6 +287,43 @@ pub struct HealthCheck {
 impl Default for HealthCheck {
     fn default() -> Self {
         HealthCheck { enabled: false, interval: Duration::from_secs(30), timeout: Duration::from_secs(10), retries: 3 }
+    }
+}
+
+/// `[metrics]`: the Prometheus scrape endpoint (`GET /metrics`, text exposition format). Off by
+/// default; when on it exports the daemon's lifecycle and RED metrics plus every
+/// `metrics::counter!`/`gauge!`/`histogram!` the daemon records itself, and it listens on loopback
+/// unless `allow_remote` says otherwise. Read at start: a reload does not move the listener or
+/// change the upkeep interval (restart the daemon for that).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serve the metrics.
+    pub enabled: bool,
+    /// IP address and port to listen on; port 0 picks a free port (the log says which). A
+    /// loopback address unless `allow_remote = true`.
+    pub listen: SocketAddr,
+    /// Allow `listen` to be an address other than loopback: anyone who can reach it can read the
+    /// metrics.
+    pub allow_remote: bool,
+    /// How often histogram samples are folded into their buckets, so that their memory stays
+    /// bounded when nobody scrapes. Each is one wake-up of an otherwise idle daemon.
+    #[serde(with = "duration")]
+    pub upkeep_interval: Duration,
+}
+
+/// The port the exporter listens on by default (`9464`, the one OpenTelemetry's Prometheus
+/// exporter uses).
+pub const DEFAULT_METRICS_PORT: u16 = 9464;
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            enabled: false,
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_METRICS_PORT)),
+            allow_remote: false,
+            upkeep_interval: Duration::from_secs(5),
+        }
     }
 }
 

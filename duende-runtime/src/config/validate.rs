@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::Violation;
 use super::layers::KeyPath;
-use super::settings::{CAPABILITIES, Hardening, Settings};
+use super::settings::{CAPABILITIES, Hardening, MetricsSettings, Settings};
 
 const MIB: u64 = 1024 * 1024;
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * HOUR.as_secs());
 
 /// What each built-in key allows, completing "must be ...".
 const ALLOWED: &[(&str, &str)] = &[
@@ -49,6 +50,15 @@ const ALLOWED: &[(&str, &str)] = &[
     ("health_check.interval", "a duration greater than 0, such as \"30s\""),
     ("health_check.timeout", "a duration greater than 0, such as \"10s\""),
     ("health_check.retries", "an integer between 1 and 100"),
+    ("metrics", "a table"),
+    ("metrics.enabled", "true or false"),
+    (
+        "metrics.listen",
+        "an IP address and port such as \"127.0.0.1:9464\" (port 0 picks a free one), on loopback unless \
+         metrics.allow_remote = true",
+    ),
+    ("metrics.allow_remote", "true or false"),
+    ("metrics.upkeep_interval", "a duration greater than 0 and at most 1h, such as \"5s\""),
     ("restart", "one of `never`, `on-failure`, `always`, `unless-stopped`"),
     ("backoff", "a table"),
     ("backoff.initial", "a duration greater than 0, such as \"1s\""),
@@ -147,6 +157,20 @@ fn check_hardening(hardening: &Hardening, found: &mut Findings) {
     }
 }
 
+fn check_metrics(metrics: &MetricsSettings, found: &mut Findings) {
+    let ip = metrics.listen.ip().to_canonical();
+    if !ip.is_loopback() && !metrics.allow_remote {
+        let message = format!(
+            "is not a loopback address, and the metrics would be readable by anyone who can reach it; listen on \
+             \"127.0.0.1:{port}\" or \"[::1]:{port}\", or set metrics.allow_remote = true to expose them",
+            port = metrics.listen.port()
+        );
+        found.fail(split("metrics.listen"), message);
+    }
+    let upkeep = metrics.upkeep_interval;
+    found.rule("metrics.upkeep_interval", !upkeep.is_zero() && upkeep <= HOUR);
+}
+
 /// An absolute path systemd takes in a path list: no `..`, nothing it could not parse back.
 fn sandbox_path(path: &Path) -> bool {
     let text = path.to_string_lossy();
@@ -200,6 +224,8 @@ pub(super) fn check<A>(settings: &Settings<A>, validate_app: fn(&A) -> Result<()
     found.rule("health_check.interval", !h.interval.is_zero());
     found.rule("health_check.timeout", !h.timeout.is_zero());
     found.rule("health_check.retries", (1..=100).contains(&h.retries));
+
+    check_metrics(&s.metrics, &mut found);
 
     let b = &s.backoff;
     found.rule("backoff.initial", !b.initial.is_zero());

@@ -28,6 +28,17 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
     let backend = match backend_for(platform) {
         Ok(backend) => backend,
         Err(unsupported) => {
+            // Without a service manager the daemon itself answers `status`, `reload` and `stop`.
+            #[cfg(unix)]
+            if let Some(exit) = crate::control::command::without_backend(
+                name,
+                platform,
+                command,
+                &mut io::stdout().lock(),
+                &mut io::stderr().lock(),
+            ) {
+                return exit;
+            }
             eprintln!("{}", unsupported_message(name, command.name(), &unsupported, detection.as_ref()));
             return Exit::Unavailable;
         }
@@ -63,6 +74,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
         config_file: common.config.as_deref(),
         sets: &common.sets,
         overrides: &overrides,
+        live: true,
     };
     let stdout = io::stdout();
     let stderr = io::stderr();
@@ -89,6 +101,8 @@ pub struct Context<'a> {
     pub sets: &'a [String],
     /// The daemon's own `NAME_*` variables in this environment.
     pub overrides: &'a [(String, String)],
+    /// `status` asks the running daemon for its live state through its control socket.
+    pub live: bool,
 }
 
 /// The error for a command on a platform without a backend, naming how the platform was chosen.
@@ -165,11 +179,21 @@ pub fn dispatch(
                     }
                 }
             }
+            #[cfg(unix)]
+            let live = context.live.then(|| {
+                let socket = crate::control::command::service_socket(name, service(&args.level).level);
+                crate::control::command::live_status(&socket, err)
+            });
+            #[cfg(not(unix))]
+            let live: Option<Option<crate::control::protocol::StatusResult>> = None;
+            let live = live.flatten();
             if args.json {
-                let json = serde_json::to_string(&status).unwrap_or_default();
-                let _ = writeln!(out, "{json}");
+                let _ = writeln!(out, "{}", crate::control::report::status_json(&status, live.as_ref()));
             } else {
                 print_status(name, &status, out);
+                if let Some(live) = &live {
+                    crate::control::report::print_live(live, out);
+                }
             }
             // Like `systemctl is-active`: only a running service is a success, so `status`
             // works as a container health command.
@@ -320,6 +344,7 @@ mod tests {
             config_file: None,
             sets: &[],
             overrides: &[],
+            live: false,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let exit = dispatch(backend, &context, command, euid, &mut out, &mut err);

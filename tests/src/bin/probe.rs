@@ -70,6 +70,8 @@ impl Daemon for Probe {
 
     async fn run(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<ExitReason> {
         say("run");
+        // A metric of the daemon's own, through the `metrics` facade (exported when metrics are on).
+        metrics::counter!("probe_runs_total").increment(1);
         if ctx.app().deaf_ms > 0 {
             say("deaf");
             duende::tokio::time::sleep(Duration::from_millis(ctx.app().deaf_ms)).await;

@@ -100,7 +100,8 @@ fn an_unknown_key_lists_the_valid_keys_and_suggests_the_closest() {
         &[
             "shutdown_timout = \"5s\" (from TMP/etc/demo/demo.toml:1): unknown key; did you mean `shutdown_timeout`? \
              valid top-level keys: name, version, description, binary_path, args, env, user, group, working_dir, \
-             log_level, resources, hardening, health_check, restart, backoff, shutdown_timeout, platform, app",
+             log_level, resources, hardening, health_check, metrics, restart, backoff, shutdown_timeout, platform, \
+             app",
             "resources.cpu_sharez = 5 (from TMP/etc/demo/demo.toml:3): unknown key; did you mean `cpu_shares`? valid \
              keys in [resources]: memory_bytes, ",
         ],

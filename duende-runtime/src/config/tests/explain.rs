@@ -55,6 +55,11 @@ health_check.interval = "1m 30s"        # --set health_check.interval=1m30s
 health_check.timeout = "10s"            # default
 health_check.retries = 3                # default
 
+metrics.enabled = false                 # default
+metrics.listen = "127.0.0.1:9464"       # default
+metrics.allow_remote = false            # default
+metrics.upkeep_interval = "5s"          # default
+
 restart = "on-failure"                  # default
 
 backoff.initial = "1s"                  # default

@@ -206,6 +206,66 @@ fn health_check() {
     ]);
 }
 
+const LISTEN: &str = "an IP address and port such as \"127.0.0.1:9464\" (port 0 picks a free one), on loopback \
+                      unless metrics.allow_remote = true";
+const UPKEEP: &str = "a duration greater than 0 and at most 1h, such as \"5s\"";
+
+#[test]
+fn metrics() {
+    for flag in ["metrics.listen=localhost:9464", "metrics.listen=127.0.0.1", "metrics.listen=127.0.0.1:65536"] {
+        let mut fixture = Fixture::new();
+        fixture.set(flag);
+        let (key, value) = flag.split_once('=').unwrap();
+        let problem =
+            format!("{key} = \"{value}\" (from --set {flag}): invalid socket address syntax; must be {LISTEN}");
+        assert_contains(&fixture.error(), &[&problem]);
+    }
+    refused(&[
+        ("metrics.upkeep_interval=0", UPKEEP),
+        ("metrics.upkeep_interval=\"0ms\"", UPKEEP),
+        ("metrics.upkeep_interval=\"1h 1s\"", UPKEEP),
+        ("metrics.enabled=yes", "true or false"),
+    ]);
+    accepted(&[
+        "metrics.enabled=true",
+        "metrics.listen=127.0.0.1:0",
+        "metrics.listen=127.8.9.10:9000",
+        "metrics.listen=[::1]:9464",
+        "metrics.listen=[::ffff:127.0.0.1]:9464",
+        "metrics.upkeep_interval=1ms",
+        "metrics.upkeep_interval=1h",
+    ]);
+}
+
+#[test]
+fn a_remote_metrics_address_needs_allow_remote_and_the_refusal_says_so() {
+    for address in ["0.0.0.0:9464", "192.0.2.7:9464", "[::]:9464", "[2001:db8::1]:80"] {
+        let mut fixture = Fixture::new();
+        fixture.env("DEMO_METRICS__LISTEN", address);
+        assert_contains(
+            &fixture.error(),
+            &[
+                &format!(
+                    "metrics.listen = \"{address}\" (from environment variable DEMO_METRICS__LISTEN): is not a loopback address"
+                ),
+                "set metrics.allow_remote = true to expose them",
+                "listen on \"127.0.0.1:",
+            ],
+        );
+        fixture.env("DEMO_METRICS__ALLOW_REMOTE", "true");
+        assert_eq!(fixture.settings().metrics.listen.to_string(), address);
+    }
+}
+
+#[test]
+fn metrics_are_off_and_on_loopback_by_default() {
+    let settings = Fixture::new().settings();
+    assert!(!settings.metrics.enabled && !settings.metrics.allow_remote);
+    assert_eq!(settings.metrics.listen.to_string(), "127.0.0.1:9464");
+    assert_eq!(settings.metrics.upkeep_interval, std::time::Duration::from_secs(5));
+    assert_eq!(settings.without_app().metrics, settings.metrics);
+}
+
 #[test]
 fn restart_policy() {
     refused(&[

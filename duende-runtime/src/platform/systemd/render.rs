@@ -15,7 +15,8 @@
 //! - `Wants=` + `After=network-online.target` for system units; a user manager has no such
 //!   target, so user units leave it out.
 //! - `StateDirectory=NAME` and `RuntimeDirectory=NAME`: writable even under
-//!   `ProtectSystem=strict`, created for the daemon's user.
+//!   `ProtectSystem=strict`, created for the daemon's user; the runtime directory is kept across
+//!   automatic restarts (`RuntimeDirectoryPreserve=restart`), so the restart count survives them.
 //! - `IOReadBandwidthMax=` and `IOWriteBandwidthMax=` name `/`: systemd limits the block device
 //!   behind that file system.
 //! - The sandbox beyond `[hardening]`'s switches: the `ProtectKernel*=`, `ProtectClock=`,
@@ -169,6 +170,9 @@ pub fn render(spec: &UnitSpec) -> Result<String, RenderError> {
     }
     unit.set("StateDirectory", name);
     unit.set("RuntimeDirectory", name);
+    // Kept across automatic restarts (removed on stop): it holds the record of unclean ends that
+    // `duende_restarts_total` counts; a stale control socket in it is replaced at start.
+    unit.set("RuntimeDirectoryPreserve", "restart");
     resources(&mut unit, spec)?;
     capabilities(&mut unit, spec)?;
     if sandbox {

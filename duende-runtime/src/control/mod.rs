@@ -1,0 +1,47 @@
+//! The daemon's control channel: a local socket in its runtime directory through which
+//! `status --json` reads the running daemon's live state and `reload`/`stop` act on it, the
+//! same way in the foreground, under systemd, in a container or a microVM.
+//!
+//! - [`protocol`]: the versioned request/response messages (documented in
+//!   `docs/control-protocol.md`) and the request parser.
+//! - `server`: the listener the running daemon starts: `control.sock`, mode 0600, peers checked
+//!   by credentials (the daemon's user or root), bounded requests, deadlines and connections.
+//! - [`client`]: requests with timeouts and errors that tell "not running" from "not allowed".
+//! - `command`: the management commands (`status`, `reload`, `stop`) built on the client.
+//! - [`report`]: how `status` shows the live state, as text and as JSON.
+
+pub mod protocol;
+pub mod report;
+
+#[cfg(unix)]
+pub mod client;
+#[cfg(unix)]
+pub(crate) mod command;
+#[cfg(unix)]
+mod lock;
+#[cfg(unix)]
+pub(crate) mod server;
+
+#[cfg(all(test, unix))]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use crate::platform::env::{EnvView, effective_uid};
+
+/// The socket's file name in the runtime directory.
+pub const SOCKET_NAME: &str = "control.sock";
+
+/// The instance lock's file name in the runtime directory.
+pub const LOCK_NAME: &str = "control.lock";
+
+/// The control socket in the runtime directory `dir`.
+pub fn socket_in(dir: &Path) -> PathBuf {
+    dir.join(SOCKET_NAME)
+}
+
+/// The control socket of the service `name`, as this process (its user and environment) finds
+/// it: see [`crate::rundir::runtime_dir`].
+pub fn socket_for(name: &str, env: &dyn EnvView) -> PathBuf {
+    socket_in(&crate::rundir::runtime_dir(name, env, effective_uid()))
+}

@@ -1,0 +1,66 @@
+//! How the daemon's live state is shown by `status`: indented text lines under the status line,
+//! and the `live` member of `status --json` beside what a service manager reports.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::protocol::{HealthLevel, HealthReport, StatusResult};
+use crate::platform::backend::ServiceStatus;
+
+/// `status --json` under a service manager: what the manager reports, plus `live`.
+pub fn status_json(status: &ServiceStatus, live: Option<&StatusResult>) -> String {
+    #[derive(Serialize)]
+    struct WithLive<'a> {
+        #[serde(flatten)]
+        status: &'a ServiceStatus,
+        live: Option<&'a StatusResult>,
+    }
+    serde_json::to_string(&WithLive { status, live }).unwrap_or_default()
+}
+
+/// The live state as indented lines under a status line.
+pub fn print_live(live: &StatusResult, out: &mut dyn Write) {
+    let _ = writeln!(out, "  health: {}", describe_health(&live.health));
+    for check in &live.health.checks {
+        let health =
+            HealthReport { state: check.state, score: check.score, reason: check.reason.clone(), checks: Vec::new() };
+        let _ = writeln!(
+            out,
+            "    check {}: {} ({} failures in a row)",
+            check.name,
+            describe_health(&health),
+            check.failures
+        );
+    }
+    let uptime = humantime::format_duration(Duration::from_secs(live.uptime_seconds as u64));
+    let ready = match live.ready_after_seconds {
+        Some(after) => format!("ready after {:.1} ms", after * 1e3),
+        None => "not ready yet".to_owned(),
+    };
+    let _ = writeln!(out, "  uptime: {uptime} ({ready})");
+    let reload = match &live.last_reload {
+        None => String::new(),
+        Some(last) => match &last.reason {
+            None => format!("; last reload accepted ({} of {} accepted)", last.accepted, last.attempts),
+            Some(reason) => {
+                format!("; last reload rejected: {}", reason.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+            }
+        },
+    };
+    let _ = writeln!(out, "  configuration: generation {}{reload}", live.config_generation);
+    let metrics: Vec<String> = live.metrics.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    if !metrics.is_empty() {
+        let _ = writeln!(out, "  metrics: {}", metrics.join(" "));
+    }
+}
+
+fn describe_health(health: &HealthReport) -> String {
+    let reason = health.reason.as_deref().unwrap_or("no reason given");
+    match health.state {
+        HealthLevel::Healthy => format!("healthy (score {})", health.score),
+        HealthLevel::Degraded => format!("degraded: {reason}"),
+        HealthLevel::Unhealthy => format!("unhealthy: {reason}"),
+    }
+}

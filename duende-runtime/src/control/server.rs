@@ -1,0 +1,539 @@
+//! The control socket the running daemon listens on.
+//!
+//! - One daemon per runtime directory: [`start`] takes the instance lock first; a second
+//!   instance is refused naming the first one's pid, a stale socket left by a daemon that died is
+//!   replaced.
+//! - `control.sock` is bound under a temporary name, set to mode 0600, then renamed into place,
+//!   so no peer ever reaches it with a looser mode. Every peer is checked by its credentials
+//!   (`SO_PEERCRED`) as well: the daemon's own user or root may talk, anyone else gets a
+//!   `permission-denied` reply and a warning in the log with their uid and pid.
+//! - Requests are bounded (size, a read deadline, a cap on connections); whatever arrives, the
+//!   peer gets an error reply or a clean close, and the daemon carries on.
+//! - Idle, it waits in `accept` only: timers exist only while a client is connected.
+//! - The socket is removed when the [`Guard`] drops, if it is still the one bound here.
+
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
+
+use super::client::{self, ClientError};
+use super::lock::{self, InstanceLock, Locked};
+use super::protocol::{
+    self, CheckReport, DaemonState, ErrorCode, ErrorReply, HealthLevel, HealthReport, LastReload, MAX_REQUEST_BYTES,
+    Op, ReloadOutcome, ReloadResult, Response, StatusResult, StopResult,
+};
+use crate::context::Generation;
+use crate::exit::Exit;
+use crate::health::Health;
+use crate::live::{Live, ReloadRefused};
+use crate::platform::env::{HostEnv, effective_uid};
+
+/// The bounds every connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// The longest request line, newline excluded.
+    pub max_request: usize,
+    /// How long a client may take to send one complete request line.
+    pub read_deadline: Duration,
+    /// How long a reply may take to be written (a client that does not read is dropped).
+    pub write_deadline: Duration,
+    /// Connections served at once; more are refused with `busy`.
+    pub max_connections: usize,
+    /// How long `reload` waits for its outcome.
+    pub reload_wait: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request: MAX_REQUEST_BYTES,
+            read_deadline: Duration::from_secs(5),
+            write_deadline: Duration::from_secs(5),
+            max_connections: 16,
+            reload_wait: Duration::from_secs(15),
+        }
+    }
+}
+
+/// How long the daemon may take to stop, as its configuration says now.
+pub(crate) type ShutdownTimeout = Box<dyn Fn() -> Duration + Send + Sync>;
+
+/// How long a starting daemon waits for an existing socket's daemon to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// After a failed `accept` (out of file descriptors, say), wait this long before the next one.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why the control channel could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another instance of the daemon runs with this runtime directory.
+    #[error(
+        "another instance of `{name}` is already running{} with its control socket at `{}`; stop it \
+         first, or give this one a runtime directory of its own (RUNTIME_DIRECTORY)",
+        .pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        .socket.display()
+    )]
+    AlreadyRunning {
+        /// The service name.
+        name: String,
+        /// The socket.
+        socket: PathBuf,
+        /// The other instance's pid, when it could be learnt.
+        pid: Option<u32>,
+    },
+    /// Something else occupies the socket's path.
+    #[error("`{}` is in use by something that is not this daemon ({detail}); remove it and start again", .socket.display())]
+    InUse {
+        /// The socket.
+        socket: PathBuf,
+        /// What was found there.
+        detail: String,
+    },
+    /// The runtime directory cannot be used.
+    #[error(
+        "cannot use the runtime directory `{}`: {source}; set RUNTIME_DIRECTORY to a directory this user owns",
+        .dir.display()
+    )]
+    RuntimeDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The socket cannot be created.
+    #[error("cannot create the control socket `{}`: {source}", .socket.display())]
+    Socket {
+        /// The socket.
+        socket: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StartError {
+    /// The exit status the daemon ends with when its control channel cannot start.
+    pub fn exit(&self) -> Exit {
+        match self {
+            StartError::AlreadyRunning { .. } | StartError::InUse { .. } => Exit::Unavailable,
+            StartError::RuntimeDir { .. } | StartError::Socket { .. } => Exit::OsError,
+        }
+    }
+}
+
+/// The running control channel. Dropping it stops accepting connections and removes the
+/// socket if it is still the one bound here; the instance lock goes with it.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    socket: PathBuf,
+    identity: (u64, u64),
+    accept: AbortHandle,
+    _lock: InstanceLock,
+}
+
+impl Guard {
+    /// The socket's path.
+    #[cfg(test)]
+    pub(crate) fn socket(&self) -> &Path {
+        &self.socket
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.accept.abort();
+        if let Ok(meta) = std::fs::symlink_metadata(&self.socket)
+            && (meta.dev(), meta.ino()) == self.identity
+        {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+/// Starts the running daemon's control channel in its runtime directory on `runtime`, before
+/// `init`: a second instance is refused before it does anything. The shutdown timeout `stop`
+/// reports is read from the configuration in effect when asked.
+pub(crate) fn open<C: Send + Sync + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    live: &Arc<Live>,
+    config: &watch::Receiver<Generation<C>>,
+) -> Result<Guard, StartError> {
+    let dir = crate::rundir::runtime_dir(live.name(), &HostEnv, effective_uid());
+    let config = config.clone();
+    let shutdown_timeout: ShutdownTimeout = Box::new(move || config.borrow().settings.shutdown_timeout);
+    runtime.block_on(start(&dir, Arc::clone(live), Limits::default(), shutdown_timeout))
+}
+
+/// Starts the control channel of `live` in the runtime directory `dir` on the current tokio
+/// runtime, or says why it cannot.
+pub(crate) async fn start(
+    dir: &Path,
+    live: Arc<Live>,
+    limits: Limits,
+    shutdown_timeout: ShutdownTimeout,
+) -> Result<Guard, StartError> {
+    let socket = super::socket_in(dir);
+    crate::rundir::prepare(dir).map_err(|source| StartError::RuntimeDir { dir: dir.to_path_buf(), source })?;
+    let lock = match lock::acquire(&dir.join(super::LOCK_NAME)) {
+        Ok(Locked::Acquired(lock)) => lock,
+        Ok(Locked::HeldBy(pid)) => {
+            let answered = client::call::<StatusResult>(&socket, Op::Status, PROBE_TIMEOUT).await.ok();
+            let pid = answered.map(|status| status.pid).or(pid);
+            return Err(StartError::AlreadyRunning { name: live.name().to_owned(), socket, pid });
+        }
+        Err(source) => return Err(StartError::RuntimeDir { dir: dir.to_path_buf(), source }),
+    };
+    // With the lock held no daemon of this kind can own what is at the path, but one built
+    // without the lock might: ask before replacing it.
+    if std::fs::symlink_metadata(&socket).is_ok() {
+        match client::call::<StatusResult>(&socket, Op::Status, PROBE_TIMEOUT).await {
+            Ok(status) => {
+                return Err(StartError::AlreadyRunning { name: live.name().to_owned(), socket, pid: Some(status.pid) });
+            }
+            Err(ClientError::NotRunning { .. }) => {
+                tracing::info!(socket = %socket.display(), "replacing a stale control socket (its daemon is gone)");
+            }
+            Err(other) => return Err(StartError::InUse { socket, detail: other.to_string() }),
+        }
+    }
+    let listener =
+        bind_private(dir, &socket).map_err(|source| StartError::Socket { socket: socket.clone(), source })?;
+    let identity = std::fs::symlink_metadata(&socket)
+        .map(|meta| (meta.dev(), meta.ino()))
+        .map_err(|source| StartError::Socket { socket: socket.clone(), source })?;
+    let shared = Arc::new(Shared {
+        live,
+        limits,
+        uid: effective_uid().unwrap_or(0),
+        shutdown_timeout,
+        slots: Arc::new(Semaphore::new(limits.max_connections)),
+    });
+    let accept = tokio::spawn(serve(listener, shared)).abort_handle();
+    tracing::debug!(socket = %socket.display(), "control channel listening");
+    Ok(Guard { socket, identity, accept, _lock: lock })
+}
+
+/// Binds a socket under a temporary name in `dir`, makes it 0600, and renames it to `socket`
+/// (atomically replacing a stale one).
+fn bind_private(dir: &Path, socket: &Path) -> io::Result<UnixListener> {
+    let temporary = dir.join(format!(".{}.{}", super::SOCKET_NAME, std::process::id()));
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(&temporary)?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&temporary, socket));
+    if let Err(err) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(err);
+    }
+    listener.set_nonblocking(true)?;
+    UnixListener::from_std(listener)
+}
+
+/// What every connection shares.
+struct Shared {
+    live: Arc<Live>,
+    limits: Limits,
+    uid: u32,
+    shutdown_timeout: ShutdownTimeout,
+    slots: Arc<Semaphore>,
+}
+
+/// Who is on the other end.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    uid: u32,
+    pid: Option<i32>,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pid {
+            Some(pid) => write!(f, "uid {}, pid {pid}", self.uid),
+            None => write!(f, "uid {}", self.uid),
+        }
+    }
+}
+
+/// The accept loop. It owns no timer: idle, it sleeps in `accept`.
+async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => admit(stream, &shared),
+            Err(err) => {
+                tracing::warn!(%err, "control channel: accept failed; trying again shortly");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Checks the peer and takes a connection slot, or refuses at once without waiting for anyone.
+fn admit(stream: UnixStream, shared: &Arc<Shared>) {
+    let peer = match stream.peer_cred() {
+        Ok(cred) => Peer { uid: cred.uid(), pid: cred.pid() },
+        Err(err) => {
+            tracing::warn!(%err, "control channel: cannot read a peer's credentials; connection dropped");
+            return;
+        }
+    };
+    if !allowed(peer.uid, shared.uid) {
+        tracing::warn!(
+            uid = peer.uid,
+            pid = peer.pid,
+            "control channel: refused a connection from {peer}: only uid {} (the daemon's user) and root may use it",
+            shared.uid
+        );
+        let message =
+            format!("uid {} may not use this daemon's control socket; only uid {} and root may", peer.uid, shared.uid);
+        refuse(stream, ErrorReply::new(ErrorCode::PermissionDenied, message));
+        return;
+    }
+    let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned() else {
+        let message = format!(
+            "the daemon already serves {} control connections, its limit; try again shortly",
+            shared.limits.max_connections
+        );
+        refuse(stream, ErrorReply::new(ErrorCode::Busy, message));
+        return;
+    };
+    tokio::spawn(connection(stream, peer, Arc::clone(shared), slot));
+}
+
+/// Whether a peer running as `peer_uid` may use the control socket of a daemon running as
+/// `daemon_uid`: its own user and root may.
+pub(crate) fn allowed(peer_uid: u32, daemon_uid: u32) -> bool {
+    peer_uid == daemon_uid || peer_uid == 0
+}
+
+/// Writes one error reply without waiting (a fresh socket's buffer holds it), then closes.
+fn refuse(stream: UnixStream, error: ErrorReply) {
+    let line = protocol::encode(&Response::<()>::failure(error));
+    if let Ok(stream) = stream.into_std() {
+        let _ = (&stream).write(&line);
+    }
+}
+
+/// What happens to a connection after a reply.
+enum Then {
+    /// Read the next request.
+    Next,
+    /// Close it.
+    Close,
+    /// Request the shutdown (only now that the reply is on its way: the runtime may end this
+    /// task any moment after), then keep the connection open, reading nothing more, until the
+    /// process ends.
+    StopAndHold,
+}
+
+async fn connection(mut stream: UnixStream, peer: Peer, shared: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+    let limits = shared.limits;
+    let mut pending = Vec::new();
+    loop {
+        let read = tokio::time::timeout(limits.read_deadline, read_line(&mut stream, &mut pending, limits.max_request));
+        let (reply, then) = match read.await {
+            Ok(Ok(Line::Complete(line))) => answer(&line, peer, &shared).await,
+            Ok(Ok(Line::End)) | Ok(Err(_)) => return,
+            Ok(Ok(Line::TooLong)) => {
+                let message = format!(
+                    "the request is longer than {} bytes; a request is one short JSON line such as {}",
+                    limits.max_request, r#"{"v":1,"op":"status"}"#
+                );
+                (failure(ErrorReply::new(ErrorCode::TooLarge, message)), Then::Close)
+            }
+            Err(_elapsed) => {
+                let what = if pending.is_empty() { "no request arrived" } else { "the request line was not finished" };
+                let message = format!(
+                    "{what} within {}; end each request with a newline",
+                    humantime::format_duration(limits.read_deadline)
+                );
+                (failure(ErrorReply::new(ErrorCode::Timeout, message)), Then::Close)
+            }
+        };
+        let written = tokio::time::timeout(limits.write_deadline, stream.write_all(&reply)).await;
+        if let Then::StopAndHold = then {
+            // Asked for, so done even when the asker is gone. Logged here, before the request:
+            // once it is made, the process may end before another line is written.
+            tracing::info!("stop requested through the control channel ({peer})");
+            shared.live.request_stop(&format!("the control channel ({peer})"));
+            let mut sink = [0u8; 256];
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            return;
+        }
+        if !matches!(written, Ok(Ok(()))) || matches!(then, Then::Close) {
+            return;
+        }
+    }
+}
+
+/// One request line read, or why there is none.
+enum Line {
+    /// A complete line, without its newline (or what came before end-of-file).
+    Complete(Vec<u8>),
+    /// The peer closed the connection with nothing pending.
+    End,
+    /// The line is longer than the limit.
+    TooLong,
+}
+
+/// Reads up to the next newline, keeping whatever follows it in `pending` for the next call.
+async fn read_line(stream: &mut UnixStream, pending: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    let mut scanned = 0;
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = pending[scanned..].iter().position(|&b| b == b'\n').map(|at| at + scanned) {
+            if end > max {
+                return Ok(Line::TooLong);
+            }
+            let mut line: Vec<u8> = pending.drain(..=end).collect();
+            line.pop();
+            return Ok(Line::Complete(line));
+        }
+        if pending.len() > max {
+            return Ok(Line::TooLong);
+        }
+        scanned = pending.len();
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(if pending.is_empty() { Line::End } else { Line::Complete(std::mem::take(pending)) });
+        }
+        pending.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn failure(error: ErrorReply) -> Vec<u8> {
+    protocol::encode(&Response::<()>::failure(error))
+}
+
+fn success<T: serde::Serialize>(result: T) -> Vec<u8> {
+    protocol::encode(&Response::success(result))
+}
+
+/// Carries out one request line; the reply, and what to do with the connection after it.
+async fn answer(line: &[u8], peer: Peer, shared: &Shared) -> (Vec<u8>, Then) {
+    let request = match protocol::parse_request(line) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::debug!(%peer, code = ?error.code, "control channel: bad request");
+            let then = if error.code.closes_connection() { Then::Close } else { Then::Next };
+            return (failure(error), then);
+        }
+    };
+    tracing::debug!(%peer, op = request.op.name(), "control request");
+    let live = &shared.live;
+    match request.op {
+        Op::Status => (success(status_of(live)), Then::Next),
+        Op::Reload => (reload(live, peer, shared.limits.reload_wait).await, Then::Next),
+        Op::Stop => {
+            let result = StopResult {
+                pid: std::process::id(),
+                already_stopping: live.shutdown().is_triggered(),
+                shutdown_timeout_seconds: (shared.shutdown_timeout)().as_secs_f64(),
+            };
+            (success(result), Then::StopAndHold)
+        }
+    }
+}
+
+async fn reload(live: &Live, peer: Peer, wait: Duration) -> Vec<u8> {
+    tracing::info!("configuration reload requested through the control channel ({peer})");
+    let ticket = match live.request_reload() {
+        Ok(ticket) => ticket,
+        Err(ReloadRefused::Stopped) => {
+            return failure(ErrorReply::new(ErrorCode::Unavailable, "the daemon is stopping; it reloads no more"));
+        }
+    };
+    match tokio::time::timeout(wait, ticket.outcome()).await {
+        Ok(Some(record)) => match record.rejected {
+            None => success(ReloadResult { generation: record.generation }),
+            Some(reason) => failure(ErrorReply {
+                generation: Some(record.generation),
+                ..ErrorReply::new(ErrorCode::ReloadRejected, reason)
+            }),
+        },
+        Ok(None) => failure(ErrorReply::new(ErrorCode::Unavailable, "the daemon stopped before it reloaded")),
+        Err(_elapsed) => failure(ErrorReply::new(
+            ErrorCode::Timeout,
+            format!(
+                "the reload did not finish within {}; it may still finish: see `status` for the generation in effect",
+                humantime::format_duration(wait)
+            ),
+        )),
+    }
+}
+
+/// The live state `status` reports.
+pub(crate) fn status_of(live: &Live) -> StatusResult {
+    let state = if live.shutdown().is_triggered() {
+        DaemonState::Stopping
+    } else if live.is_ready() {
+        DaemonState::Running
+    } else {
+        DaemonState::Starting
+    };
+    let health = live.health().get();
+    let checks = live
+        .health()
+        .checks()
+        .into_iter()
+        .map(|check| CheckReport {
+            state: level(&check.health),
+            score: check.health.score(),
+            reason: check.health.reason().map(str::to_owned),
+            name: check.name,
+            failures: check.failures,
+        })
+        .collect();
+    let record = live.last_reload();
+    let last_reload = (record.attempts > 0).then(|| LastReload {
+        outcome: if record.rejected.is_none() { ReloadOutcome::Accepted } else { ReloadOutcome::Rejected },
+        generation: record.generation,
+        reason: record.rejected.clone(),
+        attempts: record.attempts,
+        accepted: record.accepted,
+    });
+    let metrics = match serde_json::to_value(live.metrics().summary()) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    StatusResult {
+        name: live.name().to_owned(),
+        version: live.version().to_owned(),
+        pid: std::process::id(),
+        state,
+        ready: live.is_ready(),
+        ready_after_seconds: live.ready_after().map(|after| after.as_secs_f64()),
+        uptime_seconds: live.uptime().as_secs_f64(),
+        started_at: live.started_at().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs()),
+        health: HealthReport {
+            state: level(&health),
+            score: health.score(),
+            reason: health.reason().map(str::to_owned),
+            checks,
+        },
+        config_generation: live.generation(),
+        last_reload,
+        metrics,
+    }
+}
+
+fn level(health: &Health) -> HealthLevel {
+    match health {
+        Health::Healthy { .. } => HealthLevel::Healthy,
+        Health::Degraded { .. } => HealthLevel::Degraded,
+        Health::Unhealthy { .. } => HealthLevel::Unhealthy,
+    }
+}

@@ -1,0 +1,276 @@
+//! What the runtime knows about the running daemon, shared by everything that reports on it or
+//! acts on it from outside: the control channel, the metrics, the test kit. One `Arc<Live>` per
+//! daemon; every field is read without blocking the daemon.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::health::HealthState;
+use crate::metrics::DaemonMetrics;
+use crate::notify::Notifier;
+use crate::shutdown::Shutdown;
+
+/// The outcome of the latest configuration reload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadRecord {
+    /// Reloads attempted so far (accepted or rejected).
+    pub attempts: u64,
+    /// Reloads accepted so far.
+    pub accepted: u64,
+    /// The configuration generation in effect after the latest attempt (1 before any).
+    pub generation: u64,
+    /// Why the latest attempt was rejected; `None` when it was accepted (or none was made).
+    pub rejected: Option<String>,
+}
+
+/// Why a reload could not be requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadRefused {
+    /// The reloader thread has stopped (the daemon is exiting).
+    Stopped,
+}
+
+/// The running daemon, as the runtime sees it.
+#[derive(Debug)]
+pub struct Live {
+    name: String,
+    version: String,
+    started: Instant,
+    started_at: SystemTime,
+    ready_after: OnceLock<Duration>,
+    stopped_after: OnceLock<Duration>,
+    ready: watch::Sender<bool>,
+    health: HealthState,
+    shutdown: Shutdown,
+    notifier: Arc<Notifier>,
+    generation: AtomicU64,
+    reloads: watch::Sender<ReloadRecord>,
+    reload: SyncSender<()>,
+    metrics: DaemonMetrics,
+}
+
+impl Live {
+    /// State for a daemon that starts now. `reload` is the reloader's request queue (capacity 1,
+    /// shared with SIGHUP).
+    pub(crate) fn new(
+        name: &str,
+        version: &str,
+        shutdown: Shutdown,
+        notifier: Arc<Notifier>,
+        reload: SyncSender<()>,
+        metrics: DaemonMetrics,
+    ) -> Arc<Live> {
+        // The metrics registry (when there is one) reads this daemon's state when it renders.
+        Arc::new_cyclic(|me| {
+            if let Some(registry) = metrics.registry() {
+                registry.attach(me.clone());
+            }
+            Live {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                started: Instant::now(),
+                started_at: SystemTime::now(),
+                ready_after: OnceLock::new(),
+                stopped_after: OnceLock::new(),
+                ready: watch::Sender::new(false),
+                health: HealthState::new(),
+                shutdown,
+                notifier,
+                generation: AtomicU64::new(1),
+                reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
+                reload,
+                metrics,
+            }
+        })
+    }
+
+    /// The service name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The daemon's version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Time since the runtime started (monotonic).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// When the runtime started (wall clock).
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    /// Records that `init` succeeded and readiness was announced; returns the start-to-ready
+    /// latency. Only the first call counts.
+    pub(crate) fn mark_ready(&self) -> Duration {
+        let latency = *self.ready_after.get_or_init(|| self.started.elapsed());
+        self.ready.send_replace(true);
+        latency
+    }
+
+    /// Resolves once the daemon is ready.
+    #[cfg(feature = "testing")]
+    pub async fn wait_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        // The sender lives in `self`, so the wait can only end by readiness.
+        let _ = ready.wait_for(|ready| *ready).await;
+    }
+
+    /// Start-to-ready latency, once the daemon is ready.
+    pub fn ready_after(&self) -> Option<Duration> {
+        self.ready_after.get().copied()
+    }
+
+    /// Records that the daemon's `shutdown` has returned (only the first call counts).
+    pub(crate) fn mark_stopped(&self) {
+        if let Some(requested) = self.shutdown.requested_at() {
+            self.stopped_after.get_or_init(|| requested.elapsed());
+        }
+    }
+
+    /// Time from the shutdown request to the end of the daemon's `shutdown`; while that is still
+    /// running, the time since the request. `None` before any request.
+    pub fn shutdown_duration(&self) -> Option<Duration> {
+        self.stopped_after.get().copied().or_else(|| self.shutdown.requested_at().map(|at| at.elapsed()))
+    }
+
+    /// True once `init` succeeded.
+    pub fn is_ready(&self) -> bool {
+        self.ready_after.get().is_some()
+    }
+
+    /// The daemon's health (what it reported and what its checks found, the worse of the two).
+    pub fn health(&self) -> &HealthState {
+        &self.health
+    }
+
+    /// The shutdown event.
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// The sd_notify channel (disabled when there is no service manager listening).
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
+    }
+
+    /// The daemon's work metrics.
+    pub fn metrics(&self) -> &DaemonMetrics {
+        &self.metrics
+    }
+
+    /// The configuration generation in effect: 1 at start, +1 per accepted reload.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Requests a graceful shutdown on behalf of `who` (logged); false when one was already
+    /// under way.
+    pub fn request_stop(&self, who: &str) -> bool {
+        let first = self.shutdown.trigger();
+        if first {
+            tracing::info!("shutdown requested by {who}");
+            self.notifier.stopping("shutting down");
+        }
+        first
+    }
+
+    /// Requests a configuration reload, as SIGHUP does (a request while one is pending joins it);
+    /// the ticket resolves to the outcome of the first attempt that starts after this request.
+    pub fn request_reload(&self) -> Result<ReloadTicket, ReloadRefused> {
+        let mut outcomes = self.reloads.subscribe();
+        let before = outcomes.borrow_and_update().attempts;
+        match self.reload.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => Ok(ReloadTicket { before, outcomes }),
+            Err(TrySendError::Disconnected(())) => Err(ReloadRefused::Stopped),
+        }
+    }
+
+    /// The latest reload outcome.
+    pub fn last_reload(&self) -> ReloadRecord {
+        self.reloads.borrow().clone()
+    }
+
+    /// Called by the reloader after each attempt.
+    pub(crate) fn record_reload(&self, generation: u64, rejected: Option<String>) {
+        self.generation.store(generation, Ordering::Release);
+        self.reloads.send_modify(|record| {
+            record.attempts += 1;
+            if rejected.is_none() {
+                record.accepted += 1;
+            }
+            record.generation = generation;
+            record.rejected = rejected;
+        });
+    }
+}
+
+/// A requested reload, not yet carried out.
+#[derive(Debug)]
+pub struct ReloadTicket {
+    before: u64,
+    outcomes: watch::Receiver<ReloadRecord>,
+}
+
+impl ReloadTicket {
+    /// The record after the requested reload was attempted; `None` when the daemon stopped first.
+    pub async fn outcome(mut self) -> Option<ReloadRecord> {
+        let before = self.before;
+        self.outcomes.wait_for(|record| record.attempts > before).await.ok().map(|record| record.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> (Arc<Live>, std::sync::mpsc::Receiver<()>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let live = Live::new("svc", "1.0", Shutdown::new(), Arc::new(Notifier::disabled()), tx, DaemonMetrics::new());
+        (live, rx)
+    }
+
+    #[test]
+    fn readiness_is_recorded_once() {
+        let (live, _rx) = live();
+        assert!(!live.is_ready());
+        let first = live.mark_ready();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(live.mark_ready(), first);
+        assert_eq!(live.ready_after(), Some(first));
+    }
+
+    #[tokio::test]
+    async fn a_reload_request_reaches_the_reloader_and_its_outcome_comes_back() {
+        let (live, rx) = live();
+        let outcomes = live.request_reload().unwrap();
+        let again = live.request_reload().unwrap();
+        rx.try_recv().unwrap();
+        assert!(rx.try_recv().is_err(), "a request while one is pending joins it");
+        live.record_reload(2, None);
+        let outcome = outcomes.outcome().await.unwrap();
+        assert_eq!((outcome.attempts, outcome.accepted, outcome.generation), (1, 1, 2));
+        assert_eq!(again.outcome().await.unwrap().generation, 2);
+        assert_eq!(live.generation(), 2);
+        live.record_reload(2, Some("bad".into()));
+        assert_eq!(live.last_reload().rejected.as_deref(), Some("bad"));
+        drop(rx);
+        assert_eq!(live.request_reload().unwrap_err(), ReloadRefused::Stopped);
+    }
+
+    #[test]
+    fn stop_is_requested_once() {
+        let (live, _rx) = live();
+        assert!(live.request_stop("test"));
+        assert!(!live.request_stop("test"));
+        assert!(live.shutdown().is_triggered());
+    }
+}

@@ -1,0 +1,106 @@
+//! The daemon's runtime directory: where its control socket and run-time markers live. The
+//! running daemon and a management command started later by the same user must agree on it, so
+//! it depends only on the service name, the user and the environment a service manager sets.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::platform::env::EnvView;
+
+/// The runtime directory of the service `name` as seen from `env` by the user `euid`:
+///
+/// 1. `$RUNTIME_DIRECTORY` (its first entry), which systemd sets from the unit's
+///    `RuntimeDirectory=NAME`; tests and supervisors may set it too.
+/// 2. `/run/NAME` for root.
+/// 3. `$XDG_RUNTIME_DIR/NAME` for other users (what a systemd user unit gets as well).
+/// 4. `/tmp/duende-UID/NAME` when a user has no `XDG_RUNTIME_DIR`.
+pub fn runtime_dir(name: &str, env: &dyn EnvView, euid: Option<u32>) -> PathBuf {
+    if let Some(dir) = env.var("RUNTIME_DIRECTORY").as_deref().and_then(|dirs| dirs.split(':').next())
+        && !dir.is_empty()
+    {
+        return PathBuf::from(dir);
+    }
+    match euid {
+        Some(0) => Path::new("/run").join(name),
+        _ => match env.var("XDG_RUNTIME_DIR").filter(|dir| dir.starts_with('/')) {
+            Some(base) => Path::new(&base).join(name),
+            None => std::env::temp_dir().join(format!("duende-{}", euid.unwrap_or(0))).join(name),
+        },
+    }
+}
+
+/// Creates `dir` (and missing parents) so that only its owner can enter the last component, and
+/// refuses a directory that belongs to someone else: another user could otherwise plant a socket
+/// there that a management command would trust.
+#[cfg(unix)]
+pub fn prepare(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+
+    if let Some(parent) = dir.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(err),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if !meta.is_dir() {
+        return Err(io::Error::other(format!("{} is not a directory", dir.display())));
+    }
+    if meta.uid() != euid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} belongs to uid {}, not to this user (uid {euid})", dir.display(), meta.uid()),
+        ));
+    }
+    Ok(())
+}
+
+/// Targets without users need no ownership check.
+#[cfg(not(unix))]
+pub fn prepare(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::env::FakeEnv;
+
+    #[test]
+    fn systemd_runtime_directory_wins() {
+        let env = FakeEnv::new()
+            .with_var("RUNTIME_DIRECTORY", "/run/svc:/run/other")
+            .with_var("XDG_RUNTIME_DIR", "/run/user/7");
+        assert_eq!(runtime_dir("svc", &env, Some(7)), PathBuf::from("/run/svc"));
+    }
+
+    #[test]
+    fn root_uses_run_and_users_their_runtime_dir() {
+        let env = FakeEnv::new().with_var("XDG_RUNTIME_DIR", "/run/user/1000");
+        assert_eq!(runtime_dir("svc", &env, Some(0)), PathBuf::from("/run/svc"));
+        assert_eq!(runtime_dir("svc", &env, Some(1000)), PathBuf::from("/run/user/1000/svc"));
+    }
+
+    #[test]
+    fn users_without_a_runtime_dir_get_one_of_their_own_in_tmp() {
+        let env = FakeEnv::new().with_var("XDG_RUNTIME_DIR", "relative/ignored");
+        assert_eq!(runtime_dir("svc", &env, Some(1000)), std::env::temp_dir().join("duende-1000").join("svc"));
+    }
+
+    #[test]
+    fn prepare_makes_a_private_directory_and_accepts_it_twice() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("a/b/svc");
+        prepare(&dir).unwrap();
+        prepare(&dir).unwrap();
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        let file = base.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(prepare(&file).unwrap_err().to_string().contains("not a directory"));
+    }
+}
