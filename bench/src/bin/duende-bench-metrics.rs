@@ -2,7 +2,8 @@
 //! with the exporter's recorder installed; how long rendering and a real HTTP scrape of 1,000
 //! series take; and how often an idle daemon with the exporter on wakes over 10 s, against what
 //! its upkeep interval predicts and against the same daemon with metrics off and a bare tokio
-//! baseline, all measured in the same window.
+//! baseline, plus a daemon with the exporter and a health check every 2 s (wake-ups per upkeep
+//! tick or check round), all measured in the same window.
 //!
 //! `scripts/bench-metrics` builds the binaries in release mode and runs this.
 
@@ -27,6 +28,8 @@ const SCRAPES: usize = 201;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
 const IDLE_INSTANCES: usize = 5;
 const UPKEEP: Duration = Duration::from_secs(5);
+/// The health-check interval of the fourth subject (exporter and checks on).
+const HEALTH: Duration = Duration::from_secs(2);
 
 fn main() -> Result<(), String> {
     let off = record_ns(&DaemonMetrics::detached());
@@ -63,6 +66,17 @@ fn main() -> Result<(), String> {
     println!(
         "  extra wake-ups with the exporter on           {extra:>6}   expected {expected}  {}",
         verdict(extra <= expected)
+    );
+    let rounds = IDLE_WINDOW.as_secs() / HEALTH.as_secs();
+    let checked_extra = idle.checked.saturating_sub(idle.off);
+    println!(
+        "  duende, exporter on + health checks every {}s {:>6}   {expected} upkeep ticks + {rounds} check rounds: \
+         {checked_extra} extra wake-ups, {:.1} per tick or round  {}",
+        HEALTH.as_secs(),
+        idle.checked,
+        checked_extra as f64 / (expected + rounds) as f64,
+        // A round wakes the scheduler and the worker running the check, at most three threads.
+        verdict(checked_extra <= 3 * (expected + rounds))
     );
     Ok(())
 }
@@ -127,13 +141,14 @@ struct Idle {
     baseline: u64,
     off: u64,
     on: u64,
+    checked: u64,
 }
 
-/// Every instance of the three subjects at once, so they share one window of machine noise.
+/// Every instance of the four subjects at once, so they share one window of machine noise.
 fn idle_wakeups() -> Result<Idle, String> {
     let dir = std::env::current_exe().map_err(err)?.parent().map(Path::to_path_buf).unwrap_or_default();
-    let (baseline, idle) = (dir.join("baseline"), dir.join("duende-idle"));
-    for path in [&baseline, &idle] {
+    let (baseline, idle, checked) = (dir.join("baseline"), dir.join("duende-idle"), dir.join("duende-checked"));
+    for path in [&baseline, &idle, &checked] {
         if !path.exists() {
             return Err(format!(
                 "{} not found; run scripts/bench-metrics (it builds every bench binary)",
@@ -151,17 +166,28 @@ fn idle_wakeups() -> Result<Idle, String> {
     let mut scraped = Vec::new();
     let result = (|| {
         for n in 0..IDLE_INSTANCES {
-            for subject in 0..3 {
+            for subject in 0..4 {
                 let runtime_dir = work.join(format!("run-{subject}-{n}"));
-                let mut command = Command::new(if subject == 0 { &baseline } else { &idle });
+                let program = match subject {
+                    0 => &baseline,
+                    1 | 2 => &idle,
+                    _ => &checked,
+                };
+                let prefix = if subject == 3 { "DUENDE_CHECKED" } else { "DUENDE_IDLE" };
+                let mut command = Command::new(program);
                 command.env("RUNTIME_DIRECTORY", &runtime_dir);
-                if subject == 2 {
+                if subject >= 2 {
                     let address = free_port()?;
                     command
-                        .env("DUENDE_IDLE_METRICS__ENABLED", "true")
-                        .env("DUENDE_IDLE_METRICS__LISTEN", address.to_string())
-                        .env("DUENDE_IDLE_METRICS__UPKEEP_INTERVAL", format!("{}s", UPKEEP.as_secs()));
+                        .env(format!("{prefix}_METRICS__ENABLED"), "true")
+                        .env(format!("{prefix}_METRICS__LISTEN"), address.to_string())
+                        .env(format!("{prefix}_METRICS__UPKEEP_INTERVAL"), format!("{}s", UPKEEP.as_secs()));
                     scraped.push(address);
+                }
+                if subject == 3 {
+                    command
+                        .env("DUENDE_CHECKED_HEALTH_CHECK__ENABLED", "true")
+                        .env("DUENDE_CHECKED_HEALTH_CHECK__INTERVAL", format!("{}s", HEALTH.as_secs()));
                 }
                 let mut child = spawn(command, &socket_path)?;
                 wait_ready(&socket, &mut child)?;
@@ -178,11 +204,16 @@ fn idle_wakeups() -> Result<Idle, String> {
         std::thread::sleep(Duration::from_secs(1));
         let before: Vec<u64> = children.iter().map(|(_, child)| context_switches(child.id())).collect();
         std::thread::sleep(IDLE_WINDOW);
-        let mut wakeups = vec![Vec::new(); 3];
+        let mut wakeups = vec![Vec::new(); 4];
         for ((subject, child), before) in children.iter().zip(before) {
             wakeups[*subject].push(context_switches(child.id()).saturating_sub(before));
         }
-        Ok(Idle { baseline: median_u64(&wakeups[0]), off: median_u64(&wakeups[1]), on: median_u64(&wakeups[2]) })
+        Ok(Idle {
+            baseline: median_u64(&wakeups[0]),
+            off: median_u64(&wakeups[1]),
+            on: median_u64(&wakeups[2]),
+            checked: median_u64(&wakeups[3]),
+        })
     })();
     for (_, child) in &mut children {
         terminate(child);
