@@ -6,7 +6,9 @@
 //! are allowed), 78 when the configuration is invalid, 71 when the environment has a problem.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::cli::Common;
 use crate::config;
@@ -35,6 +37,17 @@ pub struct ConfigFacts {
     pub lock_memory_required: bool,
     /// `binary_path`, and what is at it.
     pub binary: Option<(PathBuf, BinaryState)>,
+    /// `metrics.listen` when `[metrics] enabled = true`, and whether it could be bound just now.
+    pub metrics: Option<(SocketAddr, Result<(), String>)>,
+}
+
+/// The control channel as found from this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlFacts {
+    /// The socket `run` would listen on (and management commands talk to).
+    pub socket: PathBuf,
+    /// The pid of a daemon answering there, `None` when none does, or why it could not be told.
+    pub running: Result<Option<u32>, String>,
 }
 
 /// What is at `binary_path`.
@@ -92,6 +105,8 @@ pub struct Facts {
     pub linger: bool,
     /// This binary, for when `binary_path` is not set.
     pub this_binary: Option<PathBuf>,
+    /// The control channel.
+    pub control: ControlFacts,
 }
 
 /// Reads every fact `check` needs: the configuration for `D`, and the host through `env`.
@@ -103,6 +118,10 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvVi
             binary: loaded.settings.binary_path.map(|path| {
                 let state = binary_state(&path);
                 (path, state)
+            }),
+            metrics: loaded.settings.metrics.enabled.then(|| {
+                let listen = loaded.settings.metrics.listen;
+                (listen, std::net::TcpListener::bind(listen).map(drop).map_err(|err| err.to_string()))
             }),
         })
         .map_err(|err| err.to_string());
@@ -128,7 +147,27 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvVi
         user,
         linger,
         this_binary: std::env::current_exe().ok(),
+        control: control_facts(options.name, env),
     }
+}
+
+fn control_facts(name: &str, env: &dyn EnvView) -> ControlFacts {
+    use crate::control::client::{ClientError, call};
+    use crate::control::protocol::{Op, StatusResult};
+    let socket = crate::control::socket_for(name, env);
+    let asked = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|err| format!("cannot start a runtime to ask the control socket: {err}"))
+        .map(|runtime| runtime.block_on(call::<StatusResult>(&socket, Op::Status, Duration::from_secs(2))));
+    let running = match asked {
+        Ok(Ok(status)) => Ok(Some(status.pid)),
+        Ok(Err(ClientError::NotRunning { .. })) => Ok(None),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err),
+    };
+    ControlFacts { socket, running }
 }
 
 fn binary_state(path: &Path) -> BinaryState {
@@ -254,6 +293,7 @@ pub fn report(name: &str, facts: &Facts) -> Report {
     platform(facts, &mut findings);
     memory_locking(facts, &mut findings);
     service_manager(facts, &mut findings);
+    channels(facts, &mut findings);
     let findings = findings.0;
     let exit = if findings.iter().any(|f| f.mark == Mark::Problem && f.in_config) {
         Exit::Config
@@ -424,6 +464,55 @@ fn service_manager(facts: &Facts, findings: &mut Findings) {
     }
 }
 
+/// The control socket and the metrics listener: what `run` will open, and whether it can.
+fn channels(facts: &Facts, findings: &mut Findings) {
+    const SECTION: &str = "channels";
+    let socket = facts.control.socket.display();
+    let running = match &facts.control.running {
+        Ok(Some(pid)) => {
+            findings.add(
+                SECTION,
+                Mark::Warn,
+                format!("a daemon (pid {pid}) already answers on the control socket `{socket}`: a second `run` with this runtime directory exits 69"),
+                Some("stop it first, or give the second instance its own RUNTIME_DIRECTORY".to_owned()),
+            );
+            Some(*pid)
+        }
+        Ok(None) => {
+            findings.add(SECTION, Mark::Ok, format!("control socket: `{socket}` (no daemon answers there now)"), None);
+            None
+        }
+        Err(err) => {
+            findings.add(
+                SECTION,
+                Mark::Warn,
+                format!("cannot tell whether a daemon answers on `{socket}`: {err}"),
+                Some("run `check` as the daemon's user or as root".to_owned()),
+            );
+            None
+        }
+    };
+    let Ok(config) = &facts.config else { return };
+    match (&config.metrics, running) {
+        (None, _) => findings.add(SECTION, Mark::Ok, "metrics exporter: off ([metrics] enabled = false)", None),
+        (Some((listen, Ok(()))), _) => {
+            findings.add(SECTION, Mark::Ok, format!("metrics exporter: `{listen}` can be bound"), None);
+        }
+        (Some((listen, Err(err))), Some(pid)) => findings.add(
+            SECTION,
+            Mark::Ok,
+            format!("metrics exporter: `{listen}` is taken ({err}), presumably by the running daemon (pid {pid})"),
+            None,
+        ),
+        (Some((listen, Err(err))), None) => findings.add(
+            SECTION,
+            Mark::Problem,
+            format!("metrics exporter: `{listen}` cannot be bound: {err}; `run` would exit 71"),
+            Some("set metrics.listen to a free port (port 0 picks one), or stop what listens there".to_owned()),
+        ),
+    }
+}
+
 fn notify_socket(facts: &Facts, findings: &mut Findings) {
     const SECTION: &str = "service manager";
     let Some(notify) = &facts.notify else {
@@ -509,6 +598,7 @@ mod tests {
             user: Some("root".to_owned()),
             linger: false,
             this_binary: Some(PathBuf::from("/usr/local/bin/demo")),
+            control: ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(None) },
         }
     }
 
@@ -538,8 +628,37 @@ mod tests {
              \x20 ok       systemd is not reachable (/run/systemd/system is absent, so systemd is not the init system); \
              platform `native` does not need it\n\
              \x20 ok       NOTIFY_SOCKET is not set: readiness is not reported (expected outside a `Type=notify` unit)\n\
+             \nchannels\n\
+             \x20 ok       control socket: `/run/demo/control.sock` (no daemon answers there now)\n\
+             \x20 ok       metrics exporter: off ([metrics] enabled = false)\n\
              \n0 problems, 0 warnings\n"
         );
+    }
+
+    #[test]
+    fn a_metrics_port_that_cannot_be_bound_is_a_problem_unless_our_daemon_holds_it() {
+        let listen: SocketAddr = "127.0.0.1:9464".parse().unwrap();
+        let taken = Err("Address already in use (os error 98)".to_owned());
+        let config = ConfigFacts { metrics: Some((listen, taken)), ..ConfigFacts::default() };
+        let facts = Facts { config: Ok(config.clone()), ..healthy() };
+        let report = report("demo", &facts);
+        assert_eq!(report.exit, Exit::OsError);
+        let finding = find(&report, "`127.0.0.1:9464` cannot be bound: Address already in use");
+        assert_eq!(finding.mark, Mark::Problem);
+        assert!(finding.text.ends_with("`run` would exit 71"), "{}", finding.text);
+        assert!(finding.fix.as_deref().is_some_and(|fix| fix.contains("metrics.listen")));
+
+        let running = ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(Some(4242)) };
+        let report = report_of(&Facts { config: Ok(config), control: running, ..healthy() });
+        assert_eq!(report.exit, Exit::Success);
+        assert_eq!(find(&report, "presumably by the running daemon (pid 4242)").mark, Mark::Ok);
+        let second = find(&report, "a daemon (pid 4242) already answers on the control socket");
+        assert_eq!(second.mark, Mark::Warn);
+        assert!(second.text.contains("a second `run` with this runtime directory exits 69"), "{}", second.text);
+
+        let free = ConfigFacts { metrics: Some((listen, Ok(()))), ..ConfigFacts::default() };
+        let report = report_of(&Facts { config: Ok(free), ..healthy() });
+        assert_eq!(find(&report, "metrics exporter: `127.0.0.1:9464` can be bound").mark, Mark::Ok);
     }
 
     #[test]

@@ -412,6 +412,7 @@ impl<D: Daemon> Reloader<D> {
     /// One reload: every layer re-read and validated, then swapped in or rejected.
     pub(crate) fn reload(&self) {
         let number = self.live.generation();
+        self.live.reload_starting();
         self.notifier.reloading();
         tracing::info!("SIGHUP: reloading configuration");
         match config::load_settings::<D::Config>(&self.sources, D::validate) {

@@ -49,6 +49,7 @@ pub struct Live {
     notifier: Arc<Notifier>,
     generation: AtomicU64,
     reloads: watch::Sender<ReloadRecord>,
+    reloads_started: AtomicU64,
     reload: SyncSender<()>,
     metrics: DaemonMetrics,
 }
@@ -82,6 +83,7 @@ impl Live {
                 notifier,
                 generation: AtomicU64::new(1),
                 reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
+                reloads_started: AtomicU64::new(0),
                 reload,
                 metrics,
             }
@@ -187,9 +189,12 @@ impl Live {
     /// the ticket resolves to the outcome of the first attempt that starts after this request.
     pub fn request_reload(&self) -> Result<ReloadTicket, ReloadRefused> {
         let mut outcomes = self.reloads.subscribe();
-        let before = outcomes.borrow_and_update().attempts;
+        outcomes.borrow_and_update();
+        // The first attempt to start after this point reads the configuration as it is now; one
+        // already under way may have read it before, so its outcome does not answer this request.
+        let after = self.reloads_started.load(Ordering::Acquire);
         match self.reload.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) => Ok(ReloadTicket { before, outcomes }),
+            Ok(()) | Err(TrySendError::Full(())) => Ok(ReloadTicket { after, outcomes }),
             Err(TrySendError::Disconnected(())) => Err(ReloadRefused::Stopped),
         }
     }
@@ -200,6 +205,11 @@ impl Live {
     }
 
     /// Called by the reloader after each attempt.
+    /// Called by the reloader as each attempt begins, before it reads any layer.
+    pub(crate) fn reload_starting(&self) {
+        self.reloads_started.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub(crate) fn record_reload(&self, generation: u64, rejected: Option<String>) {
         self.generation.store(generation, Ordering::Release);
         self.reloads.send_modify(|record| {
@@ -216,15 +226,16 @@ impl Live {
 /// A requested reload, not yet carried out.
 #[derive(Debug)]
 pub struct ReloadTicket {
-    before: u64,
+    /// Attempts started when the reload was requested: the answer is attempt `after + 1`.
+    after: u64,
     outcomes: watch::Receiver<ReloadRecord>,
 }
 
 impl ReloadTicket {
     /// The record after the requested reload was attempted; `None` when the daemon stopped first.
     pub async fn outcome(mut self) -> Option<ReloadRecord> {
-        let before = self.before;
-        self.outcomes.wait_for(|record| record.attempts > before).await.ok().map(|record| record.clone())
+        let after = self.after;
+        self.outcomes.wait_for(|record| record.attempts > after).await.ok().map(|record| record.clone())
     }
 }
 
@@ -255,6 +266,7 @@ mod tests {
         let again = live.request_reload().unwrap();
         rx.try_recv().unwrap();
         assert!(rx.try_recv().is_err(), "a request while one is pending joins it");
+        live.reload_starting();
         live.record_reload(2, None);
         let outcome = outcomes.outcome().await.unwrap();
         assert_eq!((outcome.attempts, outcome.accepted, outcome.generation), (1, 1, 2));
@@ -264,6 +276,24 @@ mod tests {
         assert_eq!(live.last_reload().rejected.as_deref(), Some("bad"));
         drop(rx);
         assert_eq!(live.request_reload().unwrap_err(), ReloadRefused::Stopped);
+    }
+
+    #[tokio::test]
+    async fn a_reload_already_under_way_does_not_answer_a_later_request() {
+        let (live, rx) = live();
+        live.request_reload().unwrap();
+        rx.try_recv().unwrap();
+        live.reload_starting(); // this attempt read the configuration before the next request
+        let ticket = live.request_reload().unwrap();
+        live.record_reload(2, None);
+        let waiting = tokio::spawn(ticket.outcome());
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "answered by the attempt that started before the request");
+        rx.try_recv().unwrap();
+        live.reload_starting();
+        live.record_reload(2, Some("now broken".into()));
+        let outcome = waiting.await.unwrap().unwrap();
+        assert_eq!((outcome.attempts, outcome.rejected.as_deref()), (2, Some("now broken")));
     }
 
     #[test]

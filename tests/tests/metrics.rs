@@ -478,3 +478,25 @@ fn metrics_are_off_by_default_and_nothing_listens() {
     on.daemon.signal(libc::SIGTERM);
     assert_eq!(on.daemon.wait_exit(), 0);
 }
+
+/// `check` tries the metrics address: taken by a stranger it is a problem (`run` would exit 71);
+/// taken by the daemon of this runtime directory it is expected, and a second `run` is warned of.
+#[test]
+fn check_tells_a_taken_metrics_port_from_one_the_running_daemon_holds() {
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let stranger = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = stranger.local_addr().unwrap().to_string();
+    let (code, out) = with_metrics(COUNTER, &taken, runtime_dir.path()).args(["check"]).run();
+    assert_eq!(code, 71, "{out}");
+    assert!(out.contains(&format!("metrics exporter: `{taken}` cannot be bound")), "{out}");
+    assert!(out.contains("fix: set metrics.listen to a free port"), "{out}");
+    drop(stranger);
+
+    let (mut daemon, address) = serving(with_metrics(COUNTER, "127.0.0.1:0", runtime_dir.path()));
+    let (code, out) = with_metrics(COUNTER, &address.to_string(), runtime_dir.path()).args(["check"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("presumably by the running daemon (pid {})", daemon.pid())), "{out}");
+    assert!(out.contains(&format!("a daemon (pid {}) already answers on the control socket", daemon.pid())), "{out}");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(), 0);
+}
