@@ -22,6 +22,7 @@ fn reloader(live: &Arc<Live>, requests: std::sync::mpsc::Receiver<()>, outcomes:
             if requests.recv().is_err() {
                 return;
             }
+            live.reload_starting();
             let generation = live.generation();
             match outcome {
                 None => live.record_reload(generation + 1, None),
