@@ -317,9 +317,11 @@ async fn round(
     let list = checks.snapshot();
     let mut running = tokio::task::JoinSet::new();
     for (index, (_, check)) in list.iter().enumerate() {
-        let future = check();
+        let check = Arc::clone(check);
         let timeout = config.timeout;
-        running.spawn(async move { (index, tokio::time::timeout(timeout, future).await) });
+        // The check is called inside its task, so a panic in the call, not only in the future it
+        // returns, is caught there and counts as a failure instead of ending the scheduler.
+        running.spawn(async move { (index, tokio::time::timeout(timeout, check()).await) });
     }
     let mut outcomes: Vec<Option<Health>> = vec![None; list.len()];
     while let Some(joined) = running.join_next().await {
