@@ -172,7 +172,7 @@ where
     }
 
     // The metrics port is bound (or the daemon refused) before anything of the daemon's runs.
-    let mut metrics = match metrics::Setup::prepare(options.name, &settings.metrics) {
+    let mut metrics = match metrics::Setup::prepare(&settings.metrics) {
         Ok(metrics) => metrics,
         Err(err) => {
             tracing::error!("{err}");
@@ -242,6 +242,7 @@ where
             return err.exit();
         }
     };
+    metrics.count_restart(options.name);
     let ctx = DaemonContext::new(config_rx, live, events_rx, pending, args);
     let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
         .unwrap_or_else(|_| {

@@ -353,13 +353,21 @@ fn restarts_count_starts_after_an_unclean_end_only() {
 
     let (mut second, address) = start();
     assert_eq!(restarts(address), 1.0, "a start after a crash is a restart");
-    second.signal(libc::SIGTERM);
-    assert_eq!(second.wait_exit(), 0);
+    // A second instance on the same runtime directory is refused before it counts anything.
+    let (code, out) = with_metrics(COUNTER, "127.0.0.1:0", runtime_dir.path()).run();
+    assert_eq!(code, 69, "{out}");
+    second.signal(libc::SIGKILL);
+    assert_eq!(second.wait_exit(), 128 + libc::SIGKILL);
 
     let (mut third, address) = start();
-    assert_eq!(restarts(address), 1.0, "a start after a graceful stop is not");
+    assert_eq!(restarts(address), 2.0, "two crashes, two restarts; the refused instance is not one");
     third.signal(libc::SIGTERM);
     assert_eq!(third.wait_exit(), 0);
+
+    let (mut fourth, address) = start();
+    assert_eq!(restarts(address), 2.0, "a start after a graceful stop is not");
+    fourth.signal(libc::SIGTERM);
+    assert_eq!(fourth.wait_exit(), 0);
 }
 
 fn resident_kib(pid: i32) -> u64 {

@@ -21,8 +21,8 @@ pub(crate) struct Setup {
 impl Setup {
     /// Binds the scrape endpoint and installs the recorder when `settings` enable metrics. A port
     /// that cannot be bound is an error (the daemon must not start without what it was told to
-    /// serve); a recorder installed by someone else or an unusable runtime directory are logged.
-    pub(crate) fn prepare(name: &str, settings: &MetricsSettings) -> Result<Setup, MetricsError> {
+    /// serve); a recorder installed by someone else is logged.
+    pub(crate) fn prepare(settings: &MetricsSettings) -> Result<Setup, MetricsError> {
         if !settings.enabled {
             return Ok(Setup { registry: None, exporter: None, running: None, restarts: None });
         }
@@ -31,21 +31,25 @@ impl Setup {
         if let Err(err) = registry.install_globally() {
             tracing::warn!("{err}");
         }
+        Ok(Setup { registry: Some(registry), exporter: Some(exporter), running: None, restarts: None })
+    }
+
+    /// Counts this start in the restart record of the runtime directory. Called once this process
+    /// holds the runtime directory (the control channel's lock), so a second instance that is
+    /// refused never touches the record of the one running.
+    pub(crate) fn count_restart(&mut self, name: &str) {
+        let Some(registry) = &self.registry else { return };
         let dir = crate::rundir::runtime_dir(name, &HostEnv, effective_uid());
-        let restarts = match RestartLog::begin(&dir) {
+        match RestartLog::begin(&dir) {
             Ok(log) => {
                 registry.set_restarts(log.count());
-                Some(log)
+                self.restarts = Some(log);
             }
-            Err(err) => {
-                tracing::warn!(
-                    "cannot count restarts in {}: {err}; duende_restarts_total is left out of the metrics",
-                    dir.display()
-                );
-                None
-            }
-        };
-        Ok(Setup { registry: Some(registry), exporter: Some(exporter), running: None, restarts })
+            Err(err) => tracing::warn!(
+                "cannot count restarts in {}: {err}; duende_restarts_total is left out of the metrics",
+                dir.display()
+            ),
+        }
     }
 
     /// The daemon's RED handles: in the registry when there is one, otherwise totals only.
