@@ -37,7 +37,13 @@ fn main() -> Result<(), String> {
             return Err(format!("{} not found; run scripts/bench (it builds every bench binary)", s.path.display()));
         }
     }
-    let work = std::env::temp_dir().join(format!("duende-bench-{}", std::process::id()));
+    // On tmpfs when there is one: a daemon's runtime directory (its control socket and instance
+    // lock) is on tmpfs on real systems (`/run`, `$XDG_RUNTIME_DIR`), not on a disk.
+    let scratch = [std::path::Path::new("/dev/shm"), std::path::Path::new("/run/user")]
+        .into_iter()
+        .find(|dir| dir.is_dir() && tmpfs(dir))
+        .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
+    let work = scratch.join(format!("duende-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let socket_path = work.join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).map_err(|e| e.to_string())?;
@@ -84,6 +90,20 @@ fn main() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&work);
     report(&subjects, &figures);
     Ok(())
+}
+
+/// True when `dir` is on a tmpfs (its mount in /proc/self/mounts, longest prefix wins).
+fn tmpfs(dir: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            dir.starts_with(point).then(|| (point.len(), kind == "tmpfs"))
+        })
+        .max()
+        .is_some_and(|(_, is_tmpfs)| is_tmpfs)
 }
 
 fn spawn(s: &Subject, socket: &Path) -> Result<Child, String> {
