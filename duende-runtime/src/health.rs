@@ -278,7 +278,7 @@ pub(crate) async fn schedule<C>(
     notifier: Arc<Notifier>,
     mut settings: watch::Receiver<Generation<C>>,
 ) {
-    let mut failures: BTreeMap<String, u32> = BTreeMap::new();
+    let mut tracker = Tracker::default();
     loop {
         let config = settings.borrow_and_update().settings.health_check.clone();
         if !config.enabled {
@@ -296,7 +296,7 @@ pub(crate) async fn schedule<C>(
             continue;
         }
         let started = tokio::time::Instant::now();
-        let (health, statuses) = round(&checks, &config, &mut failures).await;
+        let (health, statuses) = round(&checks, &config, &mut tracker).await;
         if let Some(previous) = state.set_checked(health.clone(), statuses) {
             log_change(&previous, &state.get());
             notifier.status(&state.get().to_string());
@@ -308,37 +308,81 @@ pub(crate) async fn schedule<C>(
     }
 }
 
-/// One round: every check at once, each bounded by the timeout.
-async fn round(
-    checks: &Checks,
-    config: &HealthCheck,
-    failures: &mut BTreeMap<String, u32>,
-) -> (Health, Vec<CheckStatus>) {
+/// What the scheduler remembers between rounds.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// Failures in a row, per check.
+    failures: BTreeMap<String, u32>,
+    /// Checks that did not finish by their round's deadline and have not finished since (one that
+    /// blocks its thread cannot be cancelled): no second copy is started while one is stuck.
+    stuck: BTreeMap<String, (tokio::task::JoinHandle<()>, tokio::time::Instant)>,
+}
+
+/// One round: every check at once, the round bounded by the timeout. A check still running at
+/// the deadline has failed; it is cancelled, and while it cannot be (it blocks its thread) it
+/// is not started again, so a stuck check holds at most one worker thread.
+async fn round(checks: &Checks, config: &HealthCheck, tracker: &mut Tracker) -> (Health, Vec<CheckStatus>) {
     let list = checks.snapshot();
-    let mut running = tokio::task::JoinSet::new();
-    for (index, (_, check)) in list.iter().enumerate() {
+    let started = tokio::time::Instant::now();
+    let (results, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let mut outcomes: Vec<Option<Health>> = vec![None; list.len()];
+    let mut tasks: Vec<Option<tokio::task::JoinHandle<()>>> = Vec::with_capacity(list.len());
+    for (index, (name, check)) in list.iter().enumerate() {
+        if let Some((task, since)) = tracker.stuck.get(name) {
+            if !task.is_finished() {
+                let running = humantime::format_duration(round_to_millis(since.elapsed()));
+                outcomes[index] =
+                    Some(Health::unhealthy(format!("still running after {running}, since an earlier round")));
+                tasks.push(None);
+                continue;
+            }
+            tracker.stuck.remove(name);
+        }
         let check = Arc::clone(check);
-        let timeout = config.timeout;
+        let results = results.clone();
         // The check is called inside its task, so a panic in the call, not only in the future it
         // returns, is caught there and counts as a failure instead of ending the scheduler.
-        running.spawn(async move { (index, tokio::time::timeout(timeout, check()).await) });
+        tasks.push(Some(tokio::spawn(async move {
+            let health = check().await;
+            let _ = results.send((index, health));
+        })));
     }
-    let mut outcomes: Vec<Option<Health>> = vec![None; list.len()];
-    while let Some(joined) = running.join_next().await {
-        if let Ok((index, outcome)) = joined {
-            outcomes[index] = Some(outcome.unwrap_or_else(|_| {
-                Health::unhealthy(format!("did not finish within {}", humantime::format_duration(config.timeout)))
-            }));
+    drop(results);
+    let deadline = started + config.timeout;
+    loop {
+        tokio::select! {
+            result = arrived.recv() => match result {
+                Some((index, health)) => outcomes[index] = Some(health),
+                None => break,
+            },
+            () = tokio::time::sleep_until(deadline) => break,
         }
     }
-    failures.retain(|name, _| list.iter().any(|(declared, _)| declared == name));
+    while let Ok((index, health)) = arrived.try_recv() {
+        outcomes[index] = Some(health);
+    }
+    for (index, task) in tasks.into_iter().enumerate() {
+        let Some(task) = task else { continue };
+        if outcomes[index].is_some() {
+            continue;
+        }
+        outcomes[index] = Some(if task.is_finished() {
+            // Ended without a result: it panicked.
+            Health::unhealthy("the check panicked")
+        } else {
+            task.abort();
+            tracker.stuck.insert(list[index].0.clone(), (task, started));
+            Health::unhealthy(format!("did not finish within {}", humantime::format_duration(config.timeout)))
+        });
+    }
+    tracker.failures.retain(|name, _| list.iter().any(|(declared, _)| declared == name));
+    tracker.stuck.retain(|name, _| list.iter().any(|(declared, _)| declared == name));
     let retries = config.retries.max(1);
     let mut overall = Health::healthy();
     let mut statuses = Vec::with_capacity(list.len());
     for ((name, _), outcome) in list.iter().zip(outcomes) {
-        // A check whose task panicked left no outcome.
         let outcome = outcome.unwrap_or_else(|| Health::unhealthy("the check panicked"));
-        let count = failures.entry(name.clone()).or_default();
+        let count = tracker.failures.entry(name.clone()).or_default();
         let health = if let Health::Unhealthy { reason } = &outcome {
             *count = count.saturating_add(1);
             if *count >= retries {
@@ -358,6 +402,11 @@ async fn round(
         statuses.push(CheckStatus { name: name.clone(), health, failures: *count });
     }
     (overall, statuses)
+}
+
+/// `duration` without its sub-millisecond part, for messages.
+fn round_to_millis(duration: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Resolves when a reload changed the configuration; never when no reload can happen any more.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use duende_tests::{PATIENCE, Spawn};
 
 const SPOOL: &str = env!("CARGO_BIN_EXE_example-health");
+const PROBE: &str = env!("CARGO_BIN_EXE_probe");
 
 /// Every `STATUS=` the daemon sends until `until` is among them (or PATIENCE passes).
 fn statuses_until(socket: &UnixDatagram, until: &str) -> Vec<String> {
@@ -95,4 +96,36 @@ fn checks_stay_off_unless_enabled() {
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit(), 0);
     assert!(!d.output().contains("health:"), "a check ran although [health_check] is off:\n{}", d.output());
+}
+
+/// A check that blocks its thread cannot be cancelled: it fails at the deadline, is not started
+/// again while it is stuck (so it holds one worker, not all of them), and the daemon stays
+/// responsive: its control channel answers and it stops on TERM.
+#[test]
+fn a_check_that_blocks_its_thread_fails_once_per_round_and_is_not_started_twice() {
+    let mut d = Spawn::new(PROBE)
+        .args(["--set", "app.stuck_check=true", "--set", "health_check.enabled=true"])
+        .args(["--set", "health_check.interval=100ms", "--set", "health_check.timeout=100ms"])
+        .args(["--set", "health_check.retries=1", "--set", "log_level=debug"])
+        .start();
+    d.expect_line("health: unhealthy: stuck: did not finish within 100ms");
+    d.expect_line("still running after");
+    let threads = |pid: i32| -> u32 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+    };
+    let before = threads(d.pid());
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(threads(d.pid()), before, "rounds started new threads for the stuck check");
+    let status = Spawn::new(PROBE).runtime_dir(d.runtime_dir()).args(["status", "--json"]).run();
+    assert_eq!(status.0, 0, "it runs (unhealthy, but running): {}", status.1);
+    let json: serde_json::Value = serde_json::from_str(status.1.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", status.1));
+    let live = &json["live"];
+    assert_eq!(live["health"]["state"], "unhealthy", "{live:#}");
+    let reason = live["health"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("stuck: still running after"), "{live:#}");
+    assert!(live["health"]["checks"][0]["failures"].as_u64() >= Some(5), "one failure per round: {live:#}");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0);
 }

@@ -32,6 +32,8 @@ struct ProbeConfig {
     label: String,
     /// Must not be negative (exercises the daemon's own validation).
     level: i64,
+    /// Declare a health check `stuck` that blocks its thread and never returns.
+    stuck_check: bool,
 }
 
 struct Probe;
@@ -59,6 +61,12 @@ impl Daemon for Probe {
         echo.sort();
         for (key, value) in echo {
             say(&format!("env {key}={value:?}"));
+        }
+        if ctx.app().stuck_check {
+            ctx.add_health_check("stuck", || async {
+                std::thread::sleep(Duration::from_secs(3600));
+                Health::healthy()
+            });
         }
         duende::tokio::time::sleep(Duration::from_millis(ctx.app().init_delay_ms)).await;
         say("init done");
