@@ -23,6 +23,7 @@ use crate::health::{self, HealthState};
 use crate::live::Live;
 use crate::logging::{self, LogControl};
 use crate::metrics;
+use crate::metrics::DaemonMetrics;
 use crate::mlock::{self, MlockMode};
 use crate::notify::{self, Notifier};
 use crate::shutdown::Shutdown;
@@ -182,35 +183,19 @@ where
 
     // Signal handlers go in before the async runtime and any user code exist.
     let shutdown = Shutdown::new();
-    let (events_tx, events_rx) = mpsc::channel(64);
-    let (reload_tx, reload_rx) = std::sync::mpsc::sync_channel(1);
-    let live = Live::new(
+    let Wiring { live, routes, reloader, reload_requests, config: config_rx, ctx } = Wiring::<D>::new(
         options.name,
-        &settings.version,
-        shutdown.clone(),
-        Arc::clone(&notifier),
-        reload_tx.clone(),
-        metrics.daemon_metrics(),
-    );
-    let (config_tx, config_rx) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
-    let pending = Arc::new(Pending::default());
-    let routes = Routes {
-        shutdown: shutdown.clone(),
-        events: events_tx.clone(),
-        pending: Arc::clone(&pending),
-        reload: reload_tx,
-        notifier: Arc::clone(&notifier),
-    };
-    let reloader = Reloader::<D> {
+        settings,
         sources,
-        config: config_tx,
-        events: events_tx,
-        notifier: Arc::clone(&notifier),
-        live: Arc::clone(&live),
+        shutdown.clone(),
+        &notifier,
+        metrics.daemon_metrics(),
         log,
-    };
+        args,
+    );
     let deadline = Deadline { shutdown, config: config_rx.clone() };
-    if let Err(err) = signals::install(routes).and_then(|()| reloader.start(reload_rx)).and_then(|()| deadline.start())
+    if let Err(err) =
+        signals::install(routes).and_then(|()| reloader.start(reload_requests)).and_then(|()| deadline.start())
     {
         tracing::error!(%err, "cannot install signal handling");
         return Exit::OsError;
@@ -243,7 +228,6 @@ where
         }
     };
     metrics.count_restart(options.name);
-    let ctx = DaemonContext::new(config_rx, live, events_rx, pending, args);
     let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
         .unwrap_or_else(|_| {
             tracing::error!("the daemon panicked");
@@ -252,6 +236,56 @@ where
     metrics.finish(exit);
     runtime.shutdown_background();
     exit
+}
+
+/// How the parts of a running daemon are connected: the context it is handed, the live state
+/// reported on it, where signals go, and the reloader. One construction, used by `run` and by
+/// the test kit alike.
+pub(crate) struct Wiring<D: Daemon> {
+    pub(crate) live: Arc<Live>,
+    pub(crate) routes: Routes,
+    pub(crate) reloader: Reloader<D>,
+    pub(crate) reload_requests: std::sync::mpsc::Receiver<()>,
+    pub(crate) config: watch::Receiver<Generation<D::Config>>,
+    pub(crate) ctx: DaemonContext<D::Config>,
+}
+
+impl<D: Daemon> Wiring<D> {
+    #[allow(clippy::too_many_arguments, reason = "each is one independent input of the wiring")]
+    pub(crate) fn new(
+        name: &str,
+        settings: config::Settings<D::Config>,
+        sources: Sources,
+        shutdown: Shutdown,
+        notifier: &Arc<Notifier>,
+        metrics: DaemonMetrics,
+        log: LogControl,
+        args: Vec<String>,
+    ) -> Wiring<D> {
+        let (events_tx, events_rx) = mpsc::channel(64);
+        let (reload_tx, reload_requests) = std::sync::mpsc::sync_channel(1);
+        let live =
+            Live::new(name, &settings.version, shutdown.clone(), Arc::clone(notifier), reload_tx.clone(), metrics);
+        let (config_tx, config) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
+        let pending = Arc::new(Pending::default());
+        let routes = Routes {
+            shutdown,
+            events: events_tx.clone(),
+            pending: Arc::clone(&pending),
+            reload: reload_tx,
+            notifier: Arc::clone(notifier),
+        };
+        let reloader = Reloader::<D> {
+            sources,
+            config: config_tx,
+            events: events_tx,
+            notifier: Arc::clone(notifier),
+            live: Arc::clone(&live),
+            log,
+        };
+        let ctx = DaemonContext::new(config.clone(), Arc::clone(&live), events_rx, pending, args);
+        Wiring { live, routes, reloader, reload_requests, config, ctx }
+    }
 }
 
 pub(crate) async fn lifecycle<D, B, F>(mut ctx: DaemonContext<D::Config>, build: B) -> Exit

@@ -43,13 +43,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, LocalSet};
 
 use crate::config::{self, ConfigError, Sources};
-use crate::context::{DaemonContext, Generation, Pending};
+use crate::context::Generation;
 use crate::daemon::Daemon;
-use crate::entry::{Reloader, lifecycle};
+use crate::entry::{Reloader, Wiring, lifecycle};
 use crate::exit::Exit;
 use crate::health::{CheckStatus, Health};
 use crate::live::Live;
@@ -216,35 +216,16 @@ impl<D: Daemon> TestDaemon<D> {
         // A registry of this daemon's own: nothing is installed globally, so tests run in parallel.
         let registry = Registry::new();
         let notifier = Arc::new(Notifier::disabled());
-        let shutdown = Shutdown::new();
-        let (events_tx, events_rx) = mpsc::channel(64);
-        let (reload_tx, reload_rx) = std::sync::mpsc::sync_channel(1);
-        let live = Live::new(
+        let Wiring { live, routes, reloader, reload_requests, config, ctx } = Wiring::<D>::new(
             &builder.name,
-            &settings.version,
-            shutdown.clone(),
-            Arc::clone(&notifier),
-            reload_tx.clone(),
-            DaemonMetrics::registered(&registry),
-        );
-        let (config_tx, config_rx) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
-        let pending = Arc::new(Pending::default());
-        let routes = Routes {
-            shutdown,
-            events: events_tx.clone(),
-            pending: Arc::clone(&pending),
-            reload: reload_tx,
-            notifier: Arc::clone(&notifier),
-        };
-        let reloader = Reloader::<D> {
+            settings,
             sources,
-            config: config_tx,
-            events: events_tx,
-            notifier,
-            live: Arc::clone(&live),
-            log: LogControl::inert(),
-        };
-        let ctx = DaemonContext::new(config_rx.clone(), Arc::clone(&live), events_rx, pending, builder.args);
+            Shutdown::new(),
+            &notifier,
+            DaemonMetrics::registered(&registry),
+            LogControl::inert(),
+            builder.args,
+        );
         let local = LocalSet::new();
         let daemon = builder.daemon;
         let task = local.spawn_local(lifecycle::<D, _, _>(ctx, move || std::future::ready(daemon)));
@@ -255,9 +236,9 @@ impl<D: Daemon> TestDaemon<D> {
             exit: None,
             live,
             routes,
-            reload_requests: reload_rx,
+            reload_requests,
             reloader,
-            config: config_rx,
+            config,
             registry,
             dir,
         };
