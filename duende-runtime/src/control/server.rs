@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -217,6 +217,7 @@ pub(crate) async fn start(
         uid: effective_uid().unwrap_or(0),
         shutdown_timeout,
         slots: Arc::new(Semaphore::new(limits.max_connections)),
+        refusals: std::sync::Mutex::new(LogBudget::new(Instant::now())),
     });
     let accept = tokio::spawn(serve(listener, shared)).abort_handle();
     tracing::debug!(socket = %socket.display(), "control channel listening");
@@ -250,6 +251,43 @@ struct Shared {
     uid: u32,
     shutdown_timeout: ShutdownTimeout,
     slots: Arc<Semaphore>,
+    refusals: std::sync::Mutex<LogBudget>,
+}
+
+/// How many refused peers are logged: a burst, then one line per interval, each saying how many
+/// went unlogged since; so a local user who hammers the socket cannot flood the log.
+#[derive(Debug)]
+pub(crate) struct LogBudget {
+    tokens: u32,
+    refilled: Instant,
+    suppressed: u64,
+}
+
+impl LogBudget {
+    /// Lines logged at once before the budget applies.
+    const BURST: u32 = 10;
+    /// One more line may be logged per this interval.
+    const REFILL: Duration = Duration::from_secs(6);
+
+    pub(crate) fn new(now: Instant) -> LogBudget {
+        LogBudget { tokens: Self::BURST, refilled: now, suppressed: 0 }
+    }
+
+    /// Whether to log one more refusal now; when so, how many went unlogged before it.
+    pub(crate) fn admit(&mut self, now: Instant) -> Option<u64> {
+        let earned = now.saturating_duration_since(self.refilled).as_secs() / Self::REFILL.as_secs();
+        if earned > 0 {
+            let earned = u32::try_from(earned).unwrap_or(u32::MAX);
+            self.tokens = self.tokens.saturating_add(earned).min(Self::BURST);
+            self.refilled += Self::REFILL.saturating_mul(earned);
+        }
+        if self.tokens == 0 {
+            self.suppressed += 1;
+            return None;
+        }
+        self.tokens -= 1;
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 /// Who is on the other end.
@@ -291,12 +329,20 @@ fn admit(stream: UnixStream, shared: &Arc<Shared>) {
         }
     };
     if !allowed(peer.uid, shared.uid) {
-        tracing::warn!(
-            uid = peer.uid,
-            pid = peer.pid,
-            "control channel: refused a connection from {peer}: only uid {} (the daemon's user) and root may use it",
-            shared.uid
-        );
+        let logged = shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).admit(Instant::now());
+        if let Some(suppressed) = logged {
+            let also = if suppressed > 0 {
+                format!(" ({suppressed} more refused and not logged before it)")
+            } else {
+                String::new()
+            };
+            tracing::warn!(
+                uid = peer.uid,
+                pid = peer.pid,
+                "control channel: refused a connection from {peer}: only uid {} (the daemon's user) and root may use it{also}",
+                shared.uid
+            );
+        }
         let message =
             format!("uid {} may not use this daemon's control socket; only uid {} and root may", peer.uid, shared.uid);
         refuse(stream, ErrorReply::new(ErrorCode::PermissionDenied, message));

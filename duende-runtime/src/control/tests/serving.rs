@@ -327,3 +327,22 @@ fn the_client_tells_not_running_from_not_answering() {
         runtime.block_on(client::call::<StatusResult>(&missing, Op::Status, Duration::from_millis(200))).unwrap_err();
     assert!(matches!(err, ClientError::Timeout { .. }) && err.to_string().contains("within 200ms"), "{err}");
 }
+
+#[test]
+fn refused_peers_are_logged_in_a_burst_then_one_line_per_interval_with_the_count_left_out() {
+    let start = Instant::now();
+    let mut budget = server::LogBudget::new(start);
+    let logged: Vec<Option<u64>> = (0..25).map(|_| budget.admit(start)).collect();
+    assert_eq!(logged.iter().filter(|line| line.is_some()).count(), 10, "a burst of ten: {logged:?}");
+    assert!(logged[..10].iter().all(|line| *line == Some(0)));
+    assert!(logged[10..].iter().all(Option::is_none));
+    assert_eq!(budget.admit(start + Duration::from_secs(5)), None, "nothing earned within the first interval");
+    assert_eq!(budget.admit(start + Duration::from_secs(6)), Some(16), "the next line counts those left out");
+    assert_eq!(budget.admit(start + Duration::from_secs(7)), None);
+    assert_eq!(budget.admit(start + Duration::from_secs(12)), Some(1), "one more line after another interval");
+    assert_eq!(budget.admit(start + Duration::from_secs(600)), Some(0), "a quiet hour refills the burst");
+    for _ in 0..9 {
+        assert_eq!(budget.admit(start + Duration::from_secs(600)), Some(0));
+    }
+    assert_eq!(budget.admit(start + Duration::from_secs(600)), None);
+}
