@@ -6,9 +6,11 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use duende_bench::{context_switches, median, scratch_dir, spawn_quiet, status_field, terminate, wait_ready};
 
 const RUNS: usize = 41;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
@@ -37,13 +39,7 @@ fn main() -> Result<(), String> {
             return Err(format!("{} not found; run scripts/bench (it builds every bench binary)", s.path.display()));
         }
     }
-    // On tmpfs when there is one: a daemon's runtime directory (its control socket and instance
-    // lock) is on tmpfs on real systems (`/run`, `$XDG_RUNTIME_DIR`), not on a disk.
-    let scratch = [std::path::Path::new("/dev/shm"), std::path::Path::new("/run/user")]
-        .into_iter()
-        .find(|dir| dir.is_dir() && tmpfs(dir))
-        .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
-    let work = scratch.join(format!("duende-bench-{}", std::process::id()));
+    let work = scratch_dir().join(format!("duende-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let socket_path = work.join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).map_err(|e| e.to_string())?;
@@ -67,8 +63,8 @@ fn main() -> Result<(), String> {
     let mut children: Vec<(usize, Child)> = Vec::new();
     for _ in 0..IDLE_INSTANCES {
         for (i, s) in subjects.iter().enumerate() {
-            let mut child = spawn(s, &socket_path)?;
-            wait_ready(&socket, &mut child)?;
+            let child = spawn(s, &socket_path)?;
+            wait_ready(&socket, &child)?;
             children.push((i, child));
         }
     }
@@ -84,26 +80,12 @@ fn main() -> Result<(), String> {
         let _ = child.wait();
     }
     for (i, f) in figures.iter_mut().enumerate() {
-        f.wakeups = median_u64(&wakeups[i]);
-        f.rss_kib = median_u64(&rss[i]);
+        f.wakeups = median(wakeups[i].iter().copied());
+        f.rss_kib = median(rss[i].iter().copied());
     }
     let _ = std::fs::remove_dir_all(&work);
     report(&subjects, &figures);
     Ok(())
-}
-
-/// True when `dir` is on a tmpfs (its mount in /proc/self/mounts, longest prefix wins).
-fn tmpfs(dir: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (_, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            dir.starts_with(point).then(|| (point.len(), kind == "tmpfs"))
-        })
-        .max()
-        .is_some_and(|(_, is_tmpfs)| is_tmpfs)
 }
 
 fn spawn(s: &Subject, socket: &Path) -> Result<Child, String> {
@@ -111,32 +93,15 @@ fn spawn(s: &Subject, socket: &Path) -> Result<Child, String> {
     // idle measurement runs many instances at once, and one directory admits one instance.
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let run = socket.with_file_name(format!("run-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-    Command::new(&s.path)
-        .env("NOTIFY_SOCKET", socket)
-        .env("RUNTIME_DIRECTORY", run)
-        .env_remove("RUST_LOG")
-        .env_remove("JOURNAL_STREAM")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", s.path.display()))
-}
-
-fn wait_ready(socket: &UnixDatagram, child: &mut Child) -> Result<(), String> {
-    let mut buf = [0u8; 512];
-    loop {
-        let n = socket.recv(&mut buf).map_err(|e| format!("no READY=1 from pid {}: {e}", child.id()))?;
-        if buf[..n].starts_with(b"READY=1") {
-            return Ok(());
-        }
-    }
+    let mut command = Command::new(&s.path);
+    command.env("RUNTIME_DIRECTORY", run);
+    spawn_quiet(command, socket)
 }
 
 fn start_and_stop(s: &Subject, socket: &UnixDatagram, path: &Path) -> Result<(Duration, Duration), String> {
     let start = Instant::now();
     let mut child = spawn(s, path)?;
-    wait_ready(socket, &mut child)?;
+    wait_ready(socket, &child)?;
     let ready = start.elapsed();
     std::thread::sleep(Duration::from_millis(20));
     let stop = Instant::now();
@@ -154,47 +119,6 @@ fn start_and_stop(s: &Subject, socket: &UnixDatagram, path: &Path) -> Result<(Du
     Ok((ready, exit))
 }
 
-fn terminate(child: &Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-}
-
-fn status_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// Voluntary plus involuntary context switches summed over every thread: each is a wake-up.
-fn context_switches(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .map(|s| {
-            s.lines()
-                .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum::<u64>()
-        })
-        .sum()
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn median_u64(v: &[u64]) -> u64 {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
@@ -209,18 +133,19 @@ fn report(subjects: &[Subject], f: &[Figures]) {
         println!(
             "{:<16} {:>14} {:>14} {:>16} {:>7} KiB",
             s.label,
-            ms(median(&f.ready)),
-            ms(median(&f.exit)),
+            ms(median(f.ready.iter().copied())),
+            ms(median(f.exit.iter().copied())),
             f.wakeups,
             f.rss_kib
         );
     }
     let (base, ours) = (&f[0], &f[1]);
-    let ready_ratio = median(&ours.ready).as_secs_f64() / median(&base.ready).as_secs_f64();
+    let ready_ratio =
+        median(ours.ready.iter().copied()).as_secs_f64() / median(base.ready.iter().copied()).as_secs_f64();
     let rss_ratio = ours.rss_kib as f64 / base.rss_kib.max(1) as f64;
     let verdict = |ok: bool| if ok { "meets target" } else { "MISSES target" };
     println!("ready ratio     {ready_ratio:.2}x (target <= 1.5x)  {}", verdict(ready_ratio <= 1.5));
-    let exit = median(&ours.exit);
+    let exit = median(ours.exit.iter().copied());
     println!("TERM->exit      {} (target < 5 ms)  {}", ms(exit), verdict(exit < Duration::from_millis(5)));
     println!(
         "idle wake-ups   {} vs {} (target <= baseline)  {}",

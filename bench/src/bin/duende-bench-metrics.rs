@@ -11,9 +11,11 @@ use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+use duende_bench::{context_switches, median, scratch_dir, spawn_quiet, terminate, wait_ready};
 
 use duende_runtime::config::settings::MetricsSettings;
 use duende_runtime::metrics::{DaemonMetrics, Exporter, Registry};
@@ -156,7 +158,7 @@ fn idle_wakeups() -> Result<Idle, String> {
             ));
         }
     }
-    let work = std::env::temp_dir().join(format!("duende-bench-metrics-{}", std::process::id()));
+    let work = scratch_dir().join(format!("duende-bench-metrics-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(err)?;
     let socket_path = work.join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).map_err(err)?;
@@ -189,8 +191,8 @@ fn idle_wakeups() -> Result<Idle, String> {
                         .env("DUENDE_CHECKED_HEALTH_CHECK__ENABLED", "true")
                         .env("DUENDE_CHECKED_HEALTH_CHECK__INTERVAL", format!("{}s", HEALTH.as_secs()));
                 }
-                let mut child = spawn(command, &socket_path)?;
-                wait_ready(&socket, &mut child)?;
+                let child = spawn_quiet(command, &socket_path)?;
+                wait_ready(&socket, &child)?;
                 children.push((subject, child));
             }
         }
@@ -209,10 +211,10 @@ fn idle_wakeups() -> Result<Idle, String> {
             wakeups[*subject].push(context_switches(child.id()).saturating_sub(before));
         }
         Ok(Idle {
-            baseline: median_u64(&wakeups[0]),
-            off: median_u64(&wakeups[1]),
-            on: median_u64(&wakeups[2]),
-            checked: median_u64(&wakeups[3]),
+            baseline: median(wakeups[0].iter().copied()),
+            off: median(wakeups[1].iter().copied()),
+            on: median(wakeups[2].iter().copied()),
+            checked: median(wakeups[3].iter().copied()),
         })
     })();
     for (_, child) in &mut children {
@@ -228,68 +230,10 @@ fn free_port() -> Result<SocketAddr, String> {
     TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map_err(err)
 }
 
-fn spawn(mut command: Command, socket: &Path) -> Result<Child, String> {
-    let program = PathBuf::from(command.get_program());
-    command
-        .env("NOTIFY_SOCKET", socket)
-        .env_remove("RUST_LOG")
-        .env_remove("JOURNAL_STREAM")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", program.display()))
-}
-
-fn wait_ready(socket: &UnixDatagram, child: &mut Child) -> Result<(), String> {
-    let mut buf = [0u8; 512];
-    loop {
-        let n = socket.recv(&mut buf).map_err(|e| format!("no READY=1 from pid {}: {e}", child.id()))?;
-        if buf[..n].starts_with(b"READY=1") {
-            return Ok(());
-        }
-    }
-}
-
-fn terminate(child: &Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-}
-
-/// Voluntary plus involuntary context switches summed over every thread: each is a wake-up.
-fn context_switches(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
-        .map(|status| {
-            status
-                .lines()
-                .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum::<u64>()
-        })
-        .sum()
-}
-
 fn timed(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
     start.elapsed()
-}
-
-fn median(times: impl IntoIterator<Item = Duration>) -> Duration {
-    let mut times: Vec<Duration> = times.into_iter().collect();
-    times.sort();
-    times.get(times.len() / 2).copied().unwrap_or_default()
-}
-
-fn median_u64(values: &[u64]) -> u64 {
-    let mut values = values.to_vec();
-    values.sort_unstable();
-    values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
 fn ms(d: Duration) -> f64 {
