@@ -13,6 +13,20 @@ fn refused(line: &str) -> ErrorReply {
     }
 }
 
+/// Every error code of the protocol.
+const EVERY_CODE: [ErrorCode; 10] = [
+    ErrorCode::Malformed,
+    ErrorCode::InvalidRequest,
+    ErrorCode::UnsupportedVersion,
+    ErrorCode::UnknownOp,
+    ErrorCode::TooLarge,
+    ErrorCode::Timeout,
+    ErrorCode::Busy,
+    ErrorCode::PermissionDenied,
+    ErrorCode::Unavailable,
+    ErrorCode::ReloadRejected,
+];
+
 #[test]
 fn valid_requests_parse_whatever_the_order_and_spacing() {
     for (line, op) in [
@@ -103,21 +117,7 @@ fn other_versions_are_refused_naming_the_supported_ones() {
 
 #[test]
 fn codes_that_close_the_connection_are_exactly_the_documented_ones() {
-    let closing: Vec<ErrorCode> = [
-        ErrorCode::Malformed,
-        ErrorCode::InvalidRequest,
-        ErrorCode::UnsupportedVersion,
-        ErrorCode::UnknownOp,
-        ErrorCode::TooLarge,
-        ErrorCode::Timeout,
-        ErrorCode::Busy,
-        ErrorCode::PermissionDenied,
-        ErrorCode::Unavailable,
-        ErrorCode::ReloadRejected,
-    ]
-    .into_iter()
-    .filter(|code| code.closes_connection())
-    .collect();
+    let closing: Vec<ErrorCode> = EVERY_CODE.into_iter().filter(|code| code.closes_connection()).collect();
     assert_eq!(closing, [ErrorCode::TooLarge, ErrorCode::Timeout, ErrorCode::Busy, ErrorCode::PermissionDenied]);
 }
 
@@ -203,19 +203,7 @@ fn every_example_in_the_protocol_document_is_the_types() {
 #[test]
 fn the_document_lists_every_error_code_and_op_and_the_limits() {
     let doc = include_str!("../../../../docs/control-protocol.md");
-    let codes = [
-        ErrorCode::Malformed,
-        ErrorCode::InvalidRequest,
-        ErrorCode::UnsupportedVersion,
-        ErrorCode::UnknownOp,
-        ErrorCode::TooLarge,
-        ErrorCode::Timeout,
-        ErrorCode::Busy,
-        ErrorCode::PermissionDenied,
-        ErrorCode::Unavailable,
-        ErrorCode::ReloadRejected,
-    ];
-    for code in codes {
+    for code in EVERY_CODE {
         let name = serde_json::to_value(code).unwrap();
         let row = format!("| `{}` |", name.as_str().unwrap());
         assert!(doc.contains(&row), "the document has no row for {row}");
