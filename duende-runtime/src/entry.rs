@@ -182,18 +182,9 @@ where
     };
 
     // Signal handlers go in before the async runtime and any user code exist.
-    let shutdown = Shutdown::new();
-    let Wiring { live, routes, reloader, reload_requests, config: config_rx, ctx } = Wiring::<D>::new(
-        options.name,
-        settings,
-        sources,
-        shutdown.clone(),
-        &notifier,
-        metrics.daemon_metrics(),
-        log,
-        args,
-    );
-    let deadline = Deadline { shutdown, config: config_rx.clone() };
+    let Wiring { live, routes, reloader, reload_requests, config: config_rx, ctx } =
+        Wiring::<D>::new(options.name, settings, sources, notifier, metrics.daemon_metrics(), log, args);
+    let deadline = Deadline { shutdown: live.shutdown().clone(), config: config_rx.clone() };
     if let Err(err) =
         signals::install(routes).and_then(|()| reloader.start(reload_requests)).and_then(|()| deadline.start())
     {
@@ -251,38 +242,22 @@ pub(crate) struct Wiring<D: Daemon> {
 }
 
 impl<D: Daemon> Wiring<D> {
-    #[allow(clippy::too_many_arguments, reason = "each is one independent input of the wiring")]
     pub(crate) fn new(
         name: &str,
         settings: config::Settings<D::Config>,
         sources: Sources,
-        shutdown: Shutdown,
-        notifier: &Arc<Notifier>,
+        notifier: Arc<Notifier>,
         metrics: DaemonMetrics,
         log: LogControl,
         args: Vec<String>,
     ) -> Wiring<D> {
         let (events_tx, events_rx) = mpsc::channel(64);
         let (reload_tx, reload_requests) = std::sync::mpsc::sync_channel(1);
-        let live =
-            Live::new(name, &settings.version, shutdown.clone(), Arc::clone(notifier), reload_tx.clone(), metrics);
+        let live = Live::new(name, &settings.version, Shutdown::new(), notifier, reload_tx, metrics);
         let (config_tx, config) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
         let pending = Arc::new(Pending::default());
-        let routes = Routes {
-            shutdown,
-            events: events_tx.clone(),
-            pending: Arc::clone(&pending),
-            reload: reload_tx,
-            notifier: Arc::clone(notifier),
-        };
-        let reloader = Reloader::<D> {
-            sources,
-            config: config_tx,
-            events: events_tx,
-            notifier: Arc::clone(notifier),
-            live: Arc::clone(&live),
-            log,
-        };
+        let routes = Routes { live: Arc::clone(&live), events: events_tx.clone(), pending: Arc::clone(&pending) };
+        let reloader = Reloader::<D> { sources, config: config_tx, events: events_tx, live: Arc::clone(&live), log };
         let ctx = DaemonContext::new(config.clone(), Arc::clone(&live), events_rx, pending, args);
         Wiring { live, routes, reloader, reload_requests, config, ctx }
     }
@@ -426,7 +401,6 @@ pub(crate) struct Reloader<D: Daemon> {
     pub(crate) sources: Sources,
     pub(crate) config: watch::Sender<Generation<D::Config>>,
     pub(crate) events: mpsc::Sender<Event>,
-    pub(crate) notifier: Arc<Notifier>,
     pub(crate) live: Arc<Live>,
     pub(crate) log: LogControl,
 }
@@ -448,21 +422,22 @@ impl<D: Daemon> Reloader<D> {
     pub(crate) fn reload(&self) {
         let number = self.live.generation();
         self.live.reload_starting();
-        self.notifier.reloading();
+        let notifier = self.live.notifier();
+        notifier.reloading();
         tracing::info!("SIGHUP: reloading configuration");
         match config::load_settings::<D::Config>(&self.sources, D::validate) {
             Ok(settings) => {
                 let number = number + 1;
                 self.log.apply_config_level(&settings.log_level);
                 self.config.send_replace(Generation { number, settings: Arc::new(settings) });
-                self.notifier.ready(&format!("running (configuration generation {number})"));
+                notifier.ready(&format!("running (configuration generation {number})"));
                 self.live.record_reload(number, None);
                 tracing::info!(generation = number, "configuration reloaded");
                 signals::deliver(&self.events, Event::Reloaded { generation: number });
             }
             Err(err) => {
                 tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
-                self.notifier.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
+                notifier.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
                 self.live.record_reload(number, Some(err.to_string()));
                 signals::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
             }

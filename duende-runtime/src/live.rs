@@ -174,15 +174,34 @@ impl Live {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Requests a graceful shutdown on behalf of `who` (logged); false when one was already
-    /// under way.
-    pub fn request_stop(&self, who: &str) -> bool {
+    /// Starts the graceful shutdown (and tells the service manager so); false when one was
+    /// already under way.
+    pub(crate) fn begin_shutdown(&self) -> bool {
         let first = self.shutdown.trigger();
         if first {
-            tracing::info!("shutdown requested by {who}");
             self.notifier.stopping("shutting down");
         }
         first
+    }
+
+    /// Requests a graceful shutdown on behalf of `who` (logged); false when one was already
+    /// under way.
+    pub fn request_stop(&self, who: &str) -> bool {
+        let first = self.begin_shutdown();
+        if first {
+            tracing::info!("shutdown requested by {who}");
+        }
+        first
+    }
+
+    /// Queues a reload request for the reloader: true when queued, false when one was already
+    /// waiting (this one joins it).
+    pub(crate) fn queue_reload(&self) -> Result<bool, ReloadRefused> {
+        match self.reload.try_send(()) {
+            Ok(()) => Ok(true),
+            Err(TrySendError::Full(())) => Ok(false),
+            Err(TrySendError::Disconnected(())) => Err(ReloadRefused::Stopped),
+        }
     }
 
     /// Requests a configuration reload, as SIGHUP does (a request while one is pending joins it);
@@ -193,10 +212,7 @@ impl Live {
         // The first attempt to start after this point reads the configuration as it is now; one
         // already under way may have read it before, so its outcome does not answer this request.
         let after = self.reloads_started.load(Ordering::Acquire);
-        match self.reload.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) => Ok(ReloadTicket { after, outcomes }),
-            Err(TrySendError::Disconnected(())) => Err(ReloadRefused::Stopped),
-        }
+        self.queue_reload().map(|_| ReloadTicket { after, outcomes })
     }
 
     /// The latest reload outcome.

@@ -7,7 +7,6 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, TrySendError};
 
 use signal_hook::consts::signal::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
@@ -15,8 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::context::{Event, Pending};
 use crate::exit::Exit;
-use crate::notify::Notifier;
-use crate::shutdown::Shutdown;
+use crate::live::{Live, ReloadRefused};
 
 /// The signals the runtime handles.
 pub const HANDLED: [i32; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT];
@@ -27,12 +25,11 @@ pub(crate) const SERVICE_THREAD_STACK: usize = 512 << 10;
 /// Where signals go.
 #[derive(Debug)]
 pub(crate) struct Routes {
-    pub(crate) shutdown: Shutdown,
+    /// Shutdown and reload requests go to the daemon's live state (a HUP while a reload is
+    /// pending coalesces into it).
+    pub(crate) live: Arc<Live>,
     pub(crate) events: mpsc::Sender<Event>,
     pub(crate) pending: Arc<Pending>,
-    /// Capacity 1: a HUP while a reload is pending coalesces into it.
-    pub(crate) reload: SyncSender<()>,
-    pub(crate) notifier: Arc<Notifier>,
 }
 
 /// Registers handlers for every handled signal, then starts the thread that routes them.
@@ -59,17 +56,16 @@ pub(crate) struct Forced(pub(crate) i32);
 pub(crate) fn route(signal: i32, routes: &Routes) -> Option<Forced> {
     match signal {
         SIGTERM | SIGINT | SIGQUIT => {
-            if routes.shutdown.trigger() {
+            if routes.live.begin_shutdown() {
                 tracing::info!(signal = name(signal), "shutting down");
-                routes.notifier.stopping("shutting down");
             } else {
                 return Some(Forced(signal));
             }
         }
-        SIGHUP => match routes.reload.try_send(()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(())) => tracing::debug!("SIGHUP coalesced into the pending reload"),
-            Err(TrySendError::Disconnected(())) => tracing::warn!("SIGHUP ignored: the reloader has stopped"),
+        SIGHUP => match routes.live.queue_reload() {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!("SIGHUP coalesced into the pending reload"),
+            Err(ReloadRefused::Stopped) => tracing::warn!("SIGHUP ignored: the reloader has stopped"),
         },
         SIGUSR1 => deliver_signal(routes, Event::User1),
         SIGUSR2 => deliver_signal(routes, Event::User2),

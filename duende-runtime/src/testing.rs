@@ -56,7 +56,6 @@ use crate::live::Live;
 use crate::logging::LogControl;
 use crate::metrics::{DaemonMetrics, Registry, Summary};
 use crate::notify::Notifier;
-use crate::shutdown::Shutdown;
 use crate::signals::{self, Forced, Routes};
 
 /// A signal the test sends to the daemon; each is routed exactly as the real one would be.
@@ -215,13 +214,11 @@ impl<D: Daemon> TestDaemon<D> {
 
         // A registry of this daemon's own: nothing is installed globally, so tests run in parallel.
         let registry = Registry::new();
-        let notifier = Arc::new(Notifier::disabled());
         let Wiring { live, routes, reloader, reload_requests, config, ctx } = Wiring::<D>::new(
             &builder.name,
             settings,
             sources,
-            Shutdown::new(),
-            &notifier,
+            Arc::new(Notifier::disabled()),
             DaemonMetrics::registered(&registry),
             LogControl::inert(),
             builder.args,
@@ -344,7 +341,7 @@ impl<D: Daemon> TestDaemon<D> {
     /// Runs the daemon for up to `limit` of virtual time; its exit, if it ended by then.
     pub fn wait_exit_within(&mut self, limit: Duration) -> Option<Exit> {
         if self.exit.is_none() {
-            let shutdown = self.routes.shutdown.clone();
+            let shutdown = self.live.shutdown().clone();
             let timeout = self.config.borrow().settings.shutdown_timeout;
             let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let flag = Arc::clone(&timed_out);
@@ -420,7 +417,7 @@ impl<D: Daemon> TestDaemon<D> {
 
     /// True once a shutdown has been requested (by a signal or by the daemon itself).
     pub fn is_shutting_down(&self) -> bool {
-        self.routes.shutdown.is_triggered()
+        self.live.shutdown().is_triggered()
     }
 }
 
