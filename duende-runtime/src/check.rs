@@ -153,19 +153,13 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvVi
 
 fn control_facts(name: &str, env: &dyn EnvView) -> ControlFacts {
     use crate::control::client::{ClientError, call};
+    use crate::control::command::block_on;
     use crate::control::protocol::{Op, StatusResult};
     let socket = crate::control::socket_for(name, env);
-    let asked = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|err| format!("cannot start a runtime to ask the control socket: {err}"))
-        .map(|runtime| runtime.block_on(call::<StatusResult>(&socket, Op::Status, Duration::from_secs(2))));
-    let running = match asked {
-        Ok(Ok(status)) => Ok(Some(status.pid)),
-        Ok(Err(ClientError::NotRunning { .. })) => Ok(None),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(err) => Err(err),
+    let running = match block_on(&socket, call::<StatusResult>(&socket, Op::Status, Duration::from_secs(2))) {
+        Ok(status) => Ok(Some(status.pid)),
+        Err(ClientError::NotRunning { .. }) => Ok(None),
+        Err(err) => Err(err.to_string()),
     };
     ControlFacts { socket, running }
 }

@@ -249,6 +249,10 @@ impl Checks {
         self.inner.added.notify_one();
     }
 
+    fn is_empty(&self) -> bool {
+        self.inner.list.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
+    }
+
     fn names(&self) -> Vec<String> {
         self.snapshot().into_iter().map(|(name, _)| name).collect()
     }
@@ -261,7 +265,7 @@ impl Checks {
     async fn any(&self) {
         loop {
             let added = self.inner.added.notified();
-            if !self.snapshot().is_empty() {
+            if !self.is_empty() {
                 return;
             }
             added.await;
@@ -288,7 +292,7 @@ pub(crate) async fn schedule<C>(
             changed(&mut settings).await;
             continue;
         }
-        if checks.snapshot().is_empty() {
+        if checks.is_empty() {
             tokio::select! {
                 () = checks.any() => {}
                 () = changed(&mut settings) => {}

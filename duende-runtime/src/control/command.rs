@@ -169,8 +169,8 @@ pub(crate) fn live_status(socket: &Path, err: &mut dyn Write) -> Option<StatusRe
 }
 
 /// Runs one client exchange with `socket` on a small runtime of its own (management commands
-/// have none).
-fn block_on<T, F>(socket: &Path, future: F) -> Result<T, ClientError>
+/// and `check` have none).
+pub(crate) fn block_on<T, F>(socket: &Path, future: F) -> Result<T, ClientError>
 where
     F: Future<Output = Result<T, ClientError>>,
 {
