@@ -114,19 +114,14 @@ impl<C> DaemonContext<C> {
         &self.live
     }
 
-    /// Reports how the daemon is doing. While it is [`Health::Unhealthy`] the systemd watchdog
-    /// is no longer fed, so a manager with `WatchdogSec=` restarts the daemon. A change is logged
-    /// and published as `STATUS=`.
+    /// Reports how the daemon is doing. The daemon's health is the worse of this and what its
+    /// checks find; while that is [`Health::Unhealthy`] the systemd watchdog is no longer fed, so a
+    /// manager with `WatchdogSec=` restarts the daemon. A change of it is logged and published as
+    /// `STATUS=`.
     pub fn report_health(&self, health: Health) {
-        let text = health.to_string();
-        let feeds = health.feeds_watchdog();
-        if self.live.health().set(health).is_some() {
-            if feeds {
-                tracing::info!("health: {text}");
-            } else {
-                tracing::warn!("health: {text}; the watchdog is no longer fed");
-            }
-            self.live.notifier().status(&text);
+        let state = self.live.health();
+        if let Some(previous) = state.set(health) {
+            crate::health::announce(&previous, &state.get(), self.live.notifier());
         }
     }
 

@@ -301,9 +301,8 @@ pub(crate) async fn schedule<C>(
         }
         let started = tokio::time::Instant::now();
         let (health, statuses) = round(&checks, &config, &mut tracker).await;
-        if let Some(previous) = state.set_checked(health.clone(), statuses) {
-            log_change(&previous, &state.get());
-            notifier.status(&state.get().to_string());
+        if let Some(previous) = state.set_checked(health, statuses) {
+            announce(&previous, &state.get(), &notifier);
         }
         tokio::select! {
             () = tokio::time::sleep_until(started + config.interval) => {}
@@ -420,9 +419,12 @@ async fn changed<C>(settings: &mut watch::Receiver<Generation<C>>) {
     }
 }
 
-/// Logs a change of state at its level; a new reason in the same state only at debug level, so
-/// a reason that changes every round (an age, a count) does not flood the log.
-fn log_change(previous: &Health, now: &Health) {
+/// Tells of a change of the daemon's health (`now`, the worse of what it reported and what its
+/// checks found): `STATUS=` for the service manager, and a log line at the new state's level; a
+/// new reason in the same state is logged at debug level only, so a reason that changes every
+/// round (an age, a count) does not flood the log.
+pub(crate) fn announce(previous: &Health, now: &Health, notifier: &Notifier) {
+    notifier.status(&now.to_string());
     if previous.state() == now.state() {
         tracing::debug!("health: {now} (was {previous})");
         return;
@@ -443,6 +445,28 @@ mod tests {
         assert!(Health::healthy().feeds_watchdog());
         assert!(Health::degraded("slow disk").feeds_watchdog());
         assert!(!Health::unhealthy("no disk").feeds_watchdog());
+    }
+
+    #[test]
+    fn what_is_announced_is_the_daemons_health_not_the_part_that_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let notifier = Notifier::from_socket_var(Some(path.to_str().unwrap())).unwrap();
+        let recv = || {
+            let mut buf = [0u8; 256];
+            let n = socket.recv(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        let state = HealthState::new();
+        let previous = state.set_checked(Health::unhealthy("disk: gone"), Vec::new()).unwrap();
+        announce(&previous, &state.get(), &notifier);
+        assert_eq!(recv(), "STATUS=unhealthy: disk: gone");
+        assert_eq!(state.set(Health::degraded("slow")), None, "the checks are worse: the daemon's health is unchanged");
+        let previous = state.set_checked(Health::healthy(), Vec::new()).unwrap();
+        announce(&previous, &state.get(), &notifier);
+        assert_eq!(recv(), "STATUS=degraded: slow", "now what the daemon reported is the worse");
     }
 
     #[test]
