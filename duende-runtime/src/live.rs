@@ -174,24 +174,20 @@ impl Live {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Starts the graceful shutdown (and tells the service manager so); false when one was
-    /// already under way.
-    pub(crate) fn begin_shutdown(&self) -> bool {
-        let first = self.shutdown.trigger();
-        if first {
+    /// Starts the graceful shutdown; false when one was already under way. On the first request
+    /// `announce` runs and the service manager hears `STOPPING=1` before anything waiting for the
+    /// shutdown wakes, so the log says why before it shows the daemon stopping.
+    pub(crate) fn begin_shutdown(&self, announce: impl FnOnce()) -> bool {
+        self.shutdown.trigger_announced(|| {
+            announce();
             self.notifier.stopping("shutting down");
-        }
-        first
+        })
     }
 
     /// Requests a graceful shutdown on behalf of `who` (logged); false when one was already
     /// under way.
     pub fn request_stop(&self, who: &str) -> bool {
-        let first = self.begin_shutdown();
-        if first {
-            tracing::info!("shutdown requested by {who}");
-        }
-        first
+        self.begin_shutdown(|| tracing::info!("shutdown requested by {who}"))
     }
 
     /// Queues a reload request for the reloader: true when queued, false when one was already

@@ -3,11 +3,18 @@
 
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::time::Duration;
+
+/// How long a send may wait for room in the manager's queue. systemd drains its socket at once;
+/// a manager that does not must not hold up the thread that reports readiness, feeds the
+/// watchdog or announces a shutdown.
+const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A connection to the service manager's notification socket, or nothing when there is none.
 ///
 /// Every send is best effort: a manager that went away must not take the daemon with it, so
-/// failures are logged at debug level and otherwise ignored.
+/// failures are logged at debug level and otherwise ignored. A manager that is there but does not
+/// read holds a send for one second at most, and gets a warning naming what it missed.
 #[derive(Debug)]
 pub struct Notifier {
     target: Option<(UnixDatagram, SocketAddr)>,
@@ -21,6 +28,7 @@ impl Notifier {
         };
         let addr = parse_addr(value)?;
         let socket = UnixDatagram::unbound()?;
+        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         Ok(Notifier { target: Some((socket, addr)) })
     }
 
@@ -36,10 +44,15 @@ impl Notifier {
 
     /// Sends one message made of `KEY=value` lines.
     pub fn send(&self, message: &str) {
-        if let Some((socket, addr)) = &self.target
-            && let Err(err) = socket.send_to_addr(message.as_bytes(), addr)
-        {
-            tracing::debug!(%err, message, "sd_notify send failed");
+        let Some((socket, addr)) = &self.target else { return };
+        match socket.send_to_addr(message.as_bytes(), addr) {
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => tracing::warn!(
+                message = message.lines().next().unwrap_or_default(),
+                "the service manager left its notification socket full for {}; carrying on without telling it",
+                humantime::format_duration(SEND_TIMEOUT)
+            ),
+            Err(err) => tracing::debug!(%err, message, "sd_notify send failed"),
         }
     }
 
@@ -158,6 +171,33 @@ mod tests {
         let got = recv(&listener);
         let usec: u64 = got.strip_prefix("RELOADING=1\nMONOTONIC_USEC=").unwrap().parse().unwrap();
         assert!(usec > 0 && usec <= monotonic_usec());
+    }
+
+    #[test]
+    fn a_manager_that_does_not_read_holds_each_send_for_the_timeout_at_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let _never_read = UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier::from_socket_var(path.to_str()).unwrap();
+        // Fill the queue (net.unix.max_dgram_qlen, 10 by default, or the send buffer) until a
+        // send has to wait, then send once more; on a thread, so a send that blocks for good
+        // fails the test instead of hanging it.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut waited = None;
+            for n in 0..100_000 {
+                let before = std::time::Instant::now();
+                notifier.status(&format!("message {n}"));
+                if before.elapsed() >= SEND_TIMEOUT / 2 {
+                    waited = Some(before.elapsed());
+                    break;
+                }
+            }
+            notifier.stopping("bye");
+            let _ = done.send(waited);
+        });
+        let waited = finished.recv_timeout(SEND_TIMEOUT * 30).expect("a send to a full queue blocked for good");
+        assert!(waited.is_some(), "the queue never filled, so nothing was shown");
     }
 
     #[test]

@@ -45,9 +45,17 @@ impl Shutdown {
 
     /// Requests shutdown; returns true only for the first request.
     pub fn trigger(&self) -> bool {
+        self.trigger_announced(|| {})
+    }
+
+    /// Requests shutdown like [`trigger`](Self::trigger), and for the first request runs
+    /// `announce` before anyone waiting is woken, so what it logs or tells the service manager
+    /// comes before anything the shutdown itself does.
+    pub(crate) fn trigger_announced(&self, announce: impl FnOnce()) -> bool {
         let first = !self.inner.flag.swap(true, Ordering::SeqCst);
         if first {
             self.inner.requested_at.get_or_init(Instant::now);
+            announce();
             self.inner.tx.send_replace(true);
             let (requested, wake) = &self.inner.blocking;
             *requested.lock().unwrap_or_else(PoisonError::into_inner) = true;
@@ -102,6 +110,28 @@ mod tests {
         early.await.unwrap();
         assert!(shutdown.is_triggered());
         tokio::time::timeout(std::time::Duration::from_secs(1), shutdown.wait()).await.unwrap();
+    }
+
+    #[test]
+    fn the_announcement_comes_before_any_waiter_wakes() {
+        let shutdown = Shutdown::new();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let waiter = {
+            let (shutdown, order) = (shutdown.clone(), Arc::clone(&order));
+            std::thread::spawn(move || {
+                shutdown.wait_blocking();
+                order.lock().unwrap().push("woken");
+            })
+        };
+        let announced = shutdown.trigger_announced(|| {
+            // Long enough for a waiter woken early to have recorded itself first.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            order.lock().unwrap().push("announced");
+        });
+        waiter.join().unwrap();
+        assert!(announced);
+        assert_eq!(*order.lock().unwrap(), ["announced", "woken"]);
+        assert!(!shutdown.trigger_announced(|| panic!("a second request announces nothing")));
     }
 
     #[test]

@@ -56,11 +56,8 @@ pub(crate) struct Forced(pub(crate) i32);
 pub(crate) fn route(signal: i32, routes: &Routes) -> Option<Forced> {
     match signal {
         SIGTERM | SIGINT | SIGQUIT => {
-            if routes.live.begin_shutdown() {
-                tracing::info!(signal = name(signal), "shutting down");
-            } else {
-                return Some(Forced(signal));
-            }
+            let first = routes.live.begin_shutdown(|| tracing::info!(signal = name(signal), "shutting down"));
+            return (!first).then_some(Forced(signal));
         }
         SIGHUP => match routes.live.queue_reload() {
             Ok(true) => {}
