@@ -34,12 +34,14 @@ pub(crate) fn expand(main: &Main<'_>) -> TokenStream {
     let rest = if func.sig.asyncness.is_some() { quote!(, _) } else { TokenStream::new() };
     let build = Ident::new(USER_FN, Span::call_site());
     let cfgs = func.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
+    // `pub fn main` in a module stays callable from outside it.
+    let vis = &func.vis;
     let user = renamed(func);
     quote! {
         #user
 
         #(#cfgs)*
-        fn main() -> ::std::process::ExitCode {
+        #vis fn main() -> ::std::process::ExitCode {
             #krate::__private::#run::<#daemon #rest>(
                 #krate::__private::MainOptions {
                     name: #name,
