@@ -55,6 +55,15 @@ pub fn wait_ready(socket: &UnixDatagram, child: &Child) -> Result<(), String> {
     }
 }
 
+/// Reads whatever is queued on `socket` (STOPPING=1, STATUS=...) without waiting, as a service
+/// manager would: a full queue makes a daemon's next notification wait.
+pub fn drain(socket: &UnixDatagram) -> Result<(), String> {
+    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    while socket.recv(&mut buf).is_ok() {}
+    socket.set_nonblocking(false).map_err(|e| e.to_string())
+}
+
 /// Sends SIGTERM to `child`.
 pub fn terminate(child: &Child) {
     if let Ok(pid) = i32::try_from(child.id()) {

@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use duende_bench::{context_switches, median, scratch_dir, spawn_quiet, status_field, terminate, wait_ready};
+use duende_bench::{context_switches, drain, median, scratch_dir, spawn_quiet, status_field, terminate, wait_ready};
 
 const RUNS: usize = 41;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
@@ -33,6 +33,8 @@ fn main() -> Result<(), String> {
     let subjects = [
         Subject { label: "tokio baseline", path: dir.join("baseline") },
         Subject { label: "duende", path: dir.join("duende-idle") },
+        // Not a target: splits duende's RSS into what linking it costs and what its work costs.
+        Subject { label: "baseline, linked", path: dir.join("duende-linked") },
     ];
     for s in &subjects {
         if !s.path.exists() {
@@ -76,6 +78,7 @@ fn main() -> Result<(), String> {
     for ((i, child), before) in children.iter_mut().zip(before) {
         wakeups[*i].push(context_switches(child.id()).saturating_sub(before));
         rss[*i].push(status_field(child.id(), "VmRSS:"));
+        drain(&socket)?;
         terminate(child);
         let _ = child.wait();
     }
@@ -111,11 +114,7 @@ fn start_and_stop(s: &Subject, socket: &UnixDatagram, path: &Path) -> Result<(Du
     if !status.success() {
         return Err(format!("{} exited with {status} after SIGTERM", s.label));
     }
-    // Drain STOPPING=1 and anything else it sent.
-    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let mut buf = [0u8; 512];
-    while socket.recv(&mut buf).is_ok() {}
-    socket.set_nonblocking(false).map_err(|e| e.to_string())?;
+    drain(socket)?;
     Ok((ready, exit))
 }
 
@@ -128,10 +127,10 @@ fn report(subjects: &[Subject], f: &[Figures]) {
         "duende bench: medians of {RUNS} start/stop runs per subject; idle: medians of {IDLE_INSTANCES} instances each over {}s",
         IDLE_WINDOW.as_secs()
     );
-    println!("{:<16} {:>14} {:>14} {:>16} {:>10}", "", "ready (median)", "TERM->exit", "idle wake-ups", "RSS");
+    println!("{:<17} {:>14} {:>14} {:>16} {:>10}", "", "ready (median)", "TERM->exit", "idle wake-ups", "RSS");
     for (s, f) in subjects.iter().zip(f) {
         println!(
-            "{:<16} {:>14} {:>14} {:>16} {:>7} KiB",
+            "{:<17} {:>14} {:>14} {:>16} {:>7} KiB",
             s.label,
             ms(median(f.ready.iter().copied())),
             ms(median(f.exit.iter().copied())),
@@ -154,4 +153,11 @@ fn report(subjects: &[Subject], f: &[Figures]) {
         verdict(ours.wakeups <= base.wakeups)
     );
     println!("RSS ratio       {rss_ratio:.2}x (target <= 1.5x)  {}", verdict(rss_ratio <= 1.5));
+    let linked = &f[2];
+    println!(
+        "RSS split       linking duende {:.2}x (the baseline's work in a binary that links all of duende), \
+         duende's work {:.2}x (duende against that binary)",
+        linked.rss_kib as f64 / base.rss_kib.max(1) as f64,
+        ours.rss_kib as f64 / linked.rss_kib.max(1) as f64
+    );
 }

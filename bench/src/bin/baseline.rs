@@ -1,19 +1,8 @@
 //! The bare tokio baseline: builds a runtime, waits on signals, sends READY=1, nothing else.
 
-use std::os::unix::net::UnixDatagram;
+#[path = "../bare.rs"]
+mod bare;
 
-use tokio::signal::unix::{SignalKind, signal};
-
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
-        UnixDatagram::unbound()?.send_to(b"READY=1", path)?;
-    }
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
+fn main() -> std::io::Result<()> {
+    bare::run()
 }

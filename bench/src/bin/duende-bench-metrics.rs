@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use duende_bench::{context_switches, median, scratch_dir, spawn_quiet, terminate, wait_ready};
+use duende_bench::{context_switches, drain, median, scratch_dir, spawn_quiet, terminate, wait_ready};
 
 use duende_runtime::config::settings::MetricsSettings;
 use duende_runtime::metrics::{DaemonMetrics, Exporter, Registry};
@@ -218,6 +218,7 @@ fn idle_wakeups() -> Result<Idle, String> {
         })
     })();
     for (_, child) in &mut children {
+        let _ = drain(&socket);
         terminate(child);
         let _ = child.wait();
     }
