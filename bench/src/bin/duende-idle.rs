@@ -1,19 +1,9 @@
-//! The smallest duende daemon: `run` awaits the shutdown request and nothing else.
+//! The smallest duende daemon (`idle.rs`) as a binary of its own.
 
-use duende::prelude::*;
-
-struct Idle;
-
-impl Daemon for Idle {
-    type Config = NoConfig;
-
-    async fn run(&mut self, ctx: &mut DaemonContext<NoConfig>) -> Result<ExitReason> {
-        ctx.shutdown_requested().await;
-        Ok(ExitReason::Graceful)
-    }
-}
+#[path = "../idle.rs"]
+mod idle;
 
 #[duende::main(name = "duende-idle")]
-fn main() -> Idle {
-    Idle
+fn main() -> idle::Idle {
+    idle::Idle
 }

@@ -6,28 +6,18 @@
 #[path = "../bare.rs"]
 mod bare;
 
+#[path = "../idle.rs"]
+mod idle;
+
 mod daemon {
-    use duende::prelude::*;
-
-    pub struct Idle;
-
-    impl Daemon for Idle {
-        type Config = NoConfig;
-
-        async fn run(&mut self, ctx: &mut DaemonContext<NoConfig>) -> Result<ExitReason> {
-            ctx.shutdown_requested().await;
-            Ok(ExitReason::Graceful)
-        }
-    }
-
     #[duende::main(name = "duende-linked")]
-    pub fn main() -> Idle {
-        Idle
+    pub fn main() -> super::idle::Idle {
+        super::idle::Idle
     }
 }
 
 fn main() -> std::process::ExitCode {
-    if std::env::var_os("DUENDE_LINKED_RUN_DAEMON").is_some() {
+    if std::env::var_os("BENCH_RUN_DAEMON").is_some() {
         return daemon::main();
     }
     match bare::run() {
