@@ -15,7 +15,11 @@ pub struct Shutdown {
 
 #[derive(Debug)]
 struct Inner {
-    flag: AtomicBool,
+    /// Taken by the first request, so only it announces and wakes.
+    claimed: AtomicBool,
+    /// Set once the first request has been announced, just before waiters wake: what
+    /// [`Shutdown::is_triggered`] reports, so nobody acts on a shutdown before it is announced.
+    triggered: AtomicBool,
     /// When the first request came.
     requested_at: OnceLock<Instant>,
     tx: watch::Sender<bool>,
@@ -35,7 +39,8 @@ impl Shutdown {
         let (tx, _rx) = watch::channel(false);
         Shutdown {
             inner: Arc::new(Inner {
-                flag: AtomicBool::new(false),
+                claimed: AtomicBool::new(false),
+                triggered: AtomicBool::new(false),
                 requested_at: OnceLock::new(),
                 tx,
                 blocking: (Mutex::new(false), Condvar::new()),
@@ -52,10 +57,11 @@ impl Shutdown {
     /// `announce` before anyone waiting is woken, so what it logs or tells the service manager
     /// comes before anything the shutdown itself does.
     pub(crate) fn trigger_announced(&self, announce: impl FnOnce()) -> bool {
-        let first = !self.inner.flag.swap(true, Ordering::SeqCst);
+        let first = !self.inner.claimed.swap(true, Ordering::SeqCst);
         if first {
             self.inner.requested_at.get_or_init(Instant::now);
             announce();
+            self.inner.triggered.store(true, Ordering::Release);
             self.inner.tx.send_replace(true);
             let (requested, wake) = &self.inner.blocking;
             *requested.lock().unwrap_or_else(PoisonError::into_inner) = true;
@@ -69,9 +75,9 @@ impl Shutdown {
         self.inner.requested_at.get().copied()
     }
 
-    /// True once shutdown has been requested.
+    /// True once shutdown has been requested (and announced).
     pub fn is_triggered(&self) -> bool {
-        self.inner.flag.load(Ordering::Acquire)
+        self.inner.triggered.load(Ordering::Acquire)
     }
 
     /// Resolves when shutdown is requested (at once if it already was).
@@ -126,8 +132,10 @@ mod tests {
         let announced = shutdown.trigger_announced(|| {
             // Long enough for a waiter woken early to have recorded itself first.
             std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!shutdown.is_triggered(), "nobody sees the shutdown before it is announced");
             order.lock().unwrap().push("announced");
         });
+        assert!(shutdown.is_triggered());
         waiter.join().unwrap();
         assert!(announced);
         assert_eq!(*order.lock().unwrap(), ["announced", "woken"]);
