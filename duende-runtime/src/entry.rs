@@ -301,9 +301,8 @@ where
         } else {
             daemon.run(&mut ctx).await
         };
-        if shutdown.trigger() {
-            notifier.stopping("shutting down");
-        }
+        // `run` returned by itself: the shutdown starts here, announced like any other.
+        live.begin_shutdown(|| {});
         let stopped = daemon.shutdown(&mut ctx).await;
         live.mark_stopped();
         conclude(ran, stopped)
