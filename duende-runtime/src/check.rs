@@ -17,12 +17,12 @@ use crate::entry::MainOptions;
 use crate::exit::Exit;
 use crate::mlock::{self, Forecast, MlockMode, Probe};
 use crate::notify::Notifier;
-use crate::platform::env::{effective_uid, find_program};
-use crate::platform::{Detection, EnvView, HostEnv, Platform, backend_for, resolve};
+pub use crate::platform::finding::{Finding, Mark};
+use crate::platform::{Detection, EnvView, Host, Level, Platform, backend_for, resolve};
 
 /// Runs `check` for the daemon `D`: prints the report to stdout and returns its exit status.
 pub fn run<D: Daemon>(options: MainOptions, common: &Common) -> Exit {
-    let facts = gather::<D>(&options, common, &HostEnv);
+    let facts = gather::<D>(&options, common, &Host::from_process());
     let report = report(options.name, &facts);
     print!("{}", report.render(options.name));
     report.exit
@@ -87,30 +87,20 @@ pub struct Facts {
     pub platform: Platform,
     /// How it was detected; `None` when `--platform` named it.
     pub detection: Option<Detection>,
-    /// This version has a backend for the platform.
-    pub has_backend: bool,
+    /// What the platform's backend found (its part of the report), or why there is none.
+    pub manager: Result<Vec<Finding>, String>,
     /// `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK`, or why they could not be read.
     pub memlock: Result<Probe, String>,
     /// `NOTIFY_SOCKET`, when set.
     pub notify: Option<NotifyFacts>,
-    /// Where `systemctl` is on `PATH`.
-    pub systemctl: Option<PathBuf>,
-    /// `/run/systemd/system` exists.
-    pub systemd_booted: bool,
-    /// The effective user id, where the target has users.
-    pub euid: Option<u32>,
-    /// The user's name (`$USER`, else `$LOGNAME`).
-    pub user: Option<String>,
-    /// `/var/lib/systemd/linger/USER` exists.
-    pub linger: bool,
     /// This binary, for when `binary_path` is not set.
     pub this_binary: Option<PathBuf>,
     /// The control channel.
     pub control: ControlFacts,
 }
 
-/// Reads every fact `check` needs: the configuration for `D`, and the host through `env`.
-pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvView) -> Facts {
+/// Reads every fact `check` needs: the configuration for `D`, and `host`.
+pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) -> Facts {
     let config = config::load::<D::Config>(&crate::entry::sources(options, common), D::validate)
         .map(|loaded| ConfigFacts {
             lock_memory: loaded.settings.resources.lock_memory,
@@ -125,37 +115,31 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, env: &dyn EnvVi
             }),
         })
         .map_err(|err| err.to_string());
-    let (platform, detection) = resolve(common.platform, env);
-    let notify = env.var("NOTIFY_SOCKET").filter(|v| !v.is_empty()).map(|value| NotifyFacts {
+    let (platform, detection) = resolve(common.platform, host);
+    let notify = host.var("NOTIFY_SOCKET").filter(|v| !v.is_empty()).map(|value| NotifyFacts {
         error: Notifier::from_socket_var(Some(&value)).err().map(|err| err.to_string()),
-        path_missing: value.starts_with('/') && !env.exists(Path::new(&value)),
+        path_missing: value.starts_with('/') && !host.exists(Path::new(&value)),
         value,
     });
-    let user = env.var("USER").or_else(|| env.var("LOGNAME")).filter(|u| !u.is_empty());
-    let linger = user.as_ref().is_some_and(|u| env.exists(&Path::new("/var/lib/systemd/linger").join(u)));
+    let level = Level::resolve(false, false, host.euid);
     Facts {
         config,
         macro_mlock: options.mlock,
         platform,
         detection,
-        has_backend: backend_for(platform).is_ok(),
+        manager: backend_for(platform, host).map(|backend| backend.diagnose(level)).map_err(|err| err.to_string()),
         memlock: mlock::probe().map_err(|err| err.to_string()),
         notify,
-        systemctl: find_program(env, "systemctl"),
-        systemd_booted: env.exists(Path::new("/run/systemd/system")),
-        euid: effective_uid(),
-        user,
-        linger,
-        this_binary: std::env::current_exe().ok(),
-        control: control_facts(options.name, env),
+        this_binary: host.this_binary.clone(),
+        control: control_facts(options.name, host),
     }
 }
 
-fn control_facts(name: &str, env: &dyn EnvView) -> ControlFacts {
+fn control_facts(name: &str, host: &Host) -> ControlFacts {
     use crate::control::client::{ClientError, call};
     use crate::control::command::block_on;
     use crate::control::protocol::{Op, StatusResult};
-    let socket = crate::control::socket_for(name, env);
+    let socket = crate::control::socket_in(&host.runtime_dir(name));
     let running = match block_on(&socket, call::<StatusResult>(&socket, Op::Status, Duration::from_secs(2))) {
         Ok(status) => Ok(Some(status.pid)),
         Err(ClientError::NotRunning { .. }) => Ok(None),
@@ -185,42 +169,6 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_meta: &std::fs::Metadata) -> bool {
     true
-}
-
-/// How a finding weighs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Mark {
-    /// As it should be.
-    Ok,
-    /// Works, but something will bite later or elsewhere.
-    Warn,
-    /// Will fail.
-    Problem,
-}
-
-impl Mark {
-    fn label(self) -> &'static str {
-        match self {
-            Mark::Ok => "ok",
-            Mark::Warn => "warn",
-            Mark::Problem => "problem",
-        }
-    }
-}
-
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// The heading it sits under.
-    pub section: &'static str,
-    /// How it weighs.
-    pub mark: Mark,
-    /// What was found.
-    pub text: String,
-    /// How to fix it, for warnings and problems.
-    pub fix: Option<String>,
-    /// A problem in the configuration itself (exit 78) rather than the environment (exit 71).
-    pub in_config: bool,
 }
 
 /// The whole report and the exit status it leads to.
@@ -286,7 +234,10 @@ pub fn report(name: &str, facts: &Facts) -> Report {
     configuration(name, facts, &mut findings);
     platform(facts, &mut findings);
     memory_locking(facts, &mut findings);
-    service_manager(facts, &mut findings);
+    if let Ok(manager) = &facts.manager {
+        findings.0.extend(manager.iter().cloned());
+    }
+    notify_socket(facts, &mut findings);
     channels(facts, &mut findings);
     let findings = findings.0;
     let exit = if findings.iter().any(|f| f.mark == Mark::Problem && f.in_config) {
@@ -349,11 +300,11 @@ fn platform(facts: &Facts, findings: &mut Findings) {
         None => format!("chosen with `--platform {platform}`"),
     };
     findings.add("platform", Mark::Ok, format!("{platform} ({how})"), None);
-    if !facts.has_backend {
+    if let Err(missing) = &facts.manager {
         findings.add(
             "platform",
             Mark::Warn,
-            format!("this version of duende has no {platform} backend: `install`, `start`, `status` and the other management commands exit 69"),
+            format!("{missing}: `install`, `start` and the other management commands exit 69"),
             Some("run the daemon in the foreground (`run`) under a manager configured by hand".to_owned()),
         );
     }
@@ -418,43 +369,6 @@ fn memory_locking(facts: &Facts, findings: &mut Findings) {
             let fix = format!("{}; `check` sees this shell's limits, a service manager applies its own", mlock::FIXES);
             findings.add(SECTION, mark, format!("{askers}: {plan}; {consequence}"), Some(fix));
         }
-    }
-}
-
-fn service_manager(facts: &Facts, findings: &mut Findings) {
-    const SECTION: &str = "service manager";
-    let systemctl = facts.systemctl.as_ref().map(|p| p.display().to_string());
-    match (facts.systemd_booted, &systemctl) {
-        (true, Some(path)) => {
-            findings.add(
-                SECTION,
-                Mark::Ok,
-                format!("systemd is reachable: /run/systemd/system exists and systemctl is {path}"),
-                None,
-            );
-        }
-        _ => {
-            let mut missing = Vec::new();
-            if !facts.systemd_booted {
-                missing.push("/run/systemd/system is absent, so systemd is not the init system".to_owned());
-            }
-            if systemctl.is_none() {
-                missing.push("systemctl is not on PATH".to_owned());
-            }
-            let missing = missing.join(", ");
-            if facts.platform == Platform::Systemd {
-                let fix = "run on a host booted with systemd, or choose another platform with `--platform`";
-                findings.add(SECTION, Mark::Warn, format!("systemd is not reachable: {missing}"), Some(fix.to_owned()));
-            } else {
-                let text =
-                    format!("systemd is not reachable ({missing}); platform `{}` does not need it", facts.platform);
-                findings.add(SECTION, Mark::Ok, text, None);
-            }
-        }
-    }
-    notify_socket(facts, findings);
-    if facts.platform == Platform::Systemd {
-        linger(facts, findings);
     }
 }
 
@@ -541,33 +455,6 @@ fn notify_socket(facts: &Facts, findings: &mut Findings) {
     }
 }
 
-fn linger(facts: &Facts, findings: &mut Findings) {
-    const SECTION: &str = "service manager";
-    match (facts.euid, &facts.user) {
-        (None | Some(0), _) => {
-            findings.add(SECTION, Mark::Ok, "running as root: services are system services, linger is not needed", None);
-        }
-        (Some(uid), None) => findings.add(
-            SECTION,
-            Mark::Warn,
-            format!("cannot tell whether linger is enabled: neither USER nor LOGNAME is set (uid {uid})"),
-            Some(format!("`loginctl enable-linger {uid}` so user services start at boot and survive logout")),
-        ),
-        (Some(_), Some(user)) if facts.linger => findings.add(
-            SECTION,
-            Mark::Ok,
-            format!("linger is enabled for {user}: user services start at boot and survive logout"),
-            None,
-        ),
-        (Some(_), Some(user)) => findings.add(
-            SECTION,
-            Mark::Warn,
-            format!("linger is off for {user} (/var/lib/systemd/linger/{user} is absent): user services stop at logout and do not start at boot"),
-            Some(format!("`loginctl enable-linger {user}`, or install as root with `--system`")),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,6 +462,7 @@ mod tests {
     use crate::platform::{FakeEnv, detect};
 
     const MIB: u64 = 1 << 20;
+    const SUPERVISOR: &str = "service manager";
 
     /// A healthy native host: valid configuration, nothing asked of mlock, root.
     fn healthy() -> Facts {
@@ -583,14 +471,9 @@ mod tests {
             macro_mlock: MlockMode::Off,
             platform: Platform::Native,
             detection: Some(detect(&FakeEnv::new())),
-            has_backend: true,
+            manager: Ok(vec![Finding::new(SUPERVISOR, Mark::Ok, "the supervisor can run here", None)]),
             memlock: Ok(Probe { soft: Limit::Bytes(8 * MIB), hard: Limit::Bytes(8 * MIB), cap_ipc_lock: true }),
             notify: None,
-            systemctl: Some(PathBuf::from("/usr/bin/systemctl")),
-            systemd_booted: false,
-            euid: Some(0),
-            user: Some("root".to_owned()),
-            linger: false,
             this_binary: Some(PathBuf::from("/usr/local/bin/demo")),
             control: ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(None) },
         }
@@ -619,8 +502,7 @@ mod tests {
              \x20 ok       RLIMIT_MEMLOCK is 8 MiB (hard 8 MiB); CAP_IPC_LOCK is present\n\
              \x20 ok       memory locking is not requested (`mlock` is off, `resources.lock_memory` is false)\n\
              \nservice manager\n\
-             \x20 ok       systemd is not reachable (/run/systemd/system is absent, so systemd is not the init system); \
-             platform `native` does not need it\n\
+             \x20 ok       the supervisor can run here\n\
              \x20 ok       NOTIFY_SOCKET is not set: readiness is not reported (expected outside a `Type=notify` unit)\n\
              \nchannels\n\
              \x20 ok       control socket: `/run/demo/control.sock` (no daemon answers there now)\n\
@@ -721,13 +603,12 @@ mod tests {
     }
 
     #[test]
-    fn systemd_user_without_linger_is_warned_with_the_command() {
+    fn the_backends_findings_are_reported_and_a_missing_backend_is_a_warning() {
+        let warned = Finding::new(SUPERVISOR, Mark::Warn, "linger is off for alice", Some("`loginctl`".to_owned()));
         let facts = Facts {
             platform: Platform::Systemd,
             detection: Some(detect(&FakeEnv::new().with_dir("/run/systemd/system"))),
-            systemd_booted: true,
-            euid: Some(1001),
-            user: Some("alice".to_owned()),
+            manager: Ok(vec![warned.clone()]),
             notify: Some(NotifyFacts {
                 value: "/run/user/1001/systemd/notify".to_owned(),
                 error: None,
@@ -737,36 +618,24 @@ mod tests {
         };
         let report = report_of(&facts);
         assert_eq!(report.exit, Exit::Success);
-        assert_eq!(find(&report, "systemd is reachable").mark, Mark::Ok);
+        assert_eq!(find(&report, "linger is off for alice"), &warned);
         assert_eq!(find(&report, "NOTIFY_SOCKET `/run/user/1001/systemd/notify` is usable").mark, Mark::Ok);
-        let linger = find(&report, "linger is off for alice");
-        assert_eq!(linger.mark, Mark::Warn);
-        assert_eq!(linger.fix.as_deref(), Some("`loginctl enable-linger alice`, or install as root with `--system`"));
-        let lingering = Facts { linger: true, ..facts };
-        assert_eq!(find(&report_of(&lingering), "linger is enabled for alice").mark, Mark::Ok);
-    }
 
-    #[test]
-    fn systemd_detected_but_unreachable_and_a_bad_notify_socket_are_warnings() {
         let facts = Facts {
-            platform: Platform::Systemd,
             detection: Some(detect(&FakeEnv::new().with_var("NOTIFY_SOCKET", "notify"))),
-            systemctl: None,
             notify: Some(NotifyFacts {
                 value: "notify".to_owned(),
                 error: Some("NOTIFY_SOCKET `notify` is neither an absolute path nor an abstract `@name`".to_owned()),
                 path_missing: false,
             }),
-            has_backend: false,
+            manager: Err("this version of duende has no launchd backend".to_owned()),
             ..healthy()
         };
         let report = report_of(&facts);
         assert_eq!(report.exit, Exit::Success);
-        let unreachable = find(&report, "systemd is not reachable");
-        assert_eq!(unreachable.mark, Mark::Warn);
-        assert!(unreachable.text.contains("systemctl is not on PATH"));
         assert_eq!(find(&report, "is unusable").mark, Mark::Warn);
-        assert_eq!(find(&report, "no systemd backend").mark, Mark::Warn);
+        let missing = find(&report, "no launchd backend: `install`, `start` and the other management commands exit 69");
+        assert_eq!(missing.mark, Mark::Warn);
     }
 
     #[test]

@@ -46,12 +46,12 @@ fn install_run_restart_stop_uninstall_three_times() {
         assert_eq!(sb.show("probe.service", "UnitFileState"), "enabled");
         let status = probe_ok(&sb, &["status", "--json"]);
         assert!(status.contains(r#""state":"running""#) && status.contains(r#""ready":true"#), "{status}");
-        assert!(status.contains(r#""unit_path":"/etc/systemd/system/probe.service""#), "{status}");
+        assert!(status.contains(r#""FragmentPath":"/etc/systemd/system/probe.service""#), "{status}");
         assert!(status.contains(r#""drift":[]"#), "{status}");
         // A setting that changes the unit: this binary would now install something else.
         let drifted = probe(&sb, &["status", "--json", "--set", "shutdown_timeout=9s"]);
         let drifted = String::from_utf8_lossy(&drifted.stdout).into_owned();
-        assert!(drifted.contains(r#""drift":["unit"]"#), "{drifted}");
+        assert!(drifted.contains(r#""drift":["definition"]"#), "{drifted}");
 
         let pid = sb.show("probe.service", "MainPID");
         // Installing the same thing a second and a third time changes nothing and says so.

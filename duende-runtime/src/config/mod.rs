@@ -10,6 +10,7 @@ mod duration;
 mod explain;
 mod layers;
 mod origin;
+pub mod platforms;
 mod problems;
 pub mod settings;
 mod validate;

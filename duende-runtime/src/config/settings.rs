@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::duration;
+pub use super::platforms::PlatformSettings;
 
 /// The effective configuration of a daemon: built-in defaults, then the system or user file,
 /// `--config`, `NAME_*` environment variables and `--set` flags, in rising precedence.
@@ -362,24 +363,4 @@ impl Default for Backoff {
     fn default() -> Self {
         Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(60), multiplier: 2.0, jitter: 0.1 }
     }
-}
-
-/// `[platform]`: settings only some platforms read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PlatformSettings {
-    /// Container image to build or run.
-    pub container_image: Option<String>,
-    /// microVM virtual CPUs, 1..=64.
-    pub vcpus: Option<u32>,
-    /// microVM memory in MiB, 16..=1048576.
-    pub memory_mib: Option<u64>,
-    /// microVM kernel image.
-    pub kernel: Option<PathBuf>,
-    /// microVM root filesystem or initramfs.
-    pub rootfs: Option<PathBuf>,
-    /// microVM vsock context id, 3..=4294967294.
-    pub vsock_cid: Option<u32>,
-    /// WOS scheduling priority: 0 highest ... 7 idle.
-    pub priority: Option<u8>,
 }

@@ -66,28 +66,27 @@ const ALLOWED: &[(&str, &str)] = &[
     ("backoff.multiplier", "a finite number between 1.0 and 10.0"),
     ("backoff.jitter", "a finite number between 0.0 and 1.0"),
     ("shutdown_timeout", "a duration greater than 0 and at most 24h, such as \"30s\""),
-    ("platform", "a table"),
-    ("platform.container_image", "a non-empty image reference"),
-    ("platform.vcpus", "an integer between 1 and 64"),
-    ("platform.memory_mib", "an integer between 16 and 1048576"),
-    ("platform.kernel", "a non-empty path"),
-    ("platform.rootfs", "a non-empty path"),
-    ("platform.vsock_cid", "an integer between 3 and 4294967294"),
-    ("platform.priority", "an integer between 0 (highest) and 7 (idle)"),
     ("app", "a table"),
 ];
+
+/// Every built-in key in the order of [`Settings`]: [`ALLOWED`] with the `[platform.*]` keys of
+/// [`super::platforms::ALLOWED`] before `app`.
+fn all_allowed() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let (before, app) = ALLOWED.split_at(ALLOWED.len() - 1);
+    before.iter().chain(super::platforms::ALLOWED).chain(app)
+}
 
 /// Where problems with the key written `key` are listed: keys in the order of [`Settings`], then
 /// keys the settings do not have.
 pub(super) fn rank(key: &str) -> usize {
     let top = key.split(['.', '[']).next().unwrap_or(key);
-    let position = |wanted: &str| ALLOWED.iter().position(|(name, _)| *name == wanted);
-    position(key).or_else(|| position(top)).unwrap_or(ALLOWED.len())
+    let position = |wanted: &str| all_allowed().position(|(name, _)| *name == wanted);
+    position(key).or_else(|| position(top)).unwrap_or(ALLOWED.len() + super::platforms::ALLOWED.len())
 }
 
 /// What the built-in key `key` allows, such as "an integer between 1 and 10000".
 pub(super) fn allowed(key: &str) -> Option<&'static str> {
-    ALLOWED.iter().find(|(name, _)| *name == key).map(|(_, allowed)| *allowed)
+    all_allowed().find(|(name, _)| *name == key).map(|(_, allowed)| *allowed)
 }
 
 /// One broken rule: the key and what is wrong.
@@ -237,14 +236,7 @@ pub(super) fn check<A>(settings: &Settings<A>, validate_app: fn(&A) -> Result<()
     found.rule("backoff.jitter", finite_between(b.jitter, 0.0, 1.0));
     found.rule("shutdown_timeout", !s.shutdown_timeout.is_zero() && s.shutdown_timeout <= DAY);
 
-    let p = &s.platform;
-    found.rule("platform.container_image", p.container_image.as_deref().is_none_or(|image| !image.trim().is_empty()));
-    found.rule("platform.vcpus", between(p.vcpus, 1, 64));
-    found.rule("platform.memory_mib", between(p.memory_mib, 16, 1_048_576));
-    found.rule("platform.kernel", p.kernel.as_deref().is_none_or(|path| !path.as_os_str().is_empty()));
-    found.rule("platform.rootfs", p.rootfs.as_deref().is_none_or(|path| !path.as_os_str().is_empty()));
-    found.rule("platform.vsock_cid", between(p.vsock_cid, 3, 4_294_967_294));
-    found.rule("platform.priority", between(p.priority, 0, 7));
+    super::platforms::check(&s.platform, &mut |key, ok| found.rule(key, ok));
 
     if let Err(violations) = validate_app(&s.app) {
         for violation in violations {

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -14,9 +14,7 @@ use super::protocol::{DaemonState, ErrorCode, Op, ReloadResult, StatusResult, St
 use super::report::print_live;
 use crate::cli::Command;
 use crate::exit::Exit;
-use crate::platform::Platform;
-use crate::platform::backend::Level;
-use crate::platform::env::HostEnv;
+use crate::platform::{Host, Platform};
 
 /// How long `status` waits for the daemon.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,11 +30,12 @@ const STOP_MARGIN: Duration = Duration::from_secs(5);
 pub(crate) fn without_backend(
     name: &str,
     platform: Platform,
+    host: &Host,
     command: &Command,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Option<Exit> {
-    let socket = super::socket_for(name, &HostEnv);
+    let socket = super::socket_in(&host.runtime_dir(name));
     Some(match command {
         Command::Status(args) => status(name, platform, &socket, args.json, out, err),
         Command::Reload(_) => reload(name, &socket, out, err),
@@ -143,16 +142,6 @@ fn timeout(socket: &Path, what: &str, bound: Duration) -> ClientError {
     ClientError::Timeout {
         path: socket.to_path_buf(),
         what: format!("{what} within {}", humantime::format_duration(bound)),
-    }
-}
-
-/// The control socket of a service a service manager runs at `level`: systemd's
-/// `RuntimeDirectory=NAME` is `/run/NAME` for a system service and below `$XDG_RUNTIME_DIR` for
-/// a user's.
-pub(crate) fn service_socket(name: &str, level: Level) -> PathBuf {
-    match level {
-        Level::System => super::socket_in(&Path::new("/run").join(name)),
-        Level::User => super::socket_for(name, &HostEnv),
     }
 }
 

@@ -27,8 +27,6 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-use crate::platform::env::{EnvView, effective_uid};
-
 /// The socket's file name in the runtime directory.
 pub const SOCKET_NAME: &str = "control.sock";
 
@@ -38,10 +36,4 @@ pub const LOCK_NAME: &str = "control.lock";
 /// The control socket in the runtime directory `dir`.
 pub fn socket_in(dir: &Path) -> PathBuf {
     dir.join(SOCKET_NAME)
-}
-
-/// The control socket of the service `name`, as this process (its user and environment) finds
-/// it: see [`crate::rundir::runtime_dir`].
-pub fn socket_for(name: &str, env: &dyn EnvView) -> PathBuf {
-    socket_in(&crate::rundir::runtime_dir(name, env, effective_uid()))
 }

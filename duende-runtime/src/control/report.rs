@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::protocol::{HealthLevel, HealthReport, StatusResult};
-use crate::platform::backend::ServiceStatus;
+use crate::platform::status::ServiceStatus;
 
 /// `status --json` under a service manager: what the manager reports, plus `live`.
 pub fn status_json(status: &ServiceStatus, live: Option<&StatusResult>) -> String {

@@ -34,7 +34,6 @@ use crate::context::Generation;
 use crate::exit::Exit;
 use crate::health::Health;
 use crate::live::{Live, ReloadRefused};
-use crate::platform::env::{HostEnv, effective_uid};
 
 /// The bounds every connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -168,7 +167,7 @@ pub(crate) fn open<C: Send + Sync + 'static>(
     live: &Arc<Live>,
     config: &watch::Receiver<Generation<C>>,
 ) -> Result<Guard, StartError> {
-    let dir = crate::rundir::runtime_dir(live.name(), &HostEnv, effective_uid());
+    let dir = crate::platform::Host::from_process().runtime_dir(live.name());
     let config = config.clone();
     let shutdown_timeout: ShutdownTimeout = Box::new(move || config.borrow().settings.shutdown_timeout);
     runtime.block_on(start(&dir, Arc::clone(live), Limits::default(), shutdown_timeout))
@@ -214,7 +213,7 @@ pub(crate) async fn start(
     let shared = Arc::new(Shared {
         live,
         limits,
-        uid: effective_uid().unwrap_or(0),
+        uid: crate::platform::env::effective_uid().unwrap_or(0),
         shutdown_timeout,
         slots: Arc::new(Semaphore::new(limits.max_connections)),
         refusals: std::sync::Mutex::new(LogBudget::new(Instant::now())),

@@ -7,7 +7,6 @@ use super::restarts::RestartLog;
 use super::{DaemonMetrics, Exporter, MetricsError, Registry, RunningExporter};
 use crate::config::settings::MetricsSettings;
 use crate::exit::Exit;
-use crate::platform::env::{HostEnv, effective_uid};
 
 /// Metrics of one run of the daemon.
 #[derive(Debug)]
@@ -39,7 +38,7 @@ impl Setup {
     /// refused never touches the record of the one running.
     pub(crate) fn count_restart(&mut self, name: &str) {
         let Some(registry) = &self.registry else { return };
-        let dir = crate::rundir::runtime_dir(name, &HostEnv, effective_uid());
+        let dir = crate::platform::Host::from_process().runtime_dir(name);
         match RestartLog::begin(&dir) {
             Ok(log) => {
                 registry.set_restarts(log.count());

@@ -1,10 +1,12 @@
-//! The seam every service-manager backend plugs into: one [`ServiceBackend`] per platform,
-//! looked up with [`backend_for`]. Only systemd has one so far; every other lookup is
-//! [`Unsupported`].
+//! The seam every service-manager backend plugs into: one [`Backend`] per platform, looked up
+//! with [`backend_for`].
 //!
-//! A backend renders its artifacts with pure functions, runs its tools through a
-//! [`CommandRunner`](super::runner::CommandRunner), and reports only what it observed: a tool
-//! exiting 0 is not proof that a daemon runs, so `start` and friends return the state they saw.
+//! A backend *describes*: it renders a [`Plan`] with pure functions, says what it finds on the
+//! host ([`Backend::found`], [`Backend::observe`]), and carries out one [`Op`] at a time. The
+//! [engine](super::engine) *applies*: diff, `--dry-run`, the transaction, waiting until ready with
+//! the last log lines on failure, rollback, idempotence and drift are written once, there. A
+//! backend runs its tools through a [`CommandRunner`](super::runner::CommandRunner) and reports
+//! only what it observed: a tool exiting 0 is not proof that a daemon runs.
 
 use std::fmt;
 use std::io;
@@ -13,8 +15,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Platform;
+use super::host::Host;
+use super::plan::{Found, Manifest, Plan, PlannedFile, Retirement};
 use super::runner::Invocation;
-use crate::cli::{InstallArgs, LevelArgs};
+use super::status::{ServiceState, ServiceStatus};
+use crate::check::Finding;
 use crate::config::Settings;
 use crate::exit::Exit;
 
@@ -31,10 +36,10 @@ pub enum Level {
 impl Level {
     /// `--user` or `--system` as given; otherwise system for root and user for everyone else
     /// (and system where the target has no users).
-    pub fn resolve(args: &LevelArgs, euid: Option<u32>) -> Level {
-        if args.user {
+    pub fn resolve(user: bool, system: bool, euid: Option<u32>) -> Level {
+        if user {
             Level::User
-        } else if args.system || euid.is_none_or(|uid| uid == 0) {
+        } else if system || euid.is_none_or(|uid| uid == 0) {
             Level::System
         } else {
             Level::User
@@ -60,11 +65,24 @@ pub struct Service<'a> {
     pub level: Level,
 }
 
-/// Everything `install` needs: the flags, the validated configuration, and what to install.
+/// How `install` goes about it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstallOptions {
+    /// Show every file and command; change nothing.
+    pub dry_run: bool,
+    /// Start the service and wait until it is ready.
+    pub start_now: bool,
+    /// Replace a definition duende did not write.
+    pub force: bool,
+    /// Copy this binary to a stable path (`false`: run it where it is).
+    pub copy_binary: bool,
+}
+
+/// Everything `install` needs: how, the validated configuration, and what to install.
 #[derive(Debug, Clone, Copy)]
 pub struct InstallRequest<'a> {
-    /// `install`'s flags.
-    pub args: &'a InstallArgs,
+    /// How.
+    pub options: InstallOptions,
     /// The effective, validated configuration (without the daemon's own section).
     pub settings: &'a Settings<()>,
     /// This binary: the one to install.
@@ -78,123 +96,63 @@ pub struct InstallRequest<'a> {
     pub overrides: &'a [(String, String)],
 }
 
-/// One change `install` or `uninstall` made, or would make under `--dry-run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// A file written atomically, with its whole content.
-    Write {
-        /// Where.
-        path: PathBuf,
-        /// What.
-        contents: String,
-    },
-    /// A file removed.
-    Remove {
-        /// Where.
-        path: PathBuf,
-    },
-    /// A command run.
-    Run(Invocation),
-    /// Something the operator should know (a warning or the reason nothing changed); no change.
-    Note(String),
+/// An operation on an installed service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Start it.
+    Start,
+    /// Stop it.
+    Stop,
+    /// Stop and start it.
+    Restart,
+    /// Make the running daemon re-read its configuration.
+    Reload,
 }
 
-impl Applied {
-    /// True when the actions change nothing (at most notes).
-    pub fn changes_nothing(&self) -> bool {
-        self.actions.iter().all(|action| matches!(action, Action::Note(_)))
-    }
-}
-
-/// What a changing operation did, or with `dry_run` would do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
-    /// The changes, in order. Empty when everything already was as asked.
-    pub actions: Vec<Action>,
-    /// Nothing was changed: the actions are what would have happened.
-    pub dry_run: bool,
-}
-
-/// The state a backend observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceState {
-    /// The service manager does not know the service.
-    NotInstalled,
-    /// Installed and not running.
-    Stopped,
-    /// Started but not ready yet.
-    Starting,
-    /// Running and ready.
-    Running,
-    /// Shutting down.
-    Stopping,
-    /// Stopped after a failure, or failing to start.
-    Failed,
-}
-
-impl fmt::Display for ServiceState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ServiceState::NotInstalled => "not installed",
-            ServiceState::Stopped => "stopped",
-            ServiceState::Starting => "starting",
-            ServiceState::Running => "running",
-            ServiceState::Stopping => "stopping",
-            ServiceState::Failed => "failed",
-        })
-    }
-}
-
-/// A service's observed status, as `status` prints it (and `status --json` serializes it,
-/// with these field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceStatus {
-    /// `platform`: the platform that was asked.
-    pub platform: Platform,
-    /// `level`: user or system service.
-    pub level: Level,
-    /// `state`: the state.
-    pub state: ServiceState,
-    /// `pid`: the main process, when the manager reports one.
-    pub pid: Option<u32>,
-    /// `detail`: the daemon's or manager's own words (systemd's `StatusText`); may be empty.
-    pub detail: String,
-    /// `sub_state`: the manager's finer state (systemd's `SubState`, such as `running`,
-    /// `auto-restart`); may be empty.
-    pub sub_state: String,
-    /// `since`: when the service last became active, as the manager prints it.
-    pub since: Option<String>,
-    /// `restarts`: how often the manager restarted it automatically.
-    pub restarts: Option<u32>,
-    /// `last_exit_status`: the main process's last exit status.
-    pub last_exit_status: Option<i32>,
-    /// `unit_path`: the service definition the manager loaded.
-    pub unit_path: Option<PathBuf>,
-    /// `ready`: the daemon reported readiness (systemd: active after `READY=1`).
-    pub ready: bool,
-    /// `drift`: what is installed differently from what this binary would install (such as
-    /// `binary`); empty when it matches or cannot be told.
-    pub drift: Vec<String>,
-}
-
-impl ServiceStatus {
-    /// A status with only the platform, level and state known.
-    pub fn new(platform: Platform, level: Level, state: ServiceState) -> ServiceStatus {
-        ServiceStatus {
-            platform,
-            level,
-            state,
-            pid: None,
-            detail: String::new(),
-            sub_state: String::new(),
-            since: None,
-            restarts: None,
-            last_exit_status: None,
-            unit_path: None,
-            ready: false,
-            drift: Vec::new(),
+impl Op {
+    /// The command's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Start => "start",
+            Op::Stop => "stop",
+            Op::Restart => "restart",
+            Op::Reload => "reload",
         }
+    }
+}
+
+/// What `logs` shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// The last this many lines (all when `None`).
+    pub lines: Option<usize>,
+    /// Keep writing new lines as they come.
+    pub follow: bool,
+}
+
+/// What a backend observed of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The status `status` reports (drift is added by the engine).
+    pub status: ServiceStatus,
+    /// The service starts with the host (systemd: enabled).
+    pub enabled: bool,
+    /// Settled in a state that will not turn into ready by itself (failed, inactive, given up
+    /// or waiting to be restarted): waiting longer for ready is pointless.
+    pub settled: bool,
+    /// One line of the manager's own words for error messages.
+    pub summary: String,
+}
+
+impl Observed {
+    /// The state.
+    pub fn state(&self) -> ServiceState {
+        self.status.state
+    }
+
+    /// Running or on its way there.
+    pub fn is_up(&self) -> bool {
+        matches!(self.status.state, ServiceState::Running | ServiceState::Starting)
     }
 }
 
@@ -282,6 +240,17 @@ pub enum BackendError {
     /// The configuration cannot be expressed as the service definition.
     #[error("cannot write the service definition: {0}")]
     Render(String),
+    /// This backend cannot do the operation.
+    #[error("the {platform} backend cannot {what}")]
+    NotSupported {
+        /// The backend's platform.
+        platform: Platform,
+        /// What was asked, such as "follow logs".
+        what: String,
+    },
+    /// The daemon refused what it was asked (a reload with an invalid configuration).
+    #[error("{0}")]
+    Rejected(String),
     /// The rendered service definition failed the manager's own check.
     #[error("the service definition for `{name}` failed `{tool}`: {problems}")]
     Invalid {
@@ -306,7 +275,8 @@ impl BackendError {
                 Exit::Unavailable
             }
             BackendError::Foreign { .. } | BackendError::NeedsRoot { .. } => Exit::Usage,
-            BackendError::Render(_) | BackendError::Invalid { .. } => Exit::Config,
+            BackendError::NotSupported { .. } => Exit::Unavailable,
+            BackendError::Render(_) | BackendError::Invalid { .. } | BackendError::Rejected(_) => Exit::Config,
             BackendError::Spawn { .. }
             | BackendError::Command { .. }
             | BackendError::Io { .. }
@@ -315,51 +285,69 @@ impl BackendError {
     }
 }
 
-/// A service manager: everything the management commands (DESIGN.md section 3) ask of one.
-///
-/// Operations that change state return only after observing the result, and report it.
-pub trait ServiceBackend {
+/// A service manager, as the engine drives it. Everything here reads, except
+/// [`Backend::act`] and [`Backend::run_step`], which change the host.
+pub trait Backend {
     /// The platform this backend manages.
     fn platform(&self) -> Platform;
 
-    /// Registers the service (validate, write atomically, activate; roll back on failure).
-    /// Installing the same thing twice changes nothing.
-    fn install(&self, service: &Service<'_>, request: &InstallRequest<'_>) -> Result<Applied, BackendError>;
+    /// The host it manages services on.
+    fn host(&self) -> &Host;
 
-    /// Removes exactly what `install` created.
-    fn uninstall(&self, service: &Service<'_>) -> Result<Applied, BackendError>;
+    /// Fails with what is missing when the manager or its tools are not there for `level`.
+    fn available(&self, level: Level) -> Result<(), BackendError>;
 
-    /// Starts the service and waits until it is ready.
-    fn start(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError>;
+    /// Its part of `check`: whether the manager is reachable and what it needs.
+    fn diagnose(&self, level: Level) -> Vec<Finding>;
 
-    /// Stops the service and waits until it has stopped.
-    fn stop(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError>;
+    /// What an earlier install left for `service`.
+    fn found(&self, service: &Service<'_>) -> Result<Found, BackendError>;
 
-    /// Stops and starts the service, waiting until it is ready again.
-    fn restart(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError>;
-
-    /// Asks the running service to reload its configuration (SIGHUP or the manager's reload).
-    fn reload(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError>;
-
-    /// The service's current state.
-    fn status(&self, service: &Service<'_>) -> Result<ServiceStatus, BackendError>;
-
-    /// What differs between the installed service and what `install` with `request` would write
-    /// now ("unit", "binary", "config"); empty when nothing differs or nothing is installed.
-    fn drift(&self, service: &Service<'_>, request: &InstallRequest<'_>) -> Result<Vec<String>, BackendError> {
-        let _ = (service, request);
-        Ok(Vec::new())
-    }
-
-    /// Writes the last `lines` log lines to `out` (all when `None`), then keeps writing new ones
-    /// while `follow`.
-    fn logs(
+    /// Everything `install` with `request` would put in place; `previous` is what an earlier
+    /// install recorded (its directories stay recorded). Reads only.
+    fn plan(
         &self,
         service: &Service<'_>,
-        lines: Option<usize>,
-        follow: bool,
-        out: &mut dyn io::Write,
-    ) -> Result<(), BackendError>;
+        request: &InstallRequest<'_>,
+        previous: &Manifest,
+    ) -> Result<Plan, BackendError>;
+
+    /// Checks a definition before it is written (`systemd-analyze verify`); returns the command
+    /// it ran, or with `dry_run` the one it would run. `None` when the manager has no check.
+    fn verify(
+        &self,
+        service: &Service<'_>,
+        file: &PlannedFile,
+        dry_run: bool,
+    ) -> Result<Option<Invocation>, BackendError>;
+
+    /// What `uninstall` does besides stopping the service and removing the recorded files.
+    fn retire(&self, service: &Service<'_>, observed: &Observed) -> Result<Retirement, BackendError>;
+
+    /// The service's state now.
+    fn observe(&self, service: &Service<'_>) -> Result<Observed, BackendError>;
+
+    /// Carries out `op` and returns what it did (for the record, and with `dry_run` what it would
+    /// do, without doing it). The engine then waits for the state `op` leads to.
+    fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<super::engine::Action, BackendError>;
+
+    /// Runs one step of a plan or a retirement.
+    fn run_step(&self, service: &Service<'_>, step: &Invocation) -> Result<(), BackendError>;
+
+    /// Puts the service back into the running state it had before a failed install: started
+    /// again when it ran, stopped otherwise.
+    fn restore(&self, service: &Service<'_>, was_running: bool) {
+        let _ = self.act(service, if was_running { Op::Restart } else { Op::Stop }, false);
+    }
+
+    /// The last log lines, for failure messages (a note when there are none).
+    fn log_tail(&self, service: &Service<'_>) -> String;
+
+    /// Writes the logs `query` asks for to `out`.
+    fn logs(&self, service: &Service<'_>, query: LogQuery, out: &mut dyn io::Write) -> Result<(), BackendError>;
+
+    /// Where the running daemon's control socket is, as seen from this host.
+    fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf>;
 }
 
 /// This version of duende has no backend for a platform.
@@ -370,10 +358,12 @@ pub struct Unsupported {
     pub platform: Platform,
 }
 
-/// The backend that manages services on `platform`.
-pub fn backend_for(platform: Platform) -> Result<Box<dyn ServiceBackend>, Unsupported> {
+/// The backend that manages services on `platform` on `host`.
+pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, Unsupported> {
     match platform {
-        Platform::Systemd => Ok(Box::new(super::systemd::SystemdBackend::on_this_host())),
+        Platform::Systemd => {
+            Ok(Box::new(super::systemd::SystemdBackend::new(super::runner::SystemRunner, host.clone())))
+        }
         Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos | Platform::Native => {
             Err(Unsupported { platform })
         }
@@ -386,21 +376,28 @@ mod tests {
 
     #[test]
     fn level_defaults_to_system_for_root_and_user_otherwise() {
-        let neither = LevelArgs::default();
-        assert_eq!(Level::resolve(&neither, Some(0)), Level::System);
-        assert_eq!(Level::resolve(&neither, Some(1001)), Level::User);
-        assert_eq!(Level::resolve(&neither, None), Level::System);
-        assert_eq!(Level::resolve(&LevelArgs { user: true, system: false }, Some(0)), Level::User);
-        assert_eq!(Level::resolve(&LevelArgs { user: false, system: true }, Some(1001)), Level::System);
+        assert_eq!(Level::resolve(false, false, Some(0)), Level::System);
+        assert_eq!(Level::resolve(false, false, Some(1001)), Level::User);
+        assert_eq!(Level::resolve(false, false, None), Level::System);
+        assert_eq!(Level::resolve(true, false, Some(0)), Level::User);
+        assert_eq!(Level::resolve(false, true, Some(1001)), Level::System);
     }
 
     #[test]
     fn only_systemd_has_a_backend_yet() {
-        assert!(backend_for(Platform::Systemd).is_ok_and(|backend| backend.platform() == Platform::Systemd));
-        for platform in Platform::ALL.into_iter().filter(|&p| p != Platform::Systemd) {
-            let Err(err) = backend_for(platform) else { panic!("{platform} unexpectedly has a backend") };
-            assert_eq!(err, Unsupported { platform });
-            assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
+        let host = Host::under("/", 0);
+        for platform in Platform::ALL {
+            match backend_for(platform, &host) {
+                Ok(backend) => {
+                    assert_eq!(platform, Platform::Systemd);
+                    assert_eq!(backend.platform(), platform);
+                }
+                Err(err) => {
+                    assert_ne!(platform, Platform::Systemd);
+                    assert_eq!(err, Unsupported { platform });
+                    assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
+                }
+            }
         }
     }
 
@@ -427,17 +424,5 @@ mod tests {
             detail: "exited with status 71".to_owned(),
         };
         assert_eq!(lie.to_string(), "expected the service to be running, but it is failed: exited with status 71");
-    }
-
-    #[test]
-    fn status_serializes_for_json() {
-        let status = ServiceStatus::new(Platform::Systemd, Level::User, ServiceState::NotInstalled);
-        let json = serde_json::to_string(&status).unwrap_or_default();
-        assert_eq!(
-            json,
-            r#"{"platform":"systemd","level":"user","state":"not-installed","pid":null,"detail":"","sub_state":"","#
-                .to_owned()
-                + r#""since":null,"restarts":null,"last_exit_status":null,"unit_path":null,"ready":false,"drift":[]}"#
-        );
     }
 }

@@ -1,8 +1,11 @@
-//! The view of the host that detection and `check` read: environment variables, files and the
-//! compilation target. [`HostEnv`] reads the real host; [`FakeEnv`] is built by tests.
+//! What detection may read of a host: [`EnvView`]. The real view is [`Host`](super::Host); tests
+//! of the pure rules build a `FakeEnv` (with the `testing` feature, or in this crate's tests).
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(any(test, feature = "testing"))]
+use std::path::PathBuf;
 
 /// What detection may look at. Everything is a read; nothing here changes the host.
 pub trait EnvView {
@@ -18,34 +21,9 @@ pub trait EnvView {
     fn target_arch(&self) -> &str;
 }
 
-/// The real host this process runs on.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HostEnv;
-
-impl EnvView for HostEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-
-    fn exists(&self, path: &Path) -> bool {
-        path.exists()
-    }
-
-    fn read(&self, path: &Path) -> Option<String> {
-        std::fs::read_to_string(path).ok()
-    }
-
-    fn target_os(&self) -> &str {
-        std::env::consts::OS
-    }
-
-    fn target_arch(&self) -> &str {
-        std::env::consts::ARCH
-    }
-}
-
 /// An invented host for tests: only what the builder adds exists. Defaults to `linux` on
 /// `x86_64` with no variables and no files.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone)]
 pub struct FakeEnv {
     vars: BTreeMap<String, String>,
@@ -55,12 +33,14 @@ pub struct FakeEnv {
     arch: String,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Default for FakeEnv {
     fn default() -> Self {
         FakeEnv::new()
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl FakeEnv {
     /// An empty Linux x86_64 host.
     pub fn new() -> Self {
@@ -104,6 +84,7 @@ impl FakeEnv {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl EnvView for FakeEnv {
     fn var(&self, name: &str) -> Option<String> {
         self.vars.get(name).cloned()
@@ -124,12 +105,6 @@ impl EnvView for FakeEnv {
     fn target_arch(&self) -> &str {
         &self.arch
     }
-}
-
-/// Where `program` is found on `$PATH` as `env` sees it (the first directory holding it).
-pub fn find_program(env: &dyn EnvView, program: &str) -> Option<PathBuf> {
-    let path = env.var("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| env.exists(candidate))
 }
 
 /// The effective user id, where the target has users.
@@ -158,16 +133,5 @@ mod tests {
         assert_eq!(env.read(Path::new("/f")).as_deref(), Some("text"));
         assert_eq!(env.read(Path::new("/d")), None);
         assert_eq!((env.target_os(), env.target_arch()), ("macos", "aarch64"));
-    }
-
-    #[test]
-    fn programs_are_found_on_path_in_order() {
-        let env = FakeEnv::new()
-            .with_var("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .with_file("/usr/bin/systemctl", "")
-            .with_file("/bin/systemctl", "");
-        assert_eq!(find_program(&env, "systemctl"), Some(PathBuf::from("/usr/bin/systemctl")));
-        assert_eq!(find_program(&env, "launchctl"), None);
-        assert_eq!(find_program(&FakeEnv::new(), "systemctl"), None, "no PATH, nothing found");
     }
 }

@@ -1,17 +1,34 @@
 //! Where the daemon runs (DESIGN.md section 6): detection, and the seam service-manager
 //! backends plug into.
 //!
-//! - [`env`](mod@env): the injectable view of the host ([`EnvView`], [`HostEnv`], [`FakeEnv`]).
+//! The shared parts:
+//! - [`host`]: [`Host`], the one view of the machine (environment, files under a root, uid);
+//!   [`env`](mod@env) the [`EnvView`] trait detection reads it through.
 //! - [`detect`](mod@detect): the pure detection rules, [`detect()`] → [`Detection`].
-//! - [`backend`]: the [`ServiceBackend`] trait and [`backend_for`].
+//! - [`backend`]: the [`Backend`] trait every platform implements, and [`backend_for`].
+//! - [`plan`]: what a backend describes ([`Plan`], [`Retirement`], [`Manifest`]);
+//!   [`status`]: what it observes ([`ServiceStatus`], [`Drift`]).
+//! - [`engine`]: the one engine that applies plans: diff, `--dry-run`, transaction, readiness,
+//!   rollback, drift. [`fs`] holds its atomic writes; [`layout`] where binaries and
+//!   configuration go.
 //! - [`runner`]: the [`CommandRunner`] every backend runs tools through.
+//! - [`finding`]: the lines of `check`'s report, which backends contribute to.
 //! - [`manage`](mod@manage): the management commands (`install`, `status`, ...), [`manage()`].
+//!
+//! One folder per backend: [`systemd`].
 
 pub mod backend;
 pub mod detect;
+pub mod engine;
 pub mod env;
+pub mod finding;
+pub mod fs;
+pub mod host;
+pub mod layout;
 pub mod manage;
+pub mod plan;
 pub mod runner;
+pub mod status;
 pub mod systemd;
 
 use std::fmt;
@@ -20,11 +37,19 @@ use serde::Serialize;
 
 use crate::cli::PlatformChoice;
 
-pub use backend::{ServiceBackend, Unsupported, backend_for};
+pub use backend::{Backend, BackendError, Level, Observed, Op, Service, Unsupported, backend_for};
 pub use detect::{Detection, detect};
-pub use env::{EnvView, FakeEnv, HostEnv};
+pub use engine::Engine;
+pub use env::EnvView;
+#[cfg(any(test, feature = "testing"))]
+pub use env::FakeEnv;
+pub use host::Host;
 pub use manage::manage;
-pub use runner::{CommandRunner, RecordingRunner, SystemRunner};
+pub use plan::{Manifest, Plan, Retirement};
+#[cfg(any(test, feature = "testing"))]
+pub use runner::RecordingRunner;
+pub use runner::{CommandRunner, SystemRunner};
+pub use status::{Drift, ServiceState, ServiceStatus};
 
 /// Where a daemon runs, or which service manager installs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

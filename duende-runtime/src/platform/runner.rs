@@ -1,10 +1,12 @@
 //! How backends run external tools (`systemctl`, `launchctl`, `docker`, ...): through a
 //! [`CommandRunner`], so unit tests record the commands instead of touching the host.
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
 use std::process::{Command, Stdio};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::{Mutex, PoisonError};
 
 /// One external command: a program and its arguments, never a shell line.
@@ -125,12 +127,14 @@ impl CommandRunner for SystemRunner {
 
 /// Records every command and answers from a script, for tests. With the script empty, every
 /// command "succeeds" with no output.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default)]
 pub struct RecordingRunner {
     calls: Mutex<Vec<Invocation>>,
     replies: Mutex<VecDeque<io::Result<CommandOutput>>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl RecordingRunner {
     /// A runner with an empty script.
     pub fn new() -> Self {
@@ -149,6 +153,7 @@ impl RecordingRunner {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl CommandRunner for RecordingRunner {
     fn run(&self, invocation: &Invocation) -> io::Result<CommandOutput> {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(invocation.clone());

@@ -48,13 +48,13 @@ fn a_key_in_a_nested_table_is_reported_with_its_line() {
 #[test]
 fn keys_of_inline_tables_and_array_elements_are_reported_with_their_lines() {
     let mut fixture = Fixture::new();
-    fixture.config_file("args = [\n  \"-v\",\n  7,\n]\n\nplatform = { vcpus = 2, priority = 9 }\n");
+    fixture.config_file("args = [\n  \"-v\",\n  7,\n]\n\nplatform.wos = { runtime = \"wasmtime\", priority = 9 }\n");
     let error = fixture.redact(&fixture.error());
     assert_contains(
         &error,
         &[
             "args[1] = 7 (from TMP/extra/given.toml:3): must be a string, found an integer",
-            "platform.priority = 9 (from TMP/extra/given.toml:6): must be an integer between 0 (highest) and 7 (idle)",
+            "platform.wos.priority = 9 (from TMP/extra/given.toml:6): must be an integer between 0 (critical) and 7 (idle)",
         ],
     );
 }
@@ -198,15 +198,16 @@ fn a_bad_value_in_the_app_section_says_what_its_type_allows() {
 #[test]
 fn out_of_range_integers_are_refused_with_the_valid_range() {
     let mut fixture = Fixture::new();
-    fixture.set("platform.vcpus=4294967296").set("resources.pids_max=-1").set("platform.priority=256");
+    fixture.set("platform.pepita.vcpus=4294967296").set("resources.pids_max=-1").set("platform.wos.priority=256");
     let error = fixture.error();
     assert_contains(
         &error,
         &[
             "invalid configuration (3 problems):",
             "resources.pids_max = -1 (from --set resources.pids_max=-1): must be an integer of at least 1",
-            "platform.vcpus = 4294967296 (from --set platform.vcpus=4294967296): must be an integer between 1 and 64",
-            "platform.priority = 256 (from --set platform.priority=256): must be an integer between 0 (highest) and 7",
+            "platform.pepita.vcpus = 4294967296 (from --set platform.pepita.vcpus=4294967296): must be an integer between 1 \
+             and 64",
+            "platform.wos.priority = 256 (from --set platform.wos.priority=256): must be an integer between 0 (critical) and 7",
         ],
     );
 }
@@ -278,15 +279,15 @@ fn every_problem_of_every_source_is_listed_at_once() {
 #[test]
 fn problems_are_available_one_by_one() {
     let mut fixture = Fixture::new();
-    fixture.set("platform.vsock_cid=2");
+    fixture.set("platform.pepita.vsock_cid=2");
     let Err(error) = fixture.load() else { panic!("expected an error") };
     assert_eq!(
         error.problems(),
         [Problem {
-            key: Some("platform.vsock_cid".into()),
+            key: Some("platform.pepita.vsock_cid".into()),
             value: Some("2".into()),
-            origin: Some("--set platform.vsock_cid=2".into()),
-            message: "must be an integer between 3 and 4294967294".into(),
+            origin: Some("--set platform.pepita.vsock_cid=2".into()),
+            message: "must be 0 (pick one) or an integer between 3 and 4294967294".into(),
         }]
     );
 }

@@ -69,13 +69,31 @@ backoff.jitter = 0.1                    # default
 
 shutdown_timeout = "30s"                # default
 
-# platform.container_image: not set
-# platform.vcpus: not set
-# platform.memory_mib: not set
-# platform.kernel: not set
-# platform.rootfs: not set
-# platform.vsock_cid: not set
-# platform.priority: not set
+platform.native.log_max_bytes = 10485760  # default
+platform.native.log_files = 5           # default
+platform.native.restart_budget = "5 in 1m"  # default
+platform.native.min_uptime = "10s"      # default
+platform.container.engine = "auto"      # default
+platform.container.network = "none"     # default
+platform.container.publish = []         # default
+# platform.pepita.kernel: not set
+platform.pepita.vcpus = 1               # default
+platform.pepita.memory_mb = 256         # default
+platform.pepita.vsock_cid = 0           # default
+platform.pepita.vmm = "auto"            # default
+platform.pepita.accel = "auto"          # default
+# platform.wos.module: not set
+platform.wos.priority = 4               # default
+platform.wos.capabilities = []          # default
+platform.wos.runtime = "auto"           # default
+platform.launchd.label = ""             # default
+platform.launchd.process_type = "Standard"  # default
+platform.swarm.mode = "replicated"      # default
+platform.swarm.replicas = 1             # default
+platform.kubernetes.kind = "deployment"  # default
+platform.kubernetes.namespace = "default"  # default
+platform.kubernetes.replicas = 1        # default
+platform.kubernetes.image = ""          # default
 
 app.interval_ms = 250                   # TMP/etc/demo/demo.toml:8
 app.label = "counter"                   # default

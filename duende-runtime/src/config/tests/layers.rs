@@ -97,13 +97,13 @@ fn values_are_toml_when_they_parse_and_text_otherwise() {
         .set("description=hello world")
         .set("log_level=\"warn\"")
         .set("args=[\"a # b\"]")
-        .set("platform.container_image=registry.example/demo:1.2")
+        .set("platform.kubernetes.image=registry.example/demo:1.2")
         .env("DEMO_APP__LABEL", "");
     let settings = fixture.settings();
     assert_eq!(settings.description, "hello world");
     assert_eq!(settings.log_level, "warn");
     assert_eq!(settings.args, ["a # b"]);
-    assert_eq!(settings.platform.container_image.as_deref(), Some("registry.example/demo:1.2"));
+    assert_eq!(settings.platform.kubernetes.image, "registry.example/demo:1.2");
     // An empty variable is the empty string, not "unset".
     assert_eq!(settings.app.label, "");
 }

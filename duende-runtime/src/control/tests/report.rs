@@ -7,7 +7,7 @@ use crate::control::protocol::{
 };
 use crate::control::report::{print_live, status_json};
 use crate::platform::Platform;
-use crate::platform::backend::{Level, ServiceState, ServiceStatus};
+use crate::platform::{Level, ServiceState, ServiceStatus};
 
 fn sample() -> StatusResult {
     StatusResult {

@@ -10,13 +10,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use super::backend::SystemdBackend;
-use super::paths::Paths;
-use crate::cli::InstallArgs;
 use crate::config::Settings;
-use crate::platform::backend::{
-    Action, Applied, BackendError, InstallRequest, Level, Service, ServiceBackend, ServiceState,
-};
+use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service};
+use crate::platform::engine::{Action, Applied, Engine};
+use crate::platform::host::Host;
 use crate::platform::runner::{CommandOutput, CommandRunner, Invocation, RecordingRunner};
+use crate::platform::status::{Drift, ServiceState};
 
 /// What the fake manager knows about the one unit.
 #[derive(Debug, Default, Clone)]
@@ -153,17 +152,13 @@ fn fixture() -> io::Result<Fixture> {
 }
 
 impl Fixture {
-    fn paths(&self, euid: u32) -> Paths {
-        Paths {
-            root: self.root.clone(),
-            home: Some("/home/ana".into()),
-            xdg_config_home: None,
-            xdg_runtime_dir: None,
-            search_path: vec![self.tools.clone()],
-            euid: Some(euid),
-            user: Some("ana".to_owned()),
-            this_binary: Some(self.binary.clone()),
-        }
+    fn host(&self, euid: u32) -> Host {
+        let mut host = Host::under(&self.root, euid)
+            .with_var("HOME", "/home/ana")
+            .with_var("USER", "ana")
+            .with_var("PATH", self.tools.to_string_lossy());
+        host.this_binary = Some(self.binary.clone());
+        host
     }
 
     fn backend(&self) -> SystemdBackend<FakeSystemd> {
@@ -174,7 +169,7 @@ impl Fixture {
             state: Mutex::default(),
             calls: Mutex::default(),
         };
-        SystemdBackend::new(fake, self.paths(0)).with_patience(Duration::from_millis(300))
+        SystemdBackend::new(fake, self.host(0))
     }
 
     /// Every file and directory under the root, with file contents and link targets.
@@ -206,26 +201,32 @@ fn settings() -> Settings<()> {
     Settings::<()> { name: "demo".to_owned(), ..Settings::default() }
 }
 
+const ENGINE: Engine = Engine::with_patience(Duration::from_millis(300));
+
 fn install(
     fx: &Fixture,
-    backend: &SystemdBackend<FakeSystemd>,
-    args: &InstallArgs,
+    backend: &dyn Backend,
+    options: InstallOptions,
     config: bool,
 ) -> Result<Applied, BackendError> {
     let settings = settings();
     let request = InstallRequest {
-        args,
+        options,
         settings: &settings,
         binary: &fx.binary,
         config_file: config.then_some(&fx.config),
         sets: &[],
         overrides: &[],
     };
-    backend.install(&SYSTEM, &request)
+    ENGINE.install(backend, &SYSTEM, &request)
 }
 
-fn now() -> InstallArgs {
-    InstallArgs { now: true, ..InstallArgs::default() }
+fn copied() -> InstallOptions {
+    InstallOptions { copy_binary: true, ..InstallOptions::default() }
+}
+
+fn now() -> InstallOptions {
+    InstallOptions { start_now: true, ..copied() }
 }
 
 fn written(applied: &Applied) -> Vec<PathBuf> {
@@ -241,8 +242,8 @@ fn dry_run_shows_every_file_and_command_and_changes_nothing() -> io::Result<()> 
     let fx = fixture()?;
     let backend = fx.backend();
     let before = fx.listing();
-    let args = InstallArgs { dry_run: true, now: true, ..InstallArgs::default() };
-    let applied = install(&fx, &backend, &args, true).map_err(io::Error::other)?;
+    let args = InstallOptions { dry_run: true, ..now() };
+    let applied = install(&fx, &backend, args, true).map_err(io::Error::other)?;
     assert!(applied.dry_run);
     assert_eq!(fx.listing(), before, "a dry run writes nothing");
     assert!(backend.runner().changing_calls().is_empty(), "{:?}", backend.runner().calls());
@@ -272,13 +273,13 @@ fn dry_run_shows_every_file_and_command_and_changes_nothing() -> io::Result<()> 
 fn installing_twice_changes_nothing_the_second_time() -> io::Result<()> {
     let fx = fixture()?;
     let backend = fx.backend();
-    let first = install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    let first = install(&fx, &backend, now(), true).map_err(io::Error::other)?;
     assert_eq!(written(&first).len(), 3);
     assert!(backend.runner().state().active && backend.runner().state().enabled);
     let listing = fx.listing();
     assert_eq!(listing.get(Path::new("usr/local/bin/demo")).map(String::as_str), Some("binary version 1"));
     let calls = backend.runner().changing_calls().len();
-    let second = install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    let second = install(&fx, &backend, now(), true).map_err(io::Error::other)?;
     assert!(second.changes_nothing(), "{second:?}");
     assert!(matches!(&second.actions[..], [Action::Note(note)] if note.starts_with("nothing to change")));
     assert_eq!(backend.runner().changing_calls().len(), calls, "no command changed anything");
@@ -290,15 +291,15 @@ fn installing_twice_changes_nothing_the_second_time() -> io::Result<()> {
 fn a_changed_binary_or_configuration_is_written_and_the_service_restarted() -> io::Result<()> {
     let fx = fixture()?;
     let backend = fx.backend();
-    install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    install(&fx, &backend, now(), true).map_err(io::Error::other)?;
     fs::write(&fx.binary, "binary version 2")?;
-    let applied = install(&fx, &backend, &InstallArgs::default(), true).map_err(io::Error::other)?;
+    let applied = install(&fx, &backend, copied(), true).map_err(io::Error::other)?;
     assert_eq!(written(&applied), [PathBuf::from("/usr/local/bin/demo")]);
     let tail: Vec<String> = backend.runner().changing_calls().into_iter().rev().take(3).collect();
     assert_eq!(tail, ["systemctl restart demo.service", "systemctl enable demo.service", "systemctl daemon-reload"]);
     assert_eq!(fs::read_to_string(fx.root.join("usr/local/bin/demo"))?, "binary version 2");
     fs::write(&fx.config, "[app]\nlabel = \"two\"\n")?;
-    let applied = install(&fx, &backend, &InstallArgs::default(), true).map_err(io::Error::other)?;
+    let applied = install(&fx, &backend, copied(), true).map_err(io::Error::other)?;
     assert_eq!(written(&applied), [PathBuf::from("/etc/demo/demo.toml")]);
     assert_eq!(backend.runner().state().starts, 3);
     assert!(backend.runner().state().active);
@@ -311,16 +312,16 @@ fn a_unit_duende_did_not_write_is_refused_without_force() -> io::Result<()> {
     let backend = fx.backend();
     let unit = fx.root.join("etc/systemd/system/demo.service");
     fs::write(&unit, "[Service]\nExecStart=/usr/bin/theirs\n")?;
-    let err = install(&fx, &backend, &InstallArgs::default(), false).err();
+    let err = install(&fx, &backend, copied(), false).err();
     assert!(
         matches!(&err, Some(BackendError::Foreign { path }) if path == Path::new("/etc/systemd/system/demo.service"))
     );
     assert_eq!(fs::read_to_string(&unit)?, "[Service]\nExecStart=/usr/bin/theirs\n");
-    let uninstalled = backend.uninstall(&SYSTEM).err();
+    let uninstalled = ENGINE.uninstall(&backend, &SYSTEM).err();
     assert!(matches!(uninstalled, Some(BackendError::Foreign { .. })), "never removes a foreign unit");
     assert!(unit.exists());
-    let forced = InstallArgs { force: true, ..InstallArgs::default() };
-    install(&fx, &backend, &forced, false).map_err(io::Error::other)?;
+    let forced = InstallOptions { force: true, ..copied() };
+    install(&fx, &backend, forced, false).map_err(io::Error::other)?;
     assert!(super::is_written_by_duende(&fs::read_to_string(&unit)?));
     Ok(())
 }
@@ -332,7 +333,7 @@ fn a_failed_start_rolls_back_to_exactly_what_was_there() -> io::Result<()> {
     // A first install that never becomes ready leaves nothing behind.
     let pristine = fx.listing();
     backend.runner().state().fail_starts = 1;
-    let err = install(&fx, &backend, &now(), true).err();
+    let err = install(&fx, &backend, now(), true).err();
     let Some(BackendError::NotObserved { observed, detail, .. }) = err else { panic!("not refused: {err:?}") };
     assert_eq!(observed, ServiceState::Failed);
     assert!(detail.contains("told to fail in init"), "the last log lines are shown: {detail}");
@@ -340,12 +341,12 @@ fn a_failed_start_rolls_back_to_exactly_what_was_there() -> io::Result<()> {
     assert!(!backend.runner().state().enabled);
 
     // An update that fails puts the previous version back and restarts it.
-    install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    install(&fx, &backend, now(), true).map_err(io::Error::other)?;
     let working = fx.listing();
     fs::write(&fx.binary, "binary version 2")?;
     fs::write(&fx.config, "[app]\nlabel = \"broken\"\n")?;
     backend.runner().state().fail_starts = 1;
-    let err = install(&fx, &backend, &now(), true).err();
+    let err = install(&fx, &backend, now(), true).err();
     assert!(matches!(err, Some(BackendError::NotObserved { .. })), "{err:?}");
     assert_eq!(fx.listing(), working, "the previous unit, binary and configuration are back");
     let state = backend.runner().state().clone();
@@ -362,9 +363,9 @@ fn uninstall_removes_exactly_what_install_created() -> io::Result<()> {
     fs::write(fx.root.join("usr/local/bin/other"), "someone else's")?;
     let backend = fx.backend();
     let before = fx.listing();
-    install(&fx, &backend, &now(), true).map_err(io::Error::other)?;
+    install(&fx, &backend, now(), true).map_err(io::Error::other)?;
     assert!(fx.listing().contains_key(Path::new("etc/systemd/system/multi-user.target.wants/demo.service")));
-    let applied = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    let applied = ENGINE.uninstall(&backend, &SYSTEM).map_err(io::Error::other)?;
     assert_eq!(fx.listing(), before);
     let state = backend.runner().state().clone();
     assert!(!state.active && !state.enabled && !state.loaded, "{state:?}");
@@ -374,7 +375,7 @@ fn uninstall_removes_exactly_what_install_created() -> io::Result<()> {
         .filter_map(|a| if let Action::Run(i) = a { Some(i.to_string()) } else { None })
         .collect();
     assert_eq!(runs, ["systemctl stop demo.service", "systemctl disable demo.service", "systemctl daemon-reload"]);
-    let again = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    let again = ENGINE.uninstall(&backend, &SYSTEM).map_err(io::Error::other)?;
     assert!(matches!(&again.actions[..], [Action::Note(note)] if note.contains("not installed")), "{again:?}");
     Ok(())
 }
@@ -382,18 +383,17 @@ fn uninstall_removes_exactly_what_install_created() -> io::Result<()> {
 #[test]
 fn a_system_service_needs_root_and_says_how() -> io::Result<()> {
     let fx = fixture()?;
-    let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(1000));
+    let backend = SystemdBackend::new(RecordingRunner::new(), fx.host(1000));
     let settings = settings();
-    let args = InstallArgs::default();
     let request = InstallRequest {
-        args: &args,
+        options: copied(),
         settings: &settings,
         binary: &fx.binary,
         config_file: None,
         sets: &[],
         overrides: &[],
     };
-    let err = backend.install(&SYSTEM, &request).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = ENGINE.install(&backend, &SYSTEM, &request).err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
         err,
         "`install` for a system service needs root; run `sudo demo install --system`, or manage a user service with \
@@ -406,14 +406,13 @@ fn a_system_service_needs_root_and_says_how() -> io::Result<()> {
 #[test]
 fn without_systemd_every_command_says_what_is_missing() -> io::Result<()> {
     let fx = fixture()?;
-    let mut paths = fx.paths(0);
-    paths.search_path.clear();
-    let backend = SystemdBackend::new(RecordingRunner::new(), paths);
-    let err = backend.status(&SYSTEM).err().map(|e| e.to_string()).unwrap_or_default();
+    let host = fx.host(0).with_var("PATH", "");
+    let backend = SystemdBackend::new(RecordingRunner::new(), host);
+    let err = ENGINE.status(&backend, &SYSTEM, None).err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(err, "`systemctl` was not found on PATH; the systemd backend needs it");
     fs::remove_dir(fx.root.join("run/systemd/system"))?;
-    let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(0));
-    let err = backend.uninstall(&SYSTEM).err();
+    let backend = SystemdBackend::new(RecordingRunner::new(), fx.host(0));
+    let err = ENGINE.uninstall(&backend, &SYSTEM).err();
     assert!(matches!(&err, Some(BackendError::Unavailable { what, .. }) if what.contains("/run/systemd/system")));
     assert!(backend.runner().calls().is_empty());
     Ok(())
@@ -423,18 +422,17 @@ fn without_systemd_every_command_says_what_is_missing() -> io::Result<()> {
 fn user_services_use_the_user_manager_and_warn_about_linger() -> io::Result<()> {
     let fx = fixture()?;
     let user = Service { name: "demo", level: Level::User };
-    let backend = SystemdBackend::new(RecordingRunner::new(), fx.paths(1000));
+    let backend = SystemdBackend::new(RecordingRunner::new(), fx.host(1000));
     let settings = settings();
-    let args = InstallArgs { dry_run: true, ..InstallArgs::default() };
     let request = InstallRequest {
-        args: &args,
+        options: InstallOptions { dry_run: true, ..copied() },
         settings: &settings,
         binary: &fx.binary,
         config_file: Some(&fx.config),
         sets: &[],
         overrides: &[],
     };
-    let applied = backend.install(&user, &request).map_err(io::Error::other)?;
+    let applied = ENGINE.install(&backend, &user, &request).map_err(io::Error::other)?;
     assert_eq!(
         written(&applied),
         [
@@ -449,9 +447,8 @@ fn user_services_use_the_user_manager_and_warn_about_linger() -> io::Result<()> 
 
     let unreachable =
         RecordingRunner::new().reply(Ok(CommandOutput::failure(1, "Failed to connect to bus: No medium found")));
-    let backend =
-        SystemdBackend::new(unreachable, Paths { xdg_runtime_dir: Some("/run/user/1000".into()), ..fx.paths(1000) });
-    let err = backend.status(&user).err().map(|e| e.to_string()).unwrap_or_default();
+    let backend = SystemdBackend::new(unreachable, fx.host(1000).with_var("XDG_RUNTIME_DIR", "/run/user/1000"));
+    let err = ENGINE.status(&backend, &user, None).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
         err.contains("cannot reach the systemd user manager of ana") && err.contains("`loginctl enable-linger ana`"),
         "{err}"
@@ -467,14 +464,14 @@ fn user_services_use_the_user_manager_and_warn_about_linger() -> io::Result<()> 
 fn status_reports_drift_and_logs_stream_the_journal() -> io::Result<()> {
     let fx = fixture()?;
     let backend = fx.backend();
-    install(&fx, &backend, &now(), false).map_err(io::Error::other)?;
-    let status = backend.status(&SYSTEM).map_err(io::Error::other)?;
+    install(&fx, &backend, now(), false).map_err(io::Error::other)?;
+    let status = ENGINE.status(&backend, &SYSTEM, None).map_err(io::Error::other)?;
     assert_eq!((status.state, status.ready, status.pid), (ServiceState::Running, true, Some(42)));
     assert!(status.drift.is_empty(), "{status:?}");
     fs::write(&fx.binary, "a newer build")?;
-    assert_eq!(backend.status(&SYSTEM).map_err(io::Error::other)?.drift, ["binary"]);
+    assert_eq!(ENGINE.status(&backend, &SYSTEM, None).map_err(io::Error::other)?.drift, [Drift::Binary]);
     let mut out = Vec::new();
-    backend.logs(&SYSTEM, Some(5), false, &mut out).map_err(io::Error::other)?;
+    backend.logs(&SYSTEM, LogQuery { lines: Some(5), follow: false }, &mut out).map_err(io::Error::other)?;
     assert_eq!(String::from_utf8_lossy(&out), "demo: told to fail in init\n");
     let last = backend.runner().calls().pop().map(|c| c.to_string()).unwrap_or_default();
     assert_eq!(last, "journalctl -u demo.service -n 5 --no-pager -o cat");
@@ -485,13 +482,13 @@ fn status_reports_drift_and_logs_stream_the_journal() -> io::Result<()> {
 fn start_and_stop_report_what_they_observed() -> io::Result<()> {
     let fx = fixture()?;
     let backend = fx.backend();
-    assert!(matches!(backend.start(&SYSTEM), Err(BackendError::NotInstalled { .. })));
-    install(&fx, &backend, &InstallArgs::default(), false).map_err(io::Error::other)?;
-    assert_eq!(backend.start(&SYSTEM).map_err(io::Error::other)?.state, ServiceState::Running);
-    assert_eq!(backend.reload(&SYSTEM).map_err(io::Error::other)?.state, ServiceState::Running);
-    assert_eq!(backend.stop(&SYSTEM).map_err(io::Error::other)?.state, ServiceState::Stopped);
+    assert!(matches!(ENGINE.operate(&backend, &SYSTEM, Op::Start), Err(BackendError::NotInstalled { .. })));
+    install(&fx, &backend, copied(), false).map_err(io::Error::other)?;
+    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Start).map_err(io::Error::other)?.state, ServiceState::Running);
+    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Reload).map_err(io::Error::other)?.state, ServiceState::Running);
+    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Stop).map_err(io::Error::other)?.state, ServiceState::Stopped);
     backend.runner().state().fail_starts = 1;
-    let err = backend.restart(&SYSTEM).err();
+    let err = ENGINE.operate(&backend, &SYSTEM, Op::Restart).err();
     assert!(matches!(err, Some(BackendError::NotObserved { observed: ServiceState::Failed, .. })), "{err:?}");
     Ok(())
 }
@@ -500,15 +497,15 @@ fn start_and_stop_report_what_they_observed() -> io::Result<()> {
 fn uninstall_keeps_a_state_directory_that_holds_data() -> io::Result<()> {
     let fx = fixture()?;
     let backend = fx.backend();
-    install(&fx, &backend, &now(), false).map_err(io::Error::other)?;
+    install(&fx, &backend, now(), false).map_err(io::Error::other)?;
     fs::create_dir_all(fx.root.join("var/lib/demo"))?;
     fs::write(fx.root.join("var/lib/demo/data"), "precious")?;
-    let applied = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    let applied = ENGINE.uninstall(&backend, &SYSTEM).map_err(io::Error::other)?;
     assert!(applied.actions.iter().any(|a| matches!(a, Action::Note(n) if n.starts_with("kept /var/lib/demo"))));
     assert_eq!(fs::read_to_string(fx.root.join("var/lib/demo/data"))?, "precious");
     fs::remove_file(fx.root.join("var/lib/demo/data"))?;
-    install(&fx, &backend, &now(), false).map_err(io::Error::other)?;
-    let applied = backend.uninstall(&SYSTEM).map_err(io::Error::other)?;
+    install(&fx, &backend, now(), false).map_err(io::Error::other)?;
+    let applied = ENGINE.uninstall(&backend, &SYSTEM).map_err(io::Error::other)?;
     assert!(applied.actions.contains(&Action::Remove { path: "/var/lib/demo".into() }), "an empty one goes");
     Ok(())
 }
@@ -518,17 +515,16 @@ fn in_place_installs_point_at_the_binary_and_warn_about_cargo_target_dirs() -> i
     let fx = fixture()?;
     let backend = fx.backend();
     let settings = settings();
-    let args = InstallArgs { in_place: true, dry_run: true, ..InstallArgs::default() };
     let built = Path::new("/work/app/target/debug/demo");
     let request = InstallRequest {
-        args: &args,
+        options: InstallOptions { dry_run: true, ..InstallOptions::default() },
         settings: &settings,
         binary: built,
         config_file: None,
         sets: &[],
         overrides: &[],
     };
-    let applied = backend.install(&SYSTEM, &request).map_err(io::Error::other)?;
+    let applied = ENGINE.install(&backend, &SYSTEM, &request).map_err(io::Error::other)?;
     assert_eq!(written(&applied), [PathBuf::from("/etc/systemd/system/demo.service")], "nothing is copied");
     let unit = applied.actions.iter().find_map(|a| match a {
         Action::Write { contents, .. } => Some(contents.clone()),

@@ -8,14 +8,14 @@
 //!   documented there.
 //! - [`escape`]: how each kind of value is quoted so that none can inject a directive.
 //!
-//! - [`backend`](mod@backend): [`SystemdBackend`], which installs (a transaction: write
-//!   atomically, verify, `daemon-reload`, enable, start and observe, roll back on failure),
-//!   uninstalls, drives and observes the unit; [`paths`] says where its files go, [`files`] holds
-//!   the atomic writes, the rollback and the manifest, [`show`] reads `systemctl show`.
+//! - [`backend`](mod@backend): [`SystemdBackend`], which plans the install (files, `daemon-reload`,
+//!   `enable`) for the shared [engine](crate::platform::engine), drives and observes the unit;
+//!   [`paths`] says where its files go, [`show`] reads `systemctl show`, [`diagnose`] is its part
+//!   of `check`.
 
 pub mod backend;
+pub mod diagnose;
 pub mod escape;
-pub mod files;
 pub mod paths;
 pub mod render;
 pub mod show;
@@ -28,6 +28,6 @@ mod tests;
 
 pub use backend::SystemdBackend;
 pub use escape::EscapeError;
-pub use paths::{Layout, Paths};
+pub use paths::Layout;
 pub use render::{MARKER, RenderError, is_written_by_duende, render};
 pub use unit::{Features, InstallFacts, Reload, RestartSteps, UnitSpec};

@@ -4,10 +4,10 @@
 //! properties, `--value` prints bare values whose order is not guaranteed to follow `-p`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use crate::platform::Platform;
-use crate::platform::backend::{Level, ServiceState, ServiceStatus};
+use crate::platform::backend::Level;
+use crate::platform::status::{ServiceState, ServiceStatus};
 
 /// The properties `status` and the waits read, for `systemctl show -p`.
 pub const PROPERTIES: &str = "Id,LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,NRestarts,\
@@ -81,19 +81,20 @@ impl Shown {
         let number = |key: &str| self.get(key).parse::<u64>().ok();
         let state = self.state();
         let loaded = state != ServiceState::NotInstalled;
+        let manager = ["SubState", "Result", "FragmentPath", "UnitFileState"]
+            .into_iter()
+            .filter(|key| !self.get(key).is_empty())
+            .map(|key| (key.to_owned(), self.get(key).to_owned()))
+            .collect();
         ServiceStatus {
-            platform: Platform::Systemd,
-            level,
-            state,
             pid: number("MainPID").filter(|&pid| pid != 0).and_then(|pid| u32::try_from(pid).ok()),
             detail: self.get("StatusText").to_owned(),
-            sub_state: self.get("SubState").to_owned(),
             since: Some(self.get("ActiveEnterTimestamp")).filter(|s| loaded && !s.is_empty()).map(str::to_owned),
             restarts: number("NRestarts").filter(|_| loaded).and_then(|n| u32::try_from(n).ok()),
             last_exit_status: self.get("ExecMainStatus").parse().ok().filter(|_| loaded),
-            unit_path: Some(self.get("FragmentPath")).filter(|p| !p.is_empty()).map(PathBuf::from),
             ready: loaded && self.is_ready(),
-            drift: Vec::new(),
+            manager,
+            ..ServiceStatus::new(Platform::Systemd, level, state)
         }
     }
 }
@@ -120,10 +121,10 @@ mod tests {
         assert_eq!(status.pid, Some(42));
         assert_eq!(status.restarts, Some(1));
         assert_eq!(status.last_exit_status, Some(0));
-        assert_eq!(status.sub_state, "running");
+        assert_eq!(status.manager.get("SubState").map(String::as_str), Some("running"));
         assert_eq!(status.detail, "serving");
         assert_eq!(status.since.as_deref(), Some("Sat 2026-11-21 23:00:00 UTC"));
-        assert_eq!(status.unit_path, Some(PathBuf::from("/etc/systemd/system/demo.service")));
+        assert_eq!(status.manager.get("FragmentPath").map(String::as_str), Some("/etc/systemd/system/demo.service"));
     }
 
     #[test]

@@ -1,55 +1,14 @@
-//! The file side of an install: atomic writes, a [`Transaction`] that can put every file and
-//! directory back the way it found them, and the manifest a unit carries of what `install`
-//! created, so `uninstall` removes exactly that.
+//! The file side of an install: atomic writes, and a [`Transaction`] that can put every file
+//! and directory back the way it found them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::platform::backend::BackendError;
+use super::backend::BackendError;
 
-/// The comment that opens the manifest block at the end of a unit duende wrote.
-pub const MANIFEST_HEADER: &str = "# Created by install, removed by uninstall:";
-
-/// What `install` created besides the unit: files, and directories that did not exist before.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Manifest {
-    /// Files (the copied binary, the installed configuration).
-    pub files: Vec<PathBuf>,
-    /// Directories, removed by `uninstall` when empty.
-    pub dirs: Vec<PathBuf>,
-}
-
-impl Manifest {
-    /// The manifest block, one `# file PATH` or `# dir PATH` line each.
-    pub fn render(&self) -> String {
-        let mut text = format!("\n{MANIFEST_HEADER}\n");
-        for file in &self.files {
-            text.push_str(&format!("# file {}\n", file.display()));
-        }
-        for dir in &self.dirs {
-            text.push_str(&format!("# dir {}\n", dir.display()));
-        }
-        text
-    }
-
-    /// The manifest in a unit's text (empty when it has none).
-    pub fn parse(unit: &str) -> Manifest {
-        let mut manifest = Manifest::default();
-        let block = unit.lines().skip_while(|line| *line != MANIFEST_HEADER).skip(1);
-        for line in block {
-            if let Some(file) = line.strip_prefix("# file /") {
-                manifest.files.push(Path::new("/").join(file));
-            } else if let Some(dir) = line.strip_prefix("# dir /") {
-                manifest.dirs.push(Path::new("/").join(dir));
-            }
-        }
-        manifest
-    }
-}
-
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BackendError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BackendError + '_ {
     move |source| BackendError::Io { path: path.to_path_buf(), source }
 }
 
@@ -171,17 +130,6 @@ impl Transaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn manifests_round_trip_through_a_unit() {
-        let manifest = Manifest {
-            files: vec!["/usr/local/bin/demo".into(), "/etc/demo/demo.toml".into()],
-            dirs: vec!["/etc/demo".into()],
-        };
-        let unit = format!("# Written by duende;\n[Service]\nExecStart=/x\n{}", manifest.render());
-        assert_eq!(Manifest::parse(&unit), manifest);
-        assert_eq!(Manifest::parse("[Service]\n# file /etc/passwd\n"), Manifest::default());
-    }
 
     #[test]
     fn a_rolled_back_transaction_leaves_no_trace() -> Result<(), BackendError> {

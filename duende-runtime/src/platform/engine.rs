@@ -1,0 +1,540 @@
+//! The one engine every backend's plans go through: `install` (diff, `--dry-run`, transaction,
+//! activation, waiting until ready, rollback), `uninstall`, the operations with their waits, and
+//! `status` with drift. Backends describe; this module applies.
+//!
+//! `install` in order: find what an earlier install recorded (refusing a foreign definition
+//! without `--force`), plan, compare each planned file with the host (byte-identical files are
+//! not touched), and then write the changed files (the definition last, after the backend's
+//! check of it), remove files the earlier install made that this one no longer wants, re-read
+//! definitions, run the plan's steps, and start (`--now`) or restart (when the service ran and
+//! something changed), waiting until the service is observed ready. Any failure undoes the steps
+//! that ran, puts every file and directory back, re-reads, restores the service's running
+//! state, and removes directories the manager created on the way. When nothing differs, nothing
+//! happens.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::backend::{Backend, BackendError, InstallRequest, Level, Observed, Op, Service};
+use super::fs::{self, Transaction};
+use super::plan::{FileRole, Found, Manifest, PlannedFile, Step, When};
+use super::runner::Invocation;
+use super::status::{Drift, ServiceState, ServiceStatus};
+
+/// How long the engine waits for a service to become ready or stopped after the backend acted
+/// (a backend that waits itself, such as `systemctl start` of a `Type=notify` unit, leaves
+/// little to wait for here).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// How often the engine looks while it waits (a management command waiting, never the daemon).
+const POLL: Duration = Duration::from_millis(100);
+
+/// One change `install`, `uninstall` or an operation made, or would make under `--dry-run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A file written atomically, with its whole content.
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        contents: String,
+    },
+    /// A file or empty directory removed.
+    Remove {
+        /// Where.
+        path: PathBuf,
+    },
+    /// A command run.
+    Run(Invocation),
+    /// Work a backend does itself, in words.
+    Do {
+        /// What it would do, for `--dry-run` ("start the supervisor of demo").
+        planned: String,
+        /// What it did ("started the supervisor of demo (pid 42)").
+        done: String,
+    },
+    /// Something the operator should know (a warning or the reason nothing changed); no change.
+    Note(String),
+}
+
+/// What a changing operation did, or with `dry_run` would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The changes, in order. Empty when everything already was as asked.
+    pub actions: Vec<Action>,
+    /// Nothing was changed: the actions are what would have happened.
+    pub dry_run: bool,
+}
+
+impl Applied {
+    /// True when the actions change nothing (at most notes).
+    pub fn changes_nothing(&self) -> bool {
+        self.actions.iter().all(|action| matches!(action, Action::Note(_)))
+    }
+}
+
+/// The engine, holding how long it waits (tests shorten it).
+#[derive(Debug, Clone, Copy)]
+pub struct Engine {
+    patience: Duration,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine { patience: PATIENCE }
+    }
+}
+
+/// What an install found before changing anything.
+struct Before {
+    running: bool,
+    new_dirs: Vec<PathBuf>,
+}
+
+/// What an install changes.
+struct Changes<'a> {
+    changed: Vec<&'a PlannedFile>,
+    stale: Vec<PathBuf>,
+    reread: Option<&'a Invocation>,
+    steps: Vec<&'a Step>,
+    op: Option<Op>,
+}
+
+impl Engine {
+    /// An engine that waits at most `patience` for a service to settle.
+    pub const fn with_patience(patience: Duration) -> Engine {
+        Engine { patience }
+    }
+
+    /// Installs the service (see the module documentation).
+    pub fn install(
+        &self,
+        backend: &dyn Backend,
+        service: &Service<'_>,
+        request: &InstallRequest<'_>,
+    ) -> Result<Applied, BackendError> {
+        let options = request.options;
+        backend.available(service.level)?;
+        if !options.dry_run {
+            ensure_root(backend, service, "install")?;
+        }
+        let previous = match backend.found(service)? {
+            Found::Absent => Manifest::default(),
+            Found::Ours(recorded) => recorded.manifest,
+            Found::Foreign(path) if !options.force => return Err(BackendError::Foreign { path }),
+            Found::Foreign(_) => Manifest::default(),
+        };
+        let plan = backend.plan(service, request, &previous)?;
+        let host = backend.host();
+        let mut changed = Vec::new();
+        for file in &plan.files {
+            if fs::read(&host.path(&file.path))?.as_deref() != Some(file.contents.as_slice()) {
+                changed.push(file);
+            }
+        }
+        let stale: Vec<PathBuf> = previous
+            .files
+            .iter()
+            .filter(|path| !plan.files.iter().any(|p| &p.path == *path) && host.path(path).exists())
+            .cloned()
+            .collect();
+        let observed = backend.observe(service)?;
+        let before = Before {
+            running: observed.is_up(),
+            new_dirs: plan.side_dirs.iter().filter(|dir| !host.path(dir).exists()).cloned().collect(),
+        };
+        let files_change = !changed.is_empty() || !stale.is_empty();
+        let changes = Changes {
+            reread: plan.reread.as_ref().filter(|_| files_change),
+            steps: plan.steps.iter().filter(|step| files_change || step.when == When::Always).collect(),
+            op: if before.running && files_change {
+                Some(Op::Restart)
+            } else if options.start_now && !before.running {
+                Some(Op::Start)
+            } else {
+                None
+            },
+            changed,
+            stale,
+        };
+        let mut actions: Vec<Action> = plan.notes.iter().cloned().map(Action::Note).collect();
+        if !files_change && changes.steps.is_empty() && changes.op.is_none() {
+            actions.push(Action::Note(format!(
+                "nothing to change: {} is already installed as a {} {} service (definition, binary and \
+                 configuration are identical)",
+                service.name,
+                service.level,
+                backend.platform()
+            )));
+            return Ok(Applied { actions, dry_run: options.dry_run });
+        }
+        if options.dry_run {
+            for file in &changes.changed {
+                if file.role == FileRole::Definition
+                    && let Some(verify) = backend.verify(service, file, true)?
+                {
+                    actions.push(Action::Run(verify));
+                }
+                actions.push(Action::Write { path: file.path.clone(), contents: file.shown.clone() });
+            }
+            actions.extend(changes.stale.iter().map(|path| Action::Remove { path: path.clone() }));
+            actions.extend(changes.reread.map(|reread| Action::Run(reread.clone())));
+            actions.extend(changes.steps.iter().map(|step| Action::Run(step.run.clone())));
+            if let Some(op) = changes.op {
+                actions.push(backend.act(service, op, true)?);
+            }
+            return Ok(Applied { actions, dry_run: true });
+        }
+        let mut tx = Transaction::new();
+        let mut done = Vec::new();
+        match self.commit(backend, service, &changes, &mut tx, &mut done, &mut actions) {
+            Ok(()) => Ok(Applied { actions, dry_run: false }),
+            Err(err) => {
+                undo(backend, service, tx, &done, changes.reread, &before);
+                Err(err)
+            }
+        }
+    }
+
+    /// Applies the changes; the caller undoes them on error. `done` collects the steps that ran.
+    fn commit<'a>(
+        &self,
+        backend: &dyn Backend,
+        service: &Service<'_>,
+        changes: &Changes<'a>,
+        tx: &mut Transaction,
+        done: &mut Vec<&'a Step>,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), BackendError> {
+        let host = backend.host();
+        let (definitions, others): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
+            changes.changed.iter().partition(|file| file.role == FileRole::Definition);
+        for file in others {
+            tx.write(&host.path(&file.path), &file.contents, file.mode)?;
+            actions.push(Action::Write { path: file.path.clone(), contents: file.shown.clone() });
+        }
+        for path in &changes.stale {
+            tx.remove(&host.path(path))?;
+            actions.push(Action::Remove { path: path.clone() });
+        }
+        for file in definitions {
+            if let Some(verified) = backend.verify(service, file, false)? {
+                actions.push(Action::Run(verified));
+            }
+            tx.write(&host.path(&file.path), &file.contents, file.mode)?;
+            actions.push(Action::Write { path: file.path.clone(), contents: file.shown.clone() });
+        }
+        if let Some(reread) = changes.reread {
+            backend.run_step(service, reread)?;
+            actions.push(Action::Run(reread.clone()));
+        }
+        for step in &changes.steps {
+            backend.run_step(service, &step.run)?;
+            done.push(step);
+            actions.push(Action::Run(step.run.clone()));
+        }
+        if let Some(op) = changes.op {
+            let (action, _) = self.operate_installed(backend, service, op)?;
+            actions.push(action);
+        }
+        Ok(())
+    }
+
+    /// Removes exactly what `install` created: stops the service, runs the backend's retirement
+    /// steps, removes the recorded files and the definition, the data directories when empty
+    /// (saying so when they are kept), the recorded directories when empty, and re-reads.
+    pub fn uninstall(&self, backend: &dyn Backend, service: &Service<'_>) -> Result<Applied, BackendError> {
+        backend.available(service.level)?;
+        ensure_root(backend, service, "uninstall")?;
+        let recorded = match backend.found(service)? {
+            Found::Absent => {
+                let note = format!(
+                    "{} is not installed as a {} {} service; nothing to remove",
+                    service.name,
+                    service.level,
+                    backend.platform()
+                );
+                return Ok(Applied { actions: vec![Action::Note(note)], dry_run: false });
+            }
+            Found::Foreign(path) => return Err(BackendError::Foreign { path }),
+            Found::Ours(recorded) => recorded,
+        };
+        let host = backend.host();
+        let mut actions = Vec::new();
+        let mut observed = backend.observe(service)?;
+        if matches!(observed.state(), ServiceState::Running | ServiceState::Starting | ServiceState::Stopping) {
+            actions.push(backend.act(service, Op::Stop, false)?);
+            observed = self.wait_stopped(backend, service)?;
+        }
+        let retirement = backend.retire(service, &observed)?;
+        for step in &retirement.steps {
+            backend.run_step(service, step)?;
+            actions.push(Action::Run(step.clone()));
+        }
+        for path in recorded.manifest.files.iter().chain([&recorded.definition]) {
+            let on_host = host.path(path);
+            if on_host.exists() {
+                std::fs::remove_file(&on_host).map_err(|source| BackendError::Io { path: path.clone(), source })?;
+                actions.push(Action::Remove { path: path.clone() });
+            }
+        }
+        for dir in retirement.data_dirs.iter().filter(|dir| host.path(dir).is_dir()) {
+            if std::fs::remove_dir(host.path(dir)).is_ok() {
+                actions.push(Action::Remove { path: dir.clone() });
+            } else {
+                actions.push(Action::Note(format!(
+                    "kept {}: it holds {}'s data; remove it yourself when it is no longer needed",
+                    dir.display(),
+                    service.name
+                )));
+            }
+        }
+        let mut dirs = recorded.manifest.dirs.clone();
+        dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+        for dir in dirs {
+            // Only when empty: anything else in it is not ours to remove.
+            if std::fs::remove_dir(host.path(&dir)).is_ok() {
+                actions.push(Action::Remove { path: dir });
+            }
+        }
+        if let Some(reread) = &retirement.reread {
+            backend.run_step(service, reread)?;
+            actions.push(Action::Run(reread.clone()));
+        }
+        Ok(Applied { actions, dry_run: false })
+    }
+
+    /// Carries out `op` on the installed service and returns the status observed once it took
+    /// effect: ready after start, restart and reload, stopped after stop.
+    pub fn operate(&self, backend: &dyn Backend, service: &Service<'_>, op: Op) -> Result<ServiceStatus, BackendError> {
+        backend.available(service.level)?;
+        ensure_root(backend, service, op.name())?;
+        let observed = backend.observe(service)?;
+        if observed.state() == ServiceState::NotInstalled {
+            return Err(BackendError::NotInstalled { name: service.name.to_owned(), level: service.level });
+        }
+        if op == Op::Reload && !observed.status.ready {
+            return Err(BackendError::NotObserved {
+                expected: ServiceState::Running,
+                observed: observed.state(),
+                detail: format!("only a running service can reload; start it with `{} start`", service.name),
+            });
+        }
+        let (_, status) = self.operate_installed(backend, service, op)?;
+        Ok(with_binary_drift(backend, service, status))
+    }
+
+    /// `op` and its wait; a backend error carries what was observed and the last log lines.
+    fn operate_installed(
+        &self,
+        backend: &dyn Backend,
+        service: &Service<'_>,
+        op: Op,
+    ) -> Result<(Action, ServiceStatus), BackendError> {
+        let action = backend.act(service, op, false).map_err(|err| match err {
+            BackendError::Command { .. } | BackendError::NotObserved { .. } if op != Op::Stop => {
+                let observed = backend.observe(service);
+                let (state, summary) =
+                    observed.map(|o| (o.state(), o.summary)).unwrap_or((ServiceState::Failed, String::new()));
+                BackendError::NotObserved {
+                    expected: ServiceState::Running,
+                    observed: state,
+                    detail: format!("{err}\n{summary}\nlast log lines:\n{}", backend.log_tail(service)),
+                }
+            }
+            other => other,
+        })?;
+        let status = if op == Op::Stop {
+            self.wait_stopped(backend, service)?.status
+        } else {
+            self.wait_ready(backend, service)?
+        };
+        Ok((action, status))
+    }
+
+    /// Looks until the service is ready; a settled state, or running out of patience, is an
+    /// error carrying the last log lines.
+    fn wait_ready(&self, backend: &dyn Backend, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            let observed = backend.observe(service)?;
+            if observed.status.ready {
+                return Ok(observed.status);
+            }
+            let out_of_time = Instant::now() >= deadline;
+            if observed.settled || out_of_time {
+                let waited =
+                    if out_of_time { format!(" (still not ready after {:?})", self.patience) } else { String::new() };
+                return Err(BackendError::NotObserved {
+                    expected: ServiceState::Running,
+                    observed: observed.state(),
+                    detail: format!("{}{waited}\nlast log lines:\n{}", observed.summary, backend.log_tail(service)),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Looks until the service is stopped (or failed).
+    fn wait_stopped(&self, backend: &dyn Backend, service: &Service<'_>) -> Result<Observed, BackendError> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            let observed = backend.observe(service)?;
+            if matches!(observed.state(), ServiceState::Stopped | ServiceState::Failed | ServiceState::NotInstalled) {
+                return Ok(observed);
+            }
+            if Instant::now() >= deadline {
+                return Err(BackendError::NotObserved {
+                    expected: ServiceState::Stopped,
+                    observed: observed.state(),
+                    detail: observed.summary,
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The service's status, with what differs from what `install` with `request` would put in
+    /// place (when the configuration is known; without it, only a changed binary is told).
+    pub fn status(
+        &self,
+        backend: &dyn Backend,
+        service: &Service<'_>,
+        request: Option<&InstallRequest<'_>>,
+    ) -> Result<ServiceStatus, BackendError> {
+        backend.available(service.level)?;
+        let status = backend.observe(service)?.status;
+        let mut status = with_binary_drift(backend, service, status);
+        if let Some(request) = request {
+            status.add_drift(self.drift(backend, service, request)?);
+        }
+        Ok(status)
+    }
+
+    /// What differs between the installed service and what `install` with `request` would write
+    /// now, installing the same way as before (copied or in place, with the configuration file
+    /// the service already has unless a new one is given); empty when nothing is installed.
+    pub fn drift(
+        &self,
+        backend: &dyn Backend,
+        service: &Service<'_>,
+        request: &InstallRequest<'_>,
+    ) -> Result<Vec<Drift>, BackendError> {
+        let Found::Ours(recorded) = backend.found(service)? else { return Ok(Vec::new()) };
+        let host = backend.host();
+        let installed_config = recorded.config.as_ref().map(|config| host.path(config));
+        let options = super::backend::InstallOptions { copy_binary: recorded.binary.is_some(), ..request.options };
+        let request =
+            InstallRequest { options, config_file: request.config_file.or(installed_config.as_deref()), ..*request };
+        let plan = backend.plan(service, &request, &recorded.manifest)?;
+        let mut drift = Vec::new();
+        for file in &plan.files {
+            if fs::read(&host.path(&file.path))?.as_deref() != Some(file.contents.as_slice()) {
+                drift.push(file.role.drift());
+            }
+        }
+        Ok(drift)
+    }
+}
+
+/// Adds binary drift: the installed copy differs from this binary.
+fn with_binary_drift(backend: &dyn Backend, service: &Service<'_>, mut status: ServiceStatus) -> ServiceStatus {
+    let host = backend.host();
+    if let (Ok(Found::Ours(recorded)), Some(this)) = (backend.found(service), &host.this_binary)
+        && let Some(binary) = &recorded.binary
+    {
+        let installed = fs::read(&host.path(binary)).ok().flatten();
+        if installed.is_none() || installed != fs::read(this).ok().flatten() {
+            status.add_drift([Drift::Binary]);
+        }
+    }
+    status
+}
+
+/// Puts back what a failed install changed (best effort: the install's error is what the
+/// operator needs, so a failing step here does not hide it).
+fn undo(
+    backend: &dyn Backend,
+    service: &Service<'_>,
+    tx: Transaction,
+    done: &[&Step],
+    reread: Option<&Invocation>,
+    before: &Before,
+) {
+    for step in done.iter().rev() {
+        if let Some(undo) = &step.undo {
+            let _ = backend.run_step(service, undo);
+        }
+    }
+    let _ = tx.rollback();
+    if let Some(reread) = reread {
+        let _ = backend.run_step(service, reread);
+    }
+    backend.restore(service, before.running);
+    for dir in before.new_dirs.iter().rev() {
+        let _ = std::fs::remove_dir(backend.host().path(dir));
+    }
+}
+
+/// A system service is root's to change.
+fn ensure_root(backend: &dyn Backend, service: &Service<'_>, command: &str) -> Result<(), BackendError> {
+    if service.level == Level::System && !backend.host().is_root() {
+        return Err(BackendError::NeedsRoot {
+            what: format!("`{command}` for a system service"),
+            name: service.name.to_owned(),
+            command: command.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The file at `path` must exist: what `install` copies from.
+pub fn read_source(path: &Path) -> Result<Vec<u8>, BackendError> {
+    fs::read(path)?.ok_or_else(|| BackendError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    })
+}
+
+/// Whether `path` lies in a cargo target directory (`.../target/{debug,release,...}/`).
+pub fn in_cargo_target(path: &Path) -> bool {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.windows(2).any(|pair| pair[0] == "target" && matches!(pair[1].as_str(), "debug" | "release"))
+        || parts.iter().any(|p| p == "target") && parts.iter().any(|p| p == "deps")
+}
+
+/// The binary a service runs and, when it is copied, the planned copy: this binary copied to
+/// `stable` (unless `request` says to run it in place or `binary_path` names one), with a
+/// warning in `notes` for a binary run from a cargo target directory.
+pub fn binary_plan(
+    request: &InstallRequest<'_>,
+    stable: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(PathBuf, Option<PlannedFile>), BackendError> {
+    let configured = request.settings.binary_path.clone();
+    let copy = request.options.copy_binary && configured.is_none();
+    if copy {
+        let bytes = read_source(request.binary)?;
+        let shown = format!("(a copy of {}, {} bytes, mode 0755)", request.binary.display(), bytes.len());
+        let file =
+            PlannedFile { path: stable.to_path_buf(), contents: bytes, mode: 0o755, shown, role: FileRole::Binary };
+        return Ok((stable.to_path_buf(), Some(file)));
+    }
+    let exec = configured.unwrap_or_else(|| request.binary.to_path_buf());
+    if in_cargo_target(&exec) {
+        notes.push(format!(
+            "warning: the service runs {} from a cargo target directory; `cargo build` or `cargo clean` will change \
+             or remove it under the running service (install without `--in-place` to copy it)",
+            exec.display()
+        ));
+    }
+    Ok((exec, None))
+}
+
+/// `--config PATH` planned at `installed`, when given.
+pub fn config_plan(request: &InstallRequest<'_>, installed: &Path) -> Result<Option<PlannedFile>, BackendError> {
+    let Some(source) = request.config_file else { return Ok(None) };
+    let bytes = read_source(source)?;
+    let shown = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(Some(PlannedFile { path: installed.to_path_buf(), contents: bytes, mode: 0o644, shown, role: FileRole::Config }))
+}
