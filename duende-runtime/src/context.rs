@@ -121,7 +121,7 @@ impl<C> DaemonContext<C> {
     pub fn report_health(&self, health: Health) {
         let state = self.live.health();
         if let Some(previous) = state.set(health) {
-            crate::health::announce(&previous, &state.get(), self.live.notifier());
+            crate::health::announce(&previous, &state.get(), self.live.link());
         }
     }
 
@@ -229,7 +229,7 @@ impl<C> DaemonContext<C> {
     /// Publishes a one-line status (`STATUS=` under systemd; logged at debug level everywhere).
     pub fn set_status(&self, status: &str) {
         tracing::debug!(status, "status");
-        self.live.notifier().status(status);
+        self.live.link().status(status);
     }
 
     /// The daemon's RED metrics.

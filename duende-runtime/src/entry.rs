@@ -20,12 +20,13 @@ use crate::context::{DaemonContext, Event, Generation, Pending};
 use crate::daemon::{Daemon, ExitReason};
 use crate::exit::Exit;
 use crate::health::{self, HealthState};
+use crate::link::Link;
 use crate::live::Live;
 use crate::logging::{self, LogControl};
 use crate::metrics;
 use crate::metrics::DaemonMetrics;
 use crate::mlock::{self, MlockMode};
-use crate::notify::{self, Notifier};
+use crate::notify;
 use crate::shutdown::Shutdown;
 use crate::signals::{self, Routes};
 use crate::{check, name, platform};
@@ -150,14 +151,7 @@ where
     if let Some(outcome) = &lock {
         outcome.log(required);
     }
-    let notifier = match Notifier::from_socket_var(std::env::var("NOTIFY_SOCKET").ok().as_deref()) {
-        Ok(notifier) => notifier,
-        Err(err) => {
-            tracing::warn!(%err, "NOTIFY_SOCKET is unusable; the service manager will not hear readiness");
-            Notifier::disabled()
-        }
-    };
-    let notifier = Arc::new(notifier);
+    let link = Arc::new(Link::from_env(&crate::platform::Host::from_process()));
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     // Under a finite lock limit every new thread stack is locked as it is mapped, and tokio
     // cannot recover from a worker it fails to spawn: check the headroom before building.
@@ -183,7 +177,7 @@ where
 
     // Signal handlers go in before the async runtime and any user code exist.
     let Wiring { live, routes, reloader, reload_requests, config: config_rx, ctx } =
-        Wiring::<D>::new(options.name, settings, sources, notifier, metrics.daemon_metrics(), log, args);
+        Wiring::<D>::new(options.name, settings, sources, link, metrics.daemon_metrics(), log, args);
     let deadline = Deadline { shutdown: live.shutdown().clone(), config: config_rx.clone() };
     if let Err(err) =
         signals::install(routes).and_then(|()| reloader.start(reload_requests)).and_then(|()| deadline.start())
@@ -246,14 +240,14 @@ impl<D: Daemon> Wiring<D> {
         name: &str,
         settings: config::Settings<D::Config>,
         sources: Sources,
-        notifier: Arc<Notifier>,
+        link: Arc<Link>,
         metrics: DaemonMetrics,
         log: LogControl,
         args: Vec<String>,
     ) -> Wiring<D> {
         let (events_tx, events_rx) = mpsc::channel(64);
         let (reload_tx, reload_requests) = std::sync::mpsc::sync_channel(1);
-        let live = Live::new(name, &settings.version, Shutdown::new(), notifier, reload_tx, metrics);
+        let live = Live::new(name, &settings.version, Shutdown::new(), link, reload_tx, metrics);
         let (config_tx, config) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
         let pending = Arc::new(Pending::default());
         let routes = Routes { live: Arc::clone(&live), events: events_tx.clone(), pending: Arc::clone(&pending) };
@@ -271,19 +265,19 @@ where
 {
     let live = Arc::clone(ctx.live());
     let shutdown = live.shutdown().clone();
-    let notifier = Arc::clone(live.notifier());
-    let watchdog = watchdog(&notifier, live.health().clone());
+    let link = Arc::clone(live.link());
+    let watchdog = watchdog(&link, live.health().clone());
     let phases = async {
         let mut daemon = build().await;
         tracing::debug!("initializing");
         if let Err(err) = daemon.init(&mut ctx).await {
             tracing::error!("init failed: {err:#}");
-            notifier.status(&format!("init failed: {err:#}"));
+            link.status(&format!("init failed: {err:#}"));
             return Exit::Software;
         }
         // Checks run on the worker threads, beside `run`, until shutdown is requested.
         let checks =
-            health::schedule(ctx.checks().clone(), live.health().clone(), Arc::clone(&notifier), ctx.config_receiver());
+            health::schedule(ctx.checks().clone(), live.health().clone(), Arc::clone(&link), ctx.config_receiver());
         let stop_checks = shutdown.wait();
         let checks = tokio::spawn(async move {
             tokio::select! {
@@ -292,7 +286,7 @@ where
             }
         });
         let _checks = AbortOnDrop(checks);
-        notifier.ready("running");
+        link.ready("running");
         let latency = live.mark_ready();
         tracing::info!(pid = std::process::id(), after = ?latency, "ready");
         let ran = if shutdown.is_triggered() {
@@ -326,11 +320,11 @@ impl Drop for AbortOnDrop {
 
 /// Sends `WATCHDOG=1` at half of `WATCHDOG_USEC` while the daemon is not unhealthy. Without a
 /// watchdog it waits forever without a timer, so an idle daemon does not wake.
-async fn watchdog(notifier: &Notifier, health: HealthState) -> std::convert::Infallible {
+async fn watchdog(link: &Link, health: HealthState) -> std::convert::Infallible {
     let usec = std::env::var("WATCHDOG_USEC").ok();
     let pid = std::env::var("WATCHDOG_PID").ok();
-    let Some(interval) = notify::watchdog_interval(usec.as_deref(), pid.as_deref(), std::process::id())
-        .filter(|_| notifier.is_enabled())
+    let Some(interval) =
+        notify::watchdog_interval(usec.as_deref(), pid.as_deref(), std::process::id()).filter(|_| link.is_listening())
     else {
         return std::future::pending().await;
     };
@@ -340,7 +334,7 @@ async fn watchdog(notifier: &Notifier, health: HealthState) -> std::convert::Inf
     loop {
         tick.tick().await;
         if health.get().feeds_watchdog() {
-            notifier.watchdog();
+            link.watchdog();
         }
     }
 }
@@ -421,22 +415,22 @@ impl<D: Daemon> Reloader<D> {
     pub(crate) fn reload(&self) {
         let number = self.live.generation();
         self.live.reload_starting();
-        let notifier = self.live.notifier();
-        notifier.reloading();
+        let link = self.live.link();
+        link.reloading();
         tracing::info!("SIGHUP: reloading configuration");
         match config::load_settings::<D::Config>(&self.sources, D::validate) {
             Ok(settings) => {
                 let number = number + 1;
                 self.log.apply_config_level(&settings.log_level);
                 self.config.send_replace(Generation { number, settings: Arc::new(settings) });
-                notifier.ready(&format!("running (configuration generation {number})"));
+                link.ready(&format!("running (configuration generation {number})"));
                 self.live.record_reload(number, None);
                 tracing::info!(generation = number, "configuration reloaded");
                 signals::deliver(&self.events, Event::Reloaded { generation: number });
             }
             Err(err) => {
                 tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
-                notifier.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
+                link.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
                 self.live.record_reload(number, Some(err.to_string()));
                 signals::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
             }

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::HealthCheck;
 use crate::context::Generation;
-use crate::notify::Notifier;
+use crate::link::Link;
 
 /// How the daemon is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,7 +279,7 @@ impl Checks {
 pub(crate) async fn schedule<C>(
     checks: Checks,
     state: HealthState,
-    notifier: Arc<Notifier>,
+    link: Arc<Link>,
     mut settings: watch::Receiver<Generation<C>>,
 ) {
     let mut tracker = Tracker::default();
@@ -302,7 +302,7 @@ pub(crate) async fn schedule<C>(
         let started = tokio::time::Instant::now();
         let (health, statuses) = round(&checks, &config, &mut tracker).await;
         if let Some(previous) = state.set_checked(health, statuses) {
-            announce(&previous, &state.get(), &notifier);
+            announce(&previous, &state.get(), &link);
         }
         tokio::select! {
             () = tokio::time::sleep_until(started + config.interval) => {}
@@ -423,8 +423,8 @@ async fn changed<C>(settings: &mut watch::Receiver<Generation<C>>) {
 /// checks found): `STATUS=` for the service manager, and a log line at the new state's level; a
 /// new reason in the same state is logged at debug level only, so a reason that changes every
 /// round (an age, a count) does not flood the log.
-pub(crate) fn announce(previous: &Health, now: &Health, notifier: &Notifier) {
-    notifier.status(&now.to_string());
+pub(crate) fn announce(previous: &Health, now: &Health, link: &Link) {
+    link.status(&now.to_string());
     if previous.state() == now.state() {
         tracing::debug!("health: {now} (was {previous})");
         return;
@@ -453,7 +453,7 @@ mod tests {
         let path = dir.path().join("notify.sock");
         let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
         socket.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-        let notifier = Notifier::from_socket_var(Some(path.to_str().unwrap())).unwrap();
+        let link = Link::Notify(crate::notify::Notifier::from_socket_var(Some(path.to_str().unwrap())).unwrap());
         let recv = || {
             let mut buf = [0u8; 256];
             let n = socket.recv(&mut buf).unwrap();
@@ -461,11 +461,11 @@ mod tests {
         };
         let state = HealthState::new();
         let previous = state.set_checked(Health::unhealthy("disk: gone"), Vec::new()).unwrap();
-        announce(&previous, &state.get(), &notifier);
+        announce(&previous, &state.get(), &link);
         assert_eq!(recv(), "STATUS=unhealthy: disk: gone");
         assert_eq!(state.set(Health::degraded("slow")), None, "the checks are worse: the daemon's health is unchanged");
         let previous = state.set_checked(Health::healthy(), Vec::new()).unwrap();
-        announce(&previous, &state.get(), &notifier);
+        announce(&previous, &state.get(), &link);
         assert_eq!(recv(), "STATUS=degraded: slow", "now what the daemon reported is the worse");
     }
 

@@ -2,7 +2,8 @@
 //!
 //! One concern per module: [`entry`] drives the lifecycle, [`signals`] routes signals,
 //! [`config`] layers configuration, [`mlock`] locks memory, [`platform`] detects where the daemon
-//! runs and holds the seam for service-manager backends, [`notify`] speaks sd_notify,
+//! runs and holds the seam for service-manager backends, [`link`] is how the running daemon
+//! reaches its manager ([`notify`] speaks sd_notify for it),
 //! [`logging`] sets up `tracing`, [`cli`] parses the command line, [`control`] is the running
 //! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -16,6 +17,7 @@ pub mod daemon;
 pub mod entry;
 pub mod exit;
 pub mod health;
+pub mod link;
 pub(crate) mod live;
 pub mod logging;
 pub mod metrics;

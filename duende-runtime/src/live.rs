@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::health::HealthState;
+use crate::link::Link;
 use crate::metrics::DaemonMetrics;
-use crate::notify::Notifier;
 use crate::shutdown::Shutdown;
 
 /// The outcome of the latest configuration reload.
@@ -46,7 +46,7 @@ pub struct Live {
     ready: watch::Sender<bool>,
     health: HealthState,
     shutdown: Shutdown,
-    notifier: Arc<Notifier>,
+    link: Arc<Link>,
     generation: AtomicU64,
     reloads: watch::Sender<ReloadRecord>,
     reloads_started: AtomicU64,
@@ -61,7 +61,7 @@ impl Live {
         name: &str,
         version: &str,
         shutdown: Shutdown,
-        notifier: Arc<Notifier>,
+        link: Arc<Link>,
         reload: SyncSender<()>,
         metrics: DaemonMetrics,
     ) -> Arc<Live> {
@@ -80,7 +80,7 @@ impl Live {
                 ready: watch::Sender::new(false),
                 health: HealthState::new(),
                 shutdown,
-                notifier,
+                link,
                 generation: AtomicU64::new(1),
                 reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
                 reloads_started: AtomicU64::new(0),
@@ -160,8 +160,8 @@ impl Live {
     }
 
     /// The sd_notify channel (disabled when there is no service manager listening).
-    pub fn notifier(&self) -> &Arc<Notifier> {
-        &self.notifier
+    pub fn link(&self) -> &Arc<Link> {
+        &self.link
     }
 
     /// The daemon's work metrics.
@@ -180,7 +180,7 @@ impl Live {
     pub(crate) fn begin_shutdown(&self, announce: impl FnOnce()) -> bool {
         self.shutdown.trigger_announced(|| {
             announce();
-            self.notifier.stopping("shutting down");
+            self.link.stopping("shutting down");
         })
     }
 
@@ -257,7 +257,7 @@ mod tests {
 
     fn live() -> (Arc<Live>, std::sync::mpsc::Receiver<()>) {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let live = Live::new("svc", "1.0", Shutdown::new(), Arc::new(Notifier::disabled()), tx, DaemonMetrics::new());
+        let live = Live::new("svc", "1.0", Shutdown::new(), Arc::new(Link::Silent), tx, DaemonMetrics::new());
         (live, rx)
     }
 

@@ -52,10 +52,10 @@ use crate::daemon::Daemon;
 use crate::entry::{Reloader, Wiring, lifecycle};
 use crate::exit::Exit;
 use crate::health::{CheckStatus, Health};
+use crate::link::Link;
 use crate::live::Live;
 use crate::logging::LogControl;
 use crate::metrics::{DaemonMetrics, Registry, Summary};
-use crate::notify::Notifier;
 use crate::signals::{self, Forced, Routes};
 
 /// A signal the test sends to the daemon; each is routed exactly as the real one would be.
@@ -218,7 +218,7 @@ impl<D: Daemon> TestDaemon<D> {
             &builder.name,
             settings,
             sources,
-            Arc::new(Notifier::disabled()),
+            Arc::new(Link::Silent),
             DaemonMetrics::registered(&registry),
             LogControl::inert(),
             builder.args,

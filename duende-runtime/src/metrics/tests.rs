@@ -10,14 +10,14 @@ use std::time::Duration;
 use super::*;
 use crate::config::settings::MetricsSettings;
 use crate::health::Health;
+use crate::link::Link;
 use crate::live::Live;
-use crate::notify::Notifier;
 use crate::shutdown::Shutdown;
 
 fn live_with(metrics: DaemonMetrics) -> Arc<Live> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::mem::forget(rx); // the reload queue stays open for the test's lifetime
-    Live::new("svc", "1.0", Shutdown::new(), Arc::new(Notifier::disabled()), tx, metrics)
+    Live::new("svc", "1.0", Shutdown::new(), Arc::new(Link::Silent), tx, metrics)
 }
 
 /// `name{labels}` → value, for every sample line.

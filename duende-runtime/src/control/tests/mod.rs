@@ -17,15 +17,15 @@ use tokio::net::UnixStream;
 
 use super::protocol::{ErrorCode, Response};
 use super::server::{self, Guard, Limits};
+use crate::link::Link;
 use crate::live::Live;
 use crate::metrics::DaemonMetrics;
-use crate::notify::Notifier;
 use crate::shutdown::Shutdown;
 
 /// A daemon's live state without a daemon, and the reload requests it makes.
 fn live() -> (Arc<Live>, Receiver<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let live = Live::new("svc", "1.2.3", Shutdown::new(), Arc::new(Notifier::disabled()), tx, DaemonMetrics::new());
+    let live = Live::new("svc", "1.2.3", Shutdown::new(), Arc::new(Link::Silent), tx, DaemonMetrics::new());
     (live, rx)
 }
 
