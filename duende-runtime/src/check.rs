@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::cli::Common;
 use crate::config;
 use crate::daemon::Daemon;
-use crate::entry::MainOptions;
 use crate::exit::Exit;
+use crate::invocation::MainOptions;
 use crate::mlock::{self, Forecast, MlockMode, Probe};
 use crate::notify::Notifier;
 pub use crate::platform::finding::{Finding, Mark};
@@ -101,7 +101,7 @@ pub struct Facts {
 
 /// Reads every fact `check` needs: the configuration for `D`, and `host`.
 pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) -> Facts {
-    let config = config::load::<D::Config>(&crate::entry::sources(options, common), D::validate)
+    let config = config::load::<D::Config>(&crate::invocation::sources(options, common), D::validate)
         .map(|loaded| ConfigFacts {
             lock_memory: loaded.settings.resources.lock_memory,
             lock_memory_required: loaded.settings.resources.lock_memory_required,

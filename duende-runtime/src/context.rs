@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::Settings;
+use crate::config::{Generation, Settings};
 use crate::health::{CheckStatus, Checks, Health, IntoHealth};
 use crate::live::Live;
 use crate::metrics::DaemonMetrics;
@@ -64,19 +64,6 @@ impl Pending {
         if let Some(flag) = self.flag(event) {
             flag.store(false, Ordering::Release);
         }
-    }
-}
-
-/// One configuration generation.
-#[derive(Debug)]
-pub(crate) struct Generation<C> {
-    pub(crate) number: u64,
-    pub(crate) settings: Arc<Settings<C>>,
-}
-
-impl<C> Clone for Generation<C> {
-    fn clone(&self) -> Self {
-        Generation { number: self.number, settings: Arc::clone(&self.settings) }
     }
 }
 

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::{self, Command, Common, Parsed};
+use crate::config::Generation;
 use crate::config::{self, Sources};
-use crate::context::{DaemonContext, Event, Generation, Pending};
+use crate::context::{DaemonContext, Event, Pending};
 use crate::daemon::{Daemon, ExitReason};
 use crate::exit::Exit;
 use crate::health::{self, HealthState};
@@ -29,7 +30,7 @@ use crate::mlock::{self, MlockMode};
 use crate::notify;
 use crate::shutdown::Shutdown;
 use crate::signals::{self, Routes};
-use crate::{check, name, platform};
+use crate::{check, manage, name};
 
 /// Stack size of each async runtime thread (tokio's default, made explicit so the locked-memory
 /// headroom check knows it).
@@ -40,18 +41,7 @@ const STACK_GUARD: u64 = 4096;
 /// when metrics are on).
 const SERVICE_THREADS: u64 = 3;
 
-/// Compile-time options of `#[duende::main]`.
-#[derive(Debug, Clone, Copy)]
-pub struct MainOptions {
-    /// Service name (`name = "..."`, or the binary's name).
-    pub name: &'static str,
-    /// The crate's version.
-    pub version: &'static str,
-    /// The crate's description, for `--help`.
-    pub description: &'static str,
-    /// `mlock = "..."`.
-    pub mlock: MlockMode,
-}
+pub use crate::invocation::MainOptions;
 
 /// Entry point for a synchronous `main` body.
 pub fn run_sync<D: Daemon>(options: MainOptions, build: fn() -> D) -> ExitCode {
@@ -93,17 +83,12 @@ where
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
         Command::Config => show_config::<D>(options, cli.common),
         Command::Check => check::run::<D>(options, &cli.common),
-        other => platform::manage::<D>(options, &other, &cli.common),
+        other => manage::manage::<D>(options, &other, &cli.common),
     }
 }
 
-/// Where this invocation reads its configuration: the process plus `--config` and `--set`.
-pub(crate) fn sources(options: &MainOptions, common: &Common) -> Sources {
-    Sources::from_process(options.name, options.version, common.config.clone(), common.sets.clone())
-}
-
 fn show_config<D: Daemon>(options: MainOptions, common: Common) -> Exit {
-    match config::load::<D::Config>(&sources(&options, &common), D::validate) {
+    match config::load::<D::Config>(&crate::invocation::sources(&options, &common), D::validate) {
         Ok(loaded) => {
             print!("{}", loaded.explain());
             Exit::Success
@@ -127,7 +112,7 @@ where
     B: FnOnce() -> F,
     F: Future<Output = D>,
 {
-    let sources = sources(&options, &common);
+    let sources = crate::invocation::sources(&options, &common);
     let settings = match config::load_settings::<D::Config>(&sources, D::validate) {
         Ok(settings) => settings,
         Err(err) => {

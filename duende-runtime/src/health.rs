@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, watch};
 
+use crate::config::Generation;
 use crate::config::HealthCheck;
-use crate::context::Generation;
 use crate::link::Link;
 
 /// How the daemon is doing.

@@ -5,28 +5,38 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::platform::env::EnvView;
-
-/// The runtime directory of the service `name` as seen from `env` by the user `euid`:
+/// The runtime directory of the service `name` for the user `euid`, given the environment
+/// variable lookup `var`:
 ///
 /// 1. `$RUNTIME_DIRECTORY` (its first entry), which systemd sets from the unit's
 ///    `RuntimeDirectory=NAME`; tests and supervisors may set it too.
 /// 2. `/run/NAME` for root.
 /// 3. `$XDG_RUNTIME_DIR/NAME` for other users (what a systemd user unit gets as well).
 /// 4. `/tmp/duende-UID/NAME` when a user has no `XDG_RUNTIME_DIR`.
-pub fn runtime_dir(name: &str, env: &dyn EnvView, euid: Option<u32>) -> PathBuf {
-    if let Some(dir) = env.var("RUNTIME_DIRECTORY").as_deref().and_then(|dirs| dirs.split(':').next())
+pub fn runtime_dir(name: &str, var: &dyn Fn(&str) -> Option<String>, euid: Option<u32>) -> PathBuf {
+    if let Some(dir) = var("RUNTIME_DIRECTORY").as_deref().and_then(|dirs| dirs.split(':').next())
         && !dir.is_empty()
     {
         return PathBuf::from(dir);
     }
     match euid {
         Some(0) => Path::new("/run").join(name),
-        _ => match env.var("XDG_RUNTIME_DIR").filter(|dir| dir.starts_with('/')) {
+        _ => match var("XDG_RUNTIME_DIR").filter(|dir| dir.starts_with('/')) {
             Some(base) => Path::new(&base).join(name),
             None => std::env::temp_dir().join(format!("duende-{}", euid.unwrap_or(0))).join(name),
         },
     }
+}
+
+/// The socket's file name in the runtime directory.
+pub const SOCKET_NAME: &str = "control.sock";
+
+/// The instance lock's file name in the runtime directory.
+pub const LOCK_NAME: &str = "control.lock";
+
+/// The control socket in the runtime directory `dir`.
+pub fn socket_in(dir: &Path) -> PathBuf {
+    dir.join(SOCKET_NAME)
 }
 
 /// Creates `dir` (and missing parents) so that only its owner can enter the last component, and
@@ -68,27 +78,30 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::env::FakeEnv;
+    use crate::platform::{EnvView, FakeEnv};
 
     #[test]
     fn systemd_runtime_directory_wins() {
         let env = FakeEnv::new()
             .with_var("RUNTIME_DIRECTORY", "/run/svc:/run/other")
             .with_var("XDG_RUNTIME_DIR", "/run/user/7");
-        assert_eq!(runtime_dir("svc", &env, Some(7)), PathBuf::from("/run/svc"));
+        assert_eq!(runtime_dir("svc", &|k| env.var(k), Some(7)), PathBuf::from("/run/svc"));
     }
 
     #[test]
     fn root_uses_run_and_users_their_runtime_dir() {
         let env = FakeEnv::new().with_var("XDG_RUNTIME_DIR", "/run/user/1000");
-        assert_eq!(runtime_dir("svc", &env, Some(0)), PathBuf::from("/run/svc"));
-        assert_eq!(runtime_dir("svc", &env, Some(1000)), PathBuf::from("/run/user/1000/svc"));
+        assert_eq!(runtime_dir("svc", &|k| env.var(k), Some(0)), PathBuf::from("/run/svc"));
+        assert_eq!(runtime_dir("svc", &|k| env.var(k), Some(1000)), PathBuf::from("/run/user/1000/svc"));
     }
 
     #[test]
     fn users_without_a_runtime_dir_get_one_of_their_own_in_tmp() {
         let env = FakeEnv::new().with_var("XDG_RUNTIME_DIR", "relative/ignored");
-        assert_eq!(runtime_dir("svc", &env, Some(1000)), std::env::temp_dir().join("duende-1000").join("svc"));
+        assert_eq!(
+            runtime_dir("svc", &|k| env.var(k), Some(1000)),
+            std::env::temp_dir().join("duende-1000").join("svc")
+        );
     }
 
     #[test]

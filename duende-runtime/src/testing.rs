@@ -46,8 +46,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, LocalSet};
 
+use crate::config::Generation;
 use crate::config::{self, ConfigError, Sources};
-use crate::context::Generation;
 use crate::daemon::Daemon;
 use crate::entry::{Reloader, Wiring, lifecycle};
 use crate::exit::Exit;

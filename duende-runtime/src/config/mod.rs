@@ -20,6 +20,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use figment::Figment;
 use figment::error::Kind;
@@ -254,5 +255,18 @@ impl<A: Serialize> Loaded<A> {
     pub fn explain(&self) -> String {
         let provenance = Provenance::new(&self.figment, &self.files);
         explain::render(&self.settings, &provenance, &self.notes, &self.file_notes)
+    }
+}
+
+/// One configuration generation.
+#[derive(Debug)]
+pub(crate) struct Generation<C> {
+    pub(crate) number: u64,
+    pub(crate) settings: Arc<Settings<C>>,
+}
+
+impl<C> Clone for Generation<C> {
+    fn clone(&self) -> Self {
+        Generation { number: self.number, settings: Arc::clone(&self.settings) }
     }
 }

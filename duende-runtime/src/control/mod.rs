@@ -25,15 +25,4 @@ pub(crate) mod server;
 #[cfg(all(test, unix))]
 mod tests;
 
-use std::path::{Path, PathBuf};
-
-/// The socket's file name in the runtime directory.
-pub const SOCKET_NAME: &str = "control.sock";
-
-/// The instance lock's file name in the runtime directory.
-pub const LOCK_NAME: &str = "control.lock";
-
-/// The control socket in the runtime directory `dir`.
-pub fn socket_in(dir: &Path) -> PathBuf {
-    dir.join(SOCKET_NAME)
-}
+pub use crate::rundir::{LOCK_NAME, SOCKET_NAME, socket_in};

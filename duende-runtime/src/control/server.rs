@@ -30,7 +30,7 @@ use super::protocol::{
     self, CheckReport, DaemonState, ErrorCode, ErrorReply, HealthLevel, HealthReport, LastReload, MAX_REQUEST_BYTES,
     Op, ReloadOutcome, ReloadResult, Response, StatusResult, StopResult,
 };
-use crate::context::Generation;
+use crate::config::Generation;
 use crate::exit::Exit;
 use crate::health::Health;
 use crate::live::{Live, ReloadRefused};

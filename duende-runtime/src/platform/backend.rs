@@ -1,5 +1,5 @@
 //! The seam every service-manager backend plugs into: one [`Backend`] per platform, looked up
-//! with [`backend_for`].
+//! with [`backend_for`](super::backend_for).
 //!
 //! A backend *describes*: it renders a [`Plan`] with pure functions, says what it finds on the
 //! host ([`Backend::found`], [`Backend::observe`]), and carries out one [`Op`] at a time. The
@@ -8,62 +8,18 @@
 //! backend runs its tools through a [`CommandRunner`](super::runner::CommandRunner) and reports
 //! only what it observed: a tool exiting 0 is not proof that a daemon runs.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::Platform;
 use super::host::Host;
-use super::plan::{Found, Manifest, Plan, PlannedFile, Retirement};
+use super::plan::{Action, Found, Manifest, Plan, PlannedFile, Retirement};
 use super::runner::Invocation;
+pub use super::status::{Level, Service};
 use super::status::{ServiceState, ServiceStatus};
-use crate::check::Finding;
 use crate::config::Settings;
 use crate::exit::Exit;
-
-/// Whether the service is the user's or the system's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// A per-user service (`systemctl --user`, a LaunchAgent, a rootless container).
-    User,
-    /// A system service (`/etc/systemd/system`, a LaunchDaemon, a rootful container).
-    System,
-}
-
-impl Level {
-    /// `--user` or `--system` as given; otherwise system for root and user for everyone else
-    /// (and system where the target has no users).
-    pub fn resolve(user: bool, system: bool, euid: Option<u32>) -> Level {
-        if user {
-            Level::User
-        } else if system || euid.is_none_or(|uid| uid == 0) {
-            Level::System
-        } else {
-            Level::User
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Level::User => "user",
-            Level::System => "system",
-        })
-    }
-}
-
-/// The service an operation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Service<'a> {
-    /// The daemon's name: the unit, label or container name.
-    pub name: &'a str,
-    /// User or system service.
-    pub level: Level,
-}
+use crate::platform::finding::Finding;
 
 /// How `install` goes about it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -329,7 +285,7 @@ pub trait Backend {
 
     /// Carries out `op` and returns what it did (for the record, and with `dry_run` what it would
     /// do, without doing it). The engine then waits for the state `op` leads to.
-    fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<super::engine::Action, BackendError>;
+    fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<Action, BackendError>;
 
     /// Runs one step of a plan or a retirement.
     fn run_step(&self, service: &Service<'_>, step: &Invocation) -> Result<(), BackendError>;
@@ -350,26 +306,6 @@ pub trait Backend {
     fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf>;
 }
 
-/// This version of duende has no backend for a platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("this version of duende has no {platform} backend")]
-pub struct Unsupported {
-    /// The platform asked for.
-    pub platform: Platform,
-}
-
-/// The backend that manages services on `platform` on `host`.
-pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, Unsupported> {
-    match platform {
-        Platform::Systemd => {
-            Ok(Box::new(super::systemd::SystemdBackend::new(super::runner::SystemRunner, host.clone())))
-        }
-        Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos | Platform::Native => {
-            Err(Unsupported { platform })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,24 +317,6 @@ mod tests {
         assert_eq!(Level::resolve(false, false, None), Level::System);
         assert_eq!(Level::resolve(true, false, Some(0)), Level::User);
         assert_eq!(Level::resolve(false, true, Some(1001)), Level::System);
-    }
-
-    #[test]
-    fn only_systemd_has_a_backend_yet() {
-        let host = Host::under("/", 0);
-        for platform in Platform::ALL {
-            match backend_for(platform, &host) {
-                Ok(backend) => {
-                    assert_eq!(platform, Platform::Systemd);
-                    assert_eq!(backend.platform(), platform);
-                }
-                Err(err) => {
-                    assert_ne!(platform, Platform::Systemd);
-                    assert_eq!(err, Unsupported { platform });
-                    assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
-                }
-            }
-        }
     }
 
     #[test]

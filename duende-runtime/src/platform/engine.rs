@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendError, InstallRequest, Level, Observed, Op, Service};
 use super::fs::{self, Transaction};
+pub use super::plan::Action;
 use super::plan::{FileRole, Found, Manifest, PlannedFile, Step, When};
 use super::runner::Invocation;
 use super::status::{Drift, ServiceState, ServiceStatus};
@@ -28,34 +29,6 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// How often the engine looks while it waits (a management command waiting, never the daemon).
 const POLL: Duration = Duration::from_millis(100);
-
-/// One change `install`, `uninstall` or an operation made, or would make under `--dry-run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// A file written atomically, with its whole content.
-    Write {
-        /// Where.
-        path: PathBuf,
-        /// What.
-        contents: String,
-    },
-    /// A file or empty directory removed.
-    Remove {
-        /// Where.
-        path: PathBuf,
-    },
-    /// A command run.
-    Run(Invocation),
-    /// Work a backend does itself, in words.
-    Do {
-        /// What it would do, for `--dry-run` ("start the supervisor of demo").
-        planned: String,
-        /// What it did ("started the supervisor of demo (pid 42)").
-        done: String,
-    },
-    /// Something the operator should know (a warning or the reason nothing changed); no change.
-    Note(String),
-}
 
 /// What a changing operation did, or with `dry_run` would do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

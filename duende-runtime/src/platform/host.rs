@@ -122,7 +122,7 @@ impl Host {
     /// The runtime directory of the service `name` for this user (see
     /// [`crate::rundir::runtime_dir`]).
     pub fn runtime_dir(&self, name: &str) -> PathBuf {
-        crate::rundir::runtime_dir(name, self, self.euid)
+        crate::rundir::runtime_dir(name, &|key| self.var(key), self.euid)
     }
 
     /// The ancestors of `path` (as services see it) that do not exist under the root yet,

@@ -13,7 +13,8 @@
 //!   configuration go.
 //! - [`runner`]: the [`CommandRunner`] every backend runs tools through.
 //! - [`finding`]: the lines of `check`'s report, which backends contribute to.
-//! - [`manage`](mod@manage): the management commands (`install`, `status`, ...), [`manage()`].
+//!
+//! The management commands that drive all this are [`crate::manage`].
 //!
 //! One folder per backend: [`systemd`].
 
@@ -25,7 +26,6 @@ pub mod finding;
 pub mod fs;
 pub mod host;
 pub mod layout;
-pub mod manage;
 pub mod plan;
 pub mod runner;
 pub mod status;
@@ -37,19 +37,36 @@ use serde::Serialize;
 
 use crate::cli::PlatformChoice;
 
-pub use backend::{Backend, BackendError, Level, Observed, Op, Service, Unsupported, backend_for};
+pub use backend::{Backend, BackendError, Level, Observed, Op, Service};
 pub use detect::{Detection, detect};
 pub use engine::Engine;
 pub use env::EnvView;
 #[cfg(any(test, feature = "testing"))]
 pub use env::FakeEnv;
 pub use host::Host;
-pub use manage::manage;
 pub use plan::{Manifest, Plan, Retirement};
 #[cfg(any(test, feature = "testing"))]
 pub use runner::RecordingRunner;
 pub use runner::{CommandRunner, SystemRunner};
 pub use status::{Drift, ServiceState, ServiceStatus};
+
+/// This version of duende has no backend for a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this version of duende has no {platform} backend")]
+pub struct Unsupported {
+    /// The platform asked for.
+    pub platform: Platform,
+}
+
+/// The backend that manages services on `platform` on `host`.
+pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, Unsupported> {
+    match platform {
+        Platform::Systemd => Ok(Box::new(systemd::SystemdBackend::new(runner::SystemRunner, host.clone()))),
+        Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos | Platform::Native => {
+            Err(Unsupported { platform })
+        }
+    }
+}
 
 /// Where a daemon runs, or which service manager installs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -163,5 +180,23 @@ mod tests {
         assert_eq!(platform, Platform::Systemd);
         assert_eq!(detection.map(|d| d.evidence), Some(vec!["/run/systemd/system exists".to_owned()]));
         assert_eq!(resolve(PlatformChoice::Container, &env), (Platform::Container, None));
+    }
+
+    #[test]
+    fn only_systemd_has_a_backend_yet() {
+        let host = host::Host::under("/", 0);
+        for platform in Platform::ALL {
+            match backend_for(platform, &host) {
+                Ok(backend) => {
+                    assert_eq!(platform, Platform::Systemd);
+                    assert_eq!(backend.platform(), platform);
+                }
+                Err(err) => {
+                    assert_ne!(platform, Platform::Systemd);
+                    assert_eq!(err, Unsupported { platform });
+                    assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
+                }
+            }
+        }
     }
 }

@@ -195,6 +195,34 @@ impl Manifest {
     }
 }
 
+/// One change `install`, `uninstall` or an operation made, or would make under `--dry-run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A file written atomically, with its whole content.
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        contents: String,
+    },
+    /// A file or empty directory removed.
+    Remove {
+        /// Where.
+        path: PathBuf,
+    },
+    /// A command run.
+    Run(Invocation),
+    /// Work a backend does itself, in words.
+    Do {
+        /// What it would do, for `--dry-run` ("start the supervisor of demo").
+        planned: String,
+        /// What it did ("started the supervisor of demo (pid 42)").
+        done: String,
+    },
+    /// Something the operator should know (a warning or the reason nothing changed); no change.
+    Note(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

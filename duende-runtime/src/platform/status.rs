@@ -1,5 +1,6 @@
-//! What a backend observed of a service, in words every platform shares: [`ServiceState`],
-//! [`ServiceStatus`] (what `status` prints and `status --json` serializes) and [`Drift`].
+//! Which service, and what a backend observed of it, in words every platform shares: [`Level`]
+//! and [`Service`], [`ServiceState`], [`ServiceStatus`] (what `status` prints and `status --json`
+//! serializes) and [`Drift`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,7 +8,48 @@ use std::fmt;
 use serde::Serialize;
 
 use super::Platform;
-use super::backend::Level;
+
+/// Whether the service is the user's or the system's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A per-user service (`systemctl --user`, a LaunchAgent, a rootless container).
+    User,
+    /// A system service (`/etc/systemd/system`, a LaunchDaemon, a rootful container).
+    System,
+}
+
+impl Level {
+    /// `--user` or `--system` as given; otherwise system for root and user for everyone else
+    /// (and system where the target has no users).
+    pub fn resolve(user: bool, system: bool, euid: Option<u32>) -> Level {
+        if user {
+            Level::User
+        } else if system || euid.is_none_or(|uid| uid == 0) {
+            Level::System
+        } else {
+            Level::User
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::User => "user",
+            Level::System => "system",
+        })
+    }
+}
+
+/// The service an operation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service<'a> {
+    /// The daemon's name: the unit, label or container name.
+    pub name: &'a str,
+    /// User or system service.
+    pub level: Level,
+}
 
 /// The state a backend observed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

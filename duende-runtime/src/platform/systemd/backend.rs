@@ -19,10 +19,10 @@ use super::diagnose;
 use super::paths::{Layout, state_dir};
 use super::show::{PROPERTIES, Shown, parse_version};
 use super::{Features, InstallFacts, UnitSpec, is_written_by_duende, render};
-use crate::check::Finding;
 use crate::platform::Platform;
 use crate::platform::backend::{Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service};
 use crate::platform::engine::{self, Action};
+use crate::platform::finding::Finding;
 use crate::platform::fs;
 use crate::platform::host::Host;
 use crate::platform::plan::{FileRole, Found, Manifest, Plan, PlannedFile, Recorded, Retirement, Step, When};
@@ -362,7 +362,7 @@ impl<R: CommandRunner> Backend for SystemdBackend<R> {
             Level::System => Path::new("/run").join(service.name),
             Level::User => self.host.xdg_runtime_dir()?.join(service.name),
         };
-        Some(crate::control::socket_in(&dir))
+        Some(crate::rundir::socket_in(&dir))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The management commands (`install`, `uninstall`, `start`, `stop`, `restart`, `reload`,
 //! `status`, `logs`): resolve the platform, find its backend, carry the command out through the
-//! [engine](super::engine), and say what was observed. A platform without a backend is an error
+//! [engine](crate::platform::engine), and say what was observed. A platform without a backend is an error
 //! (exit 69), never a pretend success.
 //!
 //! This is where the command line's words become the engine's: clap's flags turn into a
@@ -9,18 +9,16 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::backend::{
-    Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service, Unsupported,
-};
-use super::engine::{Action, Applied, Engine};
-use super::host::Host;
-use super::status::{ServiceState, ServiceStatus};
-use super::{Detection, backend_for, resolve};
 use crate::cli::{Command, Common, LevelArgs};
 use crate::config::{self, Settings};
 use crate::daemon::Daemon;
-use crate::entry::MainOptions;
 use crate::exit::Exit;
+use crate::invocation::MainOptions;
+use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service};
+use crate::platform::engine::{Action, Applied, Engine};
+use crate::platform::host::Host;
+use crate::platform::status::{ServiceState, ServiceStatus};
+use crate::platform::{Detection, Unsupported, backend_for, resolve};
 
 /// Carries out the management `command` for the daemon on the platform `--platform` names
 /// (detected when `auto`). Commands that install or start the service first load and validate
@@ -49,7 +47,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::Unavailable;
         }
     };
-    let sources = crate::entry::sources(&options, common);
+    let sources = crate::invocation::sources(&options, common);
     let settings = if matches!(command, Command::Status(_)) {
         // Only to tell drift: a broken configuration must not stop `status` from answering.
         config::load_settings::<D::Config>(&sources, D::validate).ok().map(|settings| settings.without_app())
