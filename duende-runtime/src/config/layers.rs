@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider, Source};
 
-use super::Sources;
-use super::problems::Problem;
+use super::problem::Problem;
+use super::sources::Sources;
 
 /// A dotted key split into its segments (`["resources", "cpu_shares"]`).
 pub(super) type KeyPath = Vec<String>;
@@ -130,7 +130,7 @@ impl Stack {
         let mut stack = Stack { layers: vec![Layer::defaults(defaults)], files: Vec::new(), notes: Vec::new() };
         // An invalid name selects no file (it could name any path); the `name` rule reports it.
         if crate::name::validate(&sources.name).is_ok() {
-            stack.file(&default_file(sources), false, problems);
+            stack.file(&sources.default_file(), false, problems);
         }
         if let Some(path) = &sources.config_file {
             stack.file(path, true, problems);
@@ -170,24 +170,6 @@ impl Stack {
                 problems.push(Problem::from_origin(origin, format!("invalid TOML: {message}")));
             }
         }
-    }
-}
-
-/// `/etc/NAME/NAME.toml` for root; otherwise the user's file when it exists, else the system one.
-pub(super) fn default_file(sources: &Sources) -> PathBuf {
-    let name = &sources.name;
-    let file_name = format!("{name}.toml");
-    let system_dir = sources.system_dir.clone().unwrap_or_else(|| PathBuf::from("/etc"));
-    let system = system_dir.join(name).join(&file_name);
-    if sources.euid == 0 {
-        return system;
-    }
-    let absolute = |path: &&PathBuf| path.is_absolute();
-    let config_home = (sources.xdg_config_home.as_ref().filter(absolute).cloned())
-        .or_else(|| sources.home.as_ref().filter(absolute).map(|home| home.join(".config")));
-    match config_home.map(|dir| dir.join(name).join(&file_name)) {
-        Some(user) if user.exists() => user,
-        _ => system,
     }
 }
 

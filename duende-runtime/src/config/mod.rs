@@ -11,15 +11,16 @@ mod explain;
 mod layers;
 mod origin;
 pub mod platforms;
+mod problem;
 mod problems;
 pub mod settings;
+mod sources;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use figment::Figment;
@@ -35,97 +36,13 @@ pub use problems::{ConfigError, Problem};
 pub use settings::{
     Backoff, Hardening, HealthCheck, PlatformSettings, ProtectHome, ProtectSystem, Resources, RestartPolicy, Settings,
 };
+pub use sources::Sources;
+pub use validate::Violation;
 
 /// The `[app]` section of a daemon that has no settings of its own: any key there is refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
-
-/// One problem a daemon found in its own `[app]` section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Dotted key relative to `[app]`, such as `interval_ms`.
-    pub key: String,
-    /// What is wrong and what is allowed, such as "must be between 10 and 60000".
-    pub message: String,
-}
-
-impl Violation {
-    /// A problem with `key` (relative to `[app]`).
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Violation { key: key.into(), message: message.into() }
-    }
-}
-
-/// Where configuration is read from; a plain value so tests can inject every input.
-#[derive(Debug, Clone, Default)]
-pub struct Sources {
-    /// Service name (selects `/etc/NAME/NAME.toml` and the `NAME_` environment prefix).
-    pub name: String,
-    /// Version reported when the configuration sets none.
-    pub version: String,
-    /// `--config PATH`: read after the system or user file; it must exist.
-    pub config_file: Option<PathBuf>,
-    /// `--set key.path=value`, in command-line order.
-    pub sets: Vec<String>,
-    /// The environment, as `(name, value)` pairs; only `NAME_*` variables are read.
-    pub env: Vec<(String, String)>,
-    /// Effective user id: 0 reads the system file, others their user file when it exists.
-    pub euid: u32,
-    /// `$HOME`, for the user file when `$XDG_CONFIG_HOME` is unset.
-    pub home: Option<PathBuf>,
-    /// `$XDG_CONFIG_HOME`, where the user file lives (`DIR/NAME/NAME.toml`).
-    pub xdg_config_home: Option<PathBuf>,
-    /// The directory holding the system file (`DIR/NAME/NAME.toml`); `None` means `/etc`.
-    pub system_dir: Option<PathBuf>,
-}
-
-impl Sources {
-    /// Sources for this process: its environment, home directories and effective user.
-    pub fn from_process(name: &str, version: &str, config_file: Option<PathBuf>, sets: Vec<String>) -> Self {
-        let non_empty = |var: &str| std::env::var_os(var).filter(|value| !value.is_empty()).map(PathBuf::from);
-        Sources {
-            name: name.to_owned(),
-            version: version.to_owned(),
-            config_file,
-            sets,
-            // Variables that are not UTF-8 cannot be configuration; skip them rather than panic.
-            env: std::env::vars_os()
-                .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
-                .collect(),
-            euid: effective_uid(),
-            home: non_empty("HOME"),
-            xdg_config_home: non_empty("XDG_CONFIG_HOME"),
-            system_dir: None,
-        }
-    }
-
-    /// The daemon's own `NAME_*` variables in `env`, sorted: the environment layer.
-    pub fn own_variables(&self) -> Vec<(String, String)> {
-        let prefix = crate::name::env_prefix(&self.name);
-        let mut vars: Vec<(String, String)> =
-            self.env.iter().filter(|(var, _)| var.starts_with(&prefix)).cloned().collect();
-        vars.sort();
-        vars
-    }
-
-    /// The system or user file read below `--config` (which one depends on `euid`).
-    pub fn default_file(&self) -> PathBuf {
-        layers::default_file(self)
-    }
-}
-
-#[cfg(unix)]
-fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// Targets without users (WASI) read the user file when there is one, else the system file.
-#[cfg(not(unix))]
-fn effective_uid() -> u32 {
-    u32::MAX
-}
 
 /// The result of loading: the typed settings and where each value came from.
 #[derive(Debug)]
@@ -166,7 +83,7 @@ fn only_defaults(sources: &Sources) -> bool {
         && sources.sets.is_empty()
         && sources.own_variables().is_empty()
         && crate::name::validate(&sources.name).is_ok()
-        && !layers::default_file(sources).exists()
+        && !sources.default_file().exists()
 }
 
 /// Loads every layer, extracts the settings and validates them, the daemon's `[app]` section
@@ -193,7 +110,7 @@ where
 
     let provenance = Provenance::new(&figment, &stack.files);
     for finding in validate::check(&settings, validate_app) {
-        problems.push(Problem::at(&provenance, &finding.path, finding.message));
+        problems.push(problems::at(&provenance, &finding.path, finding.message));
     }
     if !problems.is_empty() {
         return Err(ConfigError::new(problems));

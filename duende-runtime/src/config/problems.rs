@@ -6,6 +6,7 @@ use std::fmt;
 use figment::error::{Actual, Kind};
 
 use super::origin::{Provenance, dotted, toml_text};
+pub use super::problem::Problem;
 use super::validate;
 
 /// Configuration that could not be loaded or is invalid; every problem found is listed, one a line.
@@ -41,59 +42,17 @@ impl fmt::Display for List<'_> {
     }
 }
 
-/// One problem: `key = value (from source): what is allowed`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The full dotted key, such as `resources.cpu_shares`; absent for a whole source (a file
-    /// that does not parse, a malformed `--set`).
-    pub key: Option<String>,
-    /// The offending value as TOML, when there is one.
-    pub value: Option<String>,
-    /// Where the value came from: `file:line`, `environment variable NAME`, `--set key=value`,
-    /// or `built-in default`.
-    pub origin: Option<String>,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem with a whole source (`origin` is a file, a variable or a flag).
-    pub(super) fn from_origin(origin: String, message: String) -> Problem {
-        Problem { key: None, value: None, origin: Some(origin), message }
-    }
-
-    /// A problem with no particular source.
-    pub(super) fn general(message: String) -> Problem {
-        Problem { key: None, value: None, origin: None, message }
-    }
-
-    /// A problem with the key at `path`; value and origin are looked up.
-    pub(super) fn at(provenance: &Provenance<'_>, path: &[String], message: String) -> Problem {
-        let value = provenance.value(path).and_then(|value| match value {
-            figment::value::Value::Dict(..) => None,
-            other => toml_text(other).map(|text| shorten(&text)),
-        });
-        Problem {
-            key: Some(provenance.key_text(path)),
-            value,
-            origin: provenance.origin(path).map(|origin| origin.to_string()),
-            message,
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.key, &self.value, &self.origin) {
-            (Some(key), Some(value), _) => write!(f, "{key} = {value}")?,
-            (Some(key), None, _) => f.write_str(key)?,
-            (None, _, Some(origin)) => return write!(f, "{origin}: {}", self.message),
-            (None, _, None) => return f.write_str(&self.message),
-        }
-        if let Some(origin) = &self.origin {
-            write!(f, " (from {origin})")?;
-        }
-        write!(f, ": {}", self.message)
+/// A problem with the key at `path`; value and origin are looked up.
+pub(super) fn at(provenance: &Provenance<'_>, path: &[String], message: String) -> Problem {
+    let value = provenance.value(path).and_then(|value| match value {
+        figment::value::Value::Dict(..) => None,
+        other => toml_text(other).map(|text| shorten(&text)),
+    });
+    Problem {
+        key: Some(provenance.key_text(path)),
+        value,
+        origin: provenance.origin(path).map(|origin| origin.to_string()),
+        message,
     }
 }
 
@@ -123,7 +82,7 @@ pub(super) fn from_figment(error: &figment::Error, provenance: &Provenance<'_>) 
             let mut full = path.clone();
             full.push(field.to_string());
             let message = "is required and has no default; set it in a file, the environment or with --set";
-            return Problem::at(provenance, &full, message.to_owned());
+            return at(provenance, &full, message.to_owned());
         }
         Kind::InvalidType(actual, expected) => format!("must be {}, found {}", must_be(expected), kind_of(actual)),
         Kind::InvalidValue(_, expected) => format!("must be {}", must_be(expected)),
@@ -134,14 +93,14 @@ pub(super) fn from_figment(error: &figment::Error, provenance: &Provenance<'_>) 
         },
         other => other.to_string(),
     };
-    Problem::at(provenance, path, message)
+    at(provenance, path, message)
 }
 
 /// The problem of a value at `path` that must be a table and is not.
 pub(super) fn not_a_table(provenance: &Provenance<'_>, path: &[String]) -> Problem {
     let allowed = validate::allowed(&dotted(path)).unwrap_or("a table");
     let found = provenance.value(path).map_or("nothing", |value| kind_of(&value.to_actual()));
-    Problem::at(provenance, path, format!("must be {allowed}, found {found}"))
+    at(provenance, path, format!("must be {allowed}, found {found}"))
 }
 
 fn unknown_key(table: &[String], field: &str, expected: &[&str]) -> String {

@@ -4,9 +4,24 @@
 use std::path::{Component, Path};
 use std::time::Duration;
 
-use super::Violation;
 use super::layers::KeyPath;
 use super::settings::{CAPABILITIES, Hardening, MetricsSettings, Settings};
+
+/// One problem a daemon found in its own `[app]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Dotted key relative to `[app]`, such as `interval_ms`.
+    pub key: String,
+    /// What is wrong and what is allowed, such as "must be between 10 and 60000".
+    pub message: String,
+}
+
+impl Violation {
+    /// A problem with `key` (relative to `[app]`).
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation { key: key.into(), message: message.into() }
+    }
+}
 
 const MIB: u64 = 1024 * 1024;
 const HOUR: Duration = Duration::from_secs(60 * 60);

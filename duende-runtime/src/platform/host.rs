@@ -30,7 +30,10 @@ impl Host {
     pub fn from_process() -> Host {
         Host {
             root: PathBuf::from("/"),
-            vars: std::env::vars().collect(),
+            // Variables that are not UTF-8 cannot be configuration; skip them rather than panic.
+            vars: std::env::vars_os()
+                .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+                .collect(),
             euid: super::env::effective_uid(),
             this_binary: std::env::current_exe().ok(),
             os: std::env::consts::OS.to_owned(),
