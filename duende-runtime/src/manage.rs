@@ -17,8 +17,9 @@ use crate::invocation::MainOptions;
 use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service};
 use crate::platform::engine::{Action, Applied, Engine};
 use crate::platform::host::Host;
+use crate::platform::plan::Found;
 use crate::platform::status::{ServiceState, ServiceStatus};
-use crate::platform::{Detection, Unsupported, backend_for, resolve};
+use crate::platform::{Detection, Platform, Unsupported, backend_for, resolve};
 
 /// Carries out the management `command` for the daemon on the platform `--platform` names
 /// (detected when `auto`). Commands that install or start the service first load and validate
@@ -47,6 +48,26 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::Unavailable;
         }
     };
+    // A daemon run in the foreground (nothing installed natively) answers `status`, `reload` and
+    // `stop` itself, through its control socket.
+    #[cfg(unix)]
+    if platform == Platform::Native
+        && let Some(level) = foreground_command(command)
+        && matches!(
+            backend.found(&Service { name, level: Level::resolve(level.user, level.system, host.euid) }),
+            Ok(Found::Absent)
+        )
+        && let Some(exit) = crate::control::command::without_backend(
+            name,
+            platform,
+            &host,
+            command,
+            &mut io::stdout().lock(),
+            &mut io::stderr().lock(),
+        )
+    {
+        return exit;
+    }
     let sources = crate::invocation::sources(&options, common);
     let settings = if matches!(command, Command::Status(_)) {
         // Only to tell drift: a broken configuration must not stop `status` from answering.
@@ -80,6 +101,15 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
     let stdout = io::stdout();
     let stderr = io::stderr();
     dispatch(backend.as_ref(), &Engine::default(), &context, command, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// The commands a daemon in the foreground answers itself, with their level.
+fn foreground_command(command: &Command) -> Option<&LevelArgs> {
+    match command {
+        Command::Status(args) => Some(&args.level),
+        Command::Reload(level) | Command::Stop(level) => Some(level),
+        _ => None,
+    }
 }
 
 /// Commands whose outcome depends on the configuration being valid.
@@ -202,9 +232,12 @@ pub fn dispatch(
             backend.logs(&service(&args.level), query, out).map(|()| Exit::Success)
         }
         other => match op_of(other) {
-            Some((op, level)) => {
-                engine.operate(backend, &service(level), op).map(|status| print_status(name, &status, out))
-            }
+            Some((op, level)) => engine.operate(backend, &service(level), op).map(|(action, status)| {
+                if let Action::Do { done, .. } = &action {
+                    let _ = writeln!(out, "{done}");
+                }
+                print_status(name, &status, out)
+            }),
             None => {
                 let _ = writeln!(err, "{name}: `{}` is not a management command", command.name());
                 return Exit::Usage;

@@ -244,7 +244,7 @@ impl Engine {
             backend.run_step(service, step)?;
             actions.push(Action::Run(step.clone()));
         }
-        for path in recorded.manifest.files.iter().chain([&recorded.definition]) {
+        for path in recorded.manifest.files.iter().chain(&retirement.run_files).chain([&recorded.definition]) {
             let on_host = host.path(path);
             if on_host.exists() {
                 std::fs::remove_file(&on_host).map_err(|source| BackendError::Io { path: path.clone(), source })?;
@@ -277,9 +277,14 @@ impl Engine {
         Ok(Applied { actions, dry_run: false })
     }
 
-    /// Carries out `op` on the installed service and returns the status observed once it took
-    /// effect: ready after start, restart and reload, stopped after stop.
-    pub fn operate(&self, backend: &dyn Backend, service: &Service<'_>, op: Op) -> Result<ServiceStatus, BackendError> {
+    /// Carries out `op` on the installed service and returns what was done and the status
+    /// observed once it took effect: ready after start, restart and reload, stopped after stop.
+    pub fn operate(
+        &self,
+        backend: &dyn Backend,
+        service: &Service<'_>,
+        op: Op,
+    ) -> Result<(Action, ServiceStatus), BackendError> {
         backend.available(service.level)?;
         ensure_root(backend, service, op.name())?;
         let observed = backend.observe(service)?;
@@ -293,8 +298,8 @@ impl Engine {
                 detail: format!("only a running service can reload; start it with `{} start`", service.name),
             });
         }
-        let (_, status) = self.operate_installed(backend, service, op)?;
-        Ok(with_binary_drift(backend, service, status))
+        let (action, status) = self.operate_installed(backend, service, op)?;
+        Ok((action, with_binary_drift(backend, service, status)))
     }
 
     /// `op` and its wait; a backend error carries what was observed and the last log lines.
@@ -305,7 +310,7 @@ impl Engine {
         op: Op,
     ) -> Result<(Action, ServiceStatus), BackendError> {
         let action = backend.act(service, op, false).map_err(|err| match err {
-            BackendError::Command { .. } | BackendError::NotObserved { .. } if op != Op::Stop => {
+            BackendError::Command { .. } if op != Op::Stop => {
                 let observed = backend.observe(service);
                 let (state, summary) =
                     observed.map(|o| (o.state(), o.summary)).unwrap_or((ServiceState::Failed, String::new()));

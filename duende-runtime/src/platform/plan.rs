@@ -103,6 +103,9 @@ pub struct Retirement {
     pub steps: Vec<Invocation>,
     /// How the manager re-reads definitions, run last.
     pub reread: Option<Invocation>,
+    /// Files the manager wrote while the service ran that are the installer's to remove (the
+    /// native supervisor's logs); removed when present.
+    pub run_files: Vec<PathBuf>,
     /// Directories the daemon keeps its data in: removed when empty, kept (and said so) otherwise.
     pub data_dirs: Vec<PathBuf>,
 }

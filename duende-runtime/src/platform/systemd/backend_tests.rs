@@ -484,9 +484,9 @@ fn start_and_stop_report_what_they_observed() -> io::Result<()> {
     let backend = fx.backend();
     assert!(matches!(ENGINE.operate(&backend, &SYSTEM, Op::Start), Err(BackendError::NotInstalled { .. })));
     install(&fx, &backend, copied(), false).map_err(io::Error::other)?;
-    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Start).map_err(io::Error::other)?.state, ServiceState::Running);
-    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Reload).map_err(io::Error::other)?.state, ServiceState::Running);
-    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Stop).map_err(io::Error::other)?.state, ServiceState::Stopped);
+    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Start).map_err(io::Error::other)?.1.state, ServiceState::Running);
+    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Reload).map_err(io::Error::other)?.1.state, ServiceState::Running);
+    assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Stop).map_err(io::Error::other)?.1.state, ServiceState::Stopped);
     backend.runner().state().fail_starts = 1;
     let err = ENGINE.operate(&backend, &SYSTEM, Op::Restart).err();
     assert!(matches!(err, Some(BackendError::NotObserved { observed: ServiceState::Failed, .. })), "{err:?}");
