@@ -75,6 +75,9 @@ pub enum Command {
     Config,
     /// Validate the configuration and the environment, and explain each problem.
     Check,
+    /// The native supervisor (started by `start --platform native`, not by people).
+    #[command(name = "__supervise", hide = true)]
+    Supervise,
 }
 
 impl Command {
@@ -92,6 +95,7 @@ impl Command {
             Command::Logs(_) => "logs",
             Command::Config => "config",
             Command::Check => "check",
+            Command::Supervise => "__supervise",
         }
     }
 }

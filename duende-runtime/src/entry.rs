@@ -83,6 +83,12 @@ where
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
         Command::Config => show_config::<D>(options, cli.common),
         Command::Check => check::run::<D>(options, &cli.common),
+        // Before any async runtime exists: the supervisor forks its daemon.
+        Command::Supervise => {
+            let sources = crate::invocation::sources(&options, &cli.common);
+            let settings = config::load_settings::<D::Config>(&sources, D::validate).map_err(|err| err.to_string());
+            crate::platform::native::supervisor::main(settings)
+        }
         other => manage::manage::<D>(options, &other, &cli.common),
     }
 }
@@ -408,14 +414,14 @@ impl<D: Daemon> Reloader<D> {
                 let number = number + 1;
                 self.log.apply_config_level(&settings.log_level);
                 self.config.send_replace(Generation { number, settings: Arc::new(settings) });
-                link.ready(&format!("running (configuration generation {number})"));
+                link.reloaded(&format!("running (configuration generation {number})"), true);
                 self.live.record_reload(number, None);
                 tracing::info!(generation = number, "configuration reloaded");
                 signals::deliver(&self.events, Event::Reloaded { generation: number });
             }
             Err(err) => {
                 tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
-                link.ready(&format!("running (reload rejected; configuration generation {number} kept)"));
+                link.reloaded(&format!("running (reload rejected; configuration generation {number} kept)"), false);
                 self.live.record_reload(number, Some(err.to_string()));
                 signals::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
             }

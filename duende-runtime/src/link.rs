@@ -49,6 +49,15 @@ impl Link {
         }
     }
 
+    /// A reload is over: ready again, with a status line and whether the new configuration was
+    /// taken (`X_DUENDE_RELOAD=accepted|rejected`, a variable of our own as sd_notify(3) allows:
+    /// systemd ignores it, the native supervisor reports it).
+    pub fn reloaded(&self, status: &str, accepted: bool) {
+        if let Link::Notify(notifier) = self {
+            notifier.reloaded(status, accepted);
+        }
+    }
+
     /// The daemon is reloading its configuration.
     pub fn reloading(&self) {
         if let Link::Notify(notifier) = self {

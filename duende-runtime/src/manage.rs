@@ -48,14 +48,14 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
             return Exit::Unavailable;
         }
     };
-    // A daemon run in the foreground (nothing installed natively) answers `status`, `reload` and
-    // `stop` itself, through its control socket.
+    // A daemon run in the foreground (nothing installed natively, or nothing this user can see)
+    // answers `status`, `reload` and `stop` itself, through its control socket.
     #[cfg(unix)]
     if platform == Platform::Native
         && let Some(level) = foreground_command(command)
-        && matches!(
+        && !matches!(
             backend.found(&Service { name, level: Level::resolve(level.user, level.system, host.euid) }),
-            Ok(Found::Absent)
+            Ok(Found::Ours(_) | Found::Foreign(_))
         )
         && let Some(exit) = crate::control::command::without_backend(
             name,

@@ -61,6 +61,12 @@ impl Notifier {
         self.send(&format!("READY=1\nSTATUS={}", one_line(status)));
     }
 
+    /// `READY=1` after a reload, with a status line and `X_DUENDE_RELOAD=accepted|rejected`.
+    pub fn reloaded(&self, status: &str, accepted: bool) {
+        let verdict = if accepted { "accepted" } else { "rejected" };
+        self.send(&format!("READY=1\nSTATUS={}\nX_DUENDE_RELOAD={verdict}", one_line(status)));
+    }
+
     /// `RELOADING=1` with `MONOTONIC_USEC` (required by `Type=notify-reload`).
     pub fn reloading(&self) {
         self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));

@@ -156,10 +156,13 @@ fn without_a_daemon_status_reload_and_stop_exit_69_saying_so() {
     let (code, out) = manage(COUNTER, dir.path(), &["stop"]);
     assert_eq!(code, 69, "{out}");
     assert!(out.contains("nothing to stop"), "{out}");
-    // What the control channel cannot do is still refused by name.
+    // What the control channel cannot do goes to the native backend, which needs an install.
     let (code, out) = manage(COUNTER, dir.path(), &["start"]);
     assert_eq!(code, 69, "{out}");
-    assert!(out.contains("`start` is not supported on platform `native`"), "{out}");
+    assert!(
+        out.contains("`start` failed: `counter` is not installed as a") && out.contains("`counter install`"),
+        "{out}"
+    );
 }
 
 #[test]

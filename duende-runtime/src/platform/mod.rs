@@ -16,7 +16,7 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`].
+//! One folder per backend: [`systemd`], [`native`].
 
 pub mod backend;
 pub mod detect;
@@ -26,6 +26,7 @@ pub mod finding;
 pub mod fs;
 pub mod host;
 pub mod layout;
+pub mod native;
 pub mod plan;
 pub mod runner;
 pub mod status;
@@ -62,9 +63,8 @@ pub struct Unsupported {
 pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, Unsupported> {
     match platform {
         Platform::Systemd => Ok(Box::new(systemd::SystemdBackend::new(runner::SystemRunner, host.clone()))),
-        Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos | Platform::Native => {
-            Err(Unsupported { platform })
-        }
+        Platform::Native => Ok(Box::new(native::NativeBackend::new(host.clone()))),
+        Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos => Err(Unsupported { platform }),
     }
 }
 
@@ -177,22 +177,22 @@ mod tests {
     fn auto_detects_and_explicit_choices_do_not() {
         let env = FakeEnv::new().with_dir("/run/systemd/system");
         let (platform, detection) = resolve(PlatformChoice::Auto, &env);
-        assert_eq!(platform, Platform::Systemd);
+        assert!(matches!(platform, Platform::Systemd | Platform::Native), "{platform}");
         assert_eq!(detection.map(|d| d.evidence), Some(vec!["/run/systemd/system exists".to_owned()]));
         assert_eq!(resolve(PlatformChoice::Container, &env), (Platform::Container, None));
     }
 
     #[test]
-    fn only_systemd_has_a_backend_yet() {
+    fn backends_exist_for_systemd_and_native_only_yet() {
         let host = host::Host::under("/", 0);
         for platform in Platform::ALL {
             match backend_for(platform, &host) {
                 Ok(backend) => {
-                    assert_eq!(platform, Platform::Systemd);
+                    assert!(matches!(platform, Platform::Systemd | Platform::Native), "{platform}");
                     assert_eq!(backend.platform(), platform);
                 }
                 Err(err) => {
-                    assert_ne!(platform, Platform::Systemd);
+                    assert!(!matches!(platform, Platform::Systemd | Platform::Native), "{platform}");
                     assert_eq!(err, Unsupported { platform });
                     assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
                 }

@@ -1,0 +1,342 @@
+//! The native platform end to end: the probe daemon installed with `--platform native`, started
+//! under its own supervisor, killed, restarted with backoff, reloaded, stopped and uninstalled,
+//! by real processes and real signals: as an unprivileged user on this host (everything under a
+//! temporary home), and as root for a system service inside a throwaway container (so `/usr/local`,
+//! `/etc`, `/run` and `/var/log` of this host are never touched).
+#![cfg(feature = "root-tests")]
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use duende_tests::sandbox::{Systemd, show_output, wait_until};
+use serde_json::Value;
+
+const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+const NOBODY: u32 = 65534;
+
+/// Where the management commands run: as `nobody` on this host, or as root in a container.
+trait Host {
+    /// `probe ARGS --platform native`.
+    fn probe(&self, args: &[&str]) -> Output;
+    /// Sends `signal` to `pid` (a pid as this host's commands see it).
+    fn kill(&self, pid: u64, signal: &str);
+    /// True while `pid` exists.
+    fn alive(&self, pid: u64) -> bool;
+    /// The file's text, empty when it is not there.
+    fn read(&self, path: &str) -> String;
+    /// Writes the file (as the service's user).
+    fn write(&self, path: &str, text: &str);
+    /// Removes the file.
+    fn remove(&self, path: &str);
+    /// Every path under the places an install touches, for a before/after comparison.
+    fn listing(&self) -> Vec<String>;
+}
+
+/// An unprivileged user with a home of its own under a temporary directory.
+struct Nobody {
+    base: tempfile::TempDir,
+}
+
+impl Nobody {
+    fn new() -> Nobody {
+        let base = tempfile::Builder::new().prefix("duende-native-").tempdir().expect("a temporary directory");
+        for dir in ["home", "run"] {
+            std::fs::create_dir(base.path().join(dir)).expect("mkdir");
+        }
+        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(base.path().join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        for dir in ["home", "run"] {
+            std::os::unix::fs::chown(base.path().join(dir), Some(NOBODY), Some(NOBODY)).expect("chown");
+        }
+        Nobody { base }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.base.path().join(relative)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("setpriv");
+        command.args([format!("--reuid={NOBODY}"), format!("--regid={NOBODY}"), "--clear-groups".to_owned()]);
+        command.arg(program).env_clear();
+        command.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        command.env("HOME", self.path("home")).env("XDG_RUNTIME_DIR", self.path("run")).env("USER", "nobody");
+        command
+    }
+}
+
+impl Host for Nobody {
+    fn probe(&self, args: &[&str]) -> Output {
+        let mut command = self.command(PROBE);
+        command.args(args).args(["--platform", "native"]);
+        command.output().expect("run the probe")
+    }
+
+    fn kill(&self, pid: u64, signal: &str) {
+        let out = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).output().expect("kill");
+        assert!(out.status.success(), "kill -{signal} {pid}: {}", show_output(&out));
+    }
+
+    fn alive(&self, pid: u64) -> bool {
+        running(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.path(path)).unwrap_or_default()
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.path(path);
+        let mut command = self.command("sh");
+        command.args(["-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"", "sh"]).arg(&path);
+        let mut child = command.stdin(std::process::Stdio::piped()).spawn().expect("sh");
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+        assert!(child.wait().expect("wait").success(), "writing {}", path.display());
+    }
+
+    fn remove(&self, path: &str) {
+        std::fs::remove_file(self.path(path)).unwrap_or_else(|e| panic!("rm {path}: {e}"));
+    }
+
+    fn listing(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        walk(self.base.path(), self.base.path(), &mut found);
+        found
+    }
+}
+
+/// A test that fails half-way must not leave the supervisor (and with it, by its parent-death
+/// signal, the daemon) running: killed by the pid in its pid file.
+impl Drop for Nobody {
+    fn drop(&mut self) {
+        let pid_file = self.path("run/probe/supervisor.pid");
+        let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok()) else {
+            return;
+        };
+        // Only while that pid is still our supervisor (a stale file may name a reused pid).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("__supervise") {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// True when a `/proc/PID/stat` line is a live process (not gone, not a zombie waiting for its
+/// new parent to reap it).
+fn running(stat: &str) -> bool {
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z")
+}
+
+fn walk(dir: &Path, base: &Path, into: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        into.push(format!("{} uid={}", path.strip_prefix(base).unwrap_or(&path).display(), meta.uid()));
+        if meta.is_dir() {
+            walk(&path, base, into);
+        }
+    }
+}
+
+/// Root in a container booted for the test.
+struct Contained {
+    sb: Systemd,
+}
+
+impl Host for Contained {
+    fn probe(&self, args: &[&str]) -> Output {
+        let mut argv = vec![PROBE];
+        argv.extend_from_slice(args);
+        argv.extend(["--platform", "native"]);
+        self.sb.exec(&argv)
+    }
+
+    fn kill(&self, pid: u64, signal: &str) {
+        let out = self.sb.exec(&["kill", &format!("-{signal}"), &pid.to_string()]);
+        assert!(out.status.success(), "kill -{signal} {pid}: {}", show_output(&out));
+    }
+
+    fn alive(&self, pid: u64) -> bool {
+        running(&String::from_utf8_lossy(&self.sb.exec(&["cat", &format!("/proc/{pid}/stat")]).stdout))
+    }
+
+    fn read(&self, path: &str) -> String {
+        String::from_utf8_lossy(&self.sb.exec(&["cat", path]).stdout).into_owned()
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let script = format!("mkdir -p \"$(dirname '{path}')\" && printf '%s' \"$1\" > '{path}'");
+        let out = self.sb.exec(&["sh", "-c", &script, "sh", text]);
+        assert!(out.status.success(), "writing {path}: {}", show_output(&out));
+    }
+
+    fn remove(&self, path: &str) {
+        let out = self.sb.exec(&["rm", path]);
+        assert!(out.status.success(), "rm {path}: {}", show_output(&out));
+    }
+
+    fn listing(&self) -> Vec<String> {
+        let dirs = ["/usr/local/bin", "/etc/probe", "/run/probe", "/var/log/probe"];
+        let mut argv = vec!["find"];
+        argv.extend(dirs);
+        let out = self.sb.exec(&argv);
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+}
+
+fn ok(host: &dyn Host, args: &[&str]) -> String {
+    let out = host.probe(args);
+    assert!(out.status.success(), "probe {args:?}: {}", show_output(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn status(host: &dyn Host) -> (Option<i32>, Value) {
+    let out = host.probe(&["status", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = text.lines().find(|l| l.starts_with('{')).and_then(|l| serde_json::from_str(l).ok());
+    (out.status.code(), json.unwrap_or_else(|| panic!("no JSON from status: {}", show_output(&out))))
+}
+
+fn pid_of(json: &Value) -> u64 {
+    json["pid"].as_u64().unwrap_or_else(|| panic!("no pid in {json}"))
+}
+
+/// The restart delays and their caps the supervisor logged, in order.
+fn delays(log: &str) -> Vec<(f64, f64)> {
+    log.lines()
+        .filter_map(|line| {
+            let rest = line.split("restarting in ").nth(1)?;
+            let delay: f64 = rest.split('s').next()?.parse().ok()?;
+            let cap: f64 = rest.split("backoff ").nth(1)?.split('s').next()?.parse().ok()?;
+            Some((delay, cap))
+        })
+        .collect()
+}
+
+/// The whole cycle on `host`, whose configuration file is `config`, logs `log`, and whose
+/// `install` takes `level`.
+fn cycle(host: &dyn Host, level: &str, config: &str, log: &str) {
+    let before = host.listing();
+    let set = ["--set", "backoff.initial=200ms", "--set", "backoff.jitter=1.0", "--set", "shutdown_timeout=5s"];
+    let mut install = vec!["install", level, "--now"];
+    install.extend(set);
+    let out = ok(host, &install);
+    assert!(out.contains("started probe (pid "), "{out}");
+    let (code, json) = status(host);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!((json["state"].as_str(), json["ready"].as_bool()), (Some("running"), Some(true)), "{json}");
+    assert_eq!(json["restarts"].as_u64(), Some(0), "{json}");
+    let first = pid_of(&json);
+    assert!(host.alive(first));
+    assert!(json["live"]["pid"].as_u64() == Some(first), "the daemon answers on its control socket: {json}");
+
+    // Installing the same thing again changes nothing and does not restart.
+    let again = ok(host, &install);
+    assert!(again.contains("nothing to change"), "{again}");
+    assert_eq!(pid_of(&status(host).1), first);
+
+    // A second start sees the first and says so.
+    let second = ok(host, &["start"]);
+    assert!(second.contains("already running under its supervisor"), "{second}");
+
+    // SIGKILL the daemon, three times: restarted each time, with growing caps and full jitter.
+    let mut pid = first;
+    for n in 1..=3 {
+        host.kill(pid, "KILL");
+        let killed = pid;
+        wait_until(
+            &format!("restart {n}"),
+            Duration::from_secs(20),
+            || {
+                let (_, json) = status(host);
+                json["state"] == "running" && json["pid"].as_u64().is_some_and(|p| p != killed)
+            },
+            || format!("{}\n{}", status(host).1, host.read(log)),
+        );
+        let (_, json) = status(host);
+        assert_eq!(json["restarts"].as_u64(), Some(n), "{json}");
+        assert_eq!(json["last_exit_status"].as_i64(), Some(137), "killed by SIGKILL: {json}");
+        pid = pid_of(&json);
+    }
+    let logged = host.read(log);
+    let delays = delays(&logged);
+    assert_eq!(delays.len(), 3, "one logged delay per restart:\n{logged}");
+    let caps: Vec<f64> = delays.iter().map(|(_, cap)| *cap).collect();
+    assert_eq!(caps, [0.2, 0.4, 0.8], "the cap doubles from backoff.initial:\n{logged}");
+    assert!(delays.iter().all(|(delay, cap)| *delay <= *cap), "{delays:?}");
+    assert!(delays.iter().any(|(delay, cap)| delay < cap), "full jitter draws below the cap: {delays:?}");
+
+    // Reload, good and bad: the outcome is the daemon's.
+    host.write(config, "[app]\nlabel = \"two\"\n");
+    let reloaded = ok(host, &["reload"]);
+    assert!(reloaded.contains("reloaded"), "{reloaded}");
+    wait_until(
+        "the reload in the log",
+        Duration::from_secs(10),
+        || host.read(log).contains("reloaded generation=2 label=two"),
+        || host.read(log),
+    );
+    host.write(config, "[app]\nlevel = -1\n");
+    let rejected = host.probe(&["reload"]);
+    assert_eq!(rejected.status.code(), Some(78), "{}", show_output(&rejected));
+    let said = String::from_utf8_lossy(&rejected.stderr).into_owned();
+    assert!(said.contains("app.level = -1") && said.contains("must be 0 or more"), "{said}");
+    assert_eq!(pid_of(&status(host).1), pid, "a rejected reload keeps the daemon running");
+    host.write(config, "[app]\nlabel = \"three\"\n");
+
+    // The supervisor killed with -9: its daemon follows, status says so, start recovers.
+    let (_, json) = status(host);
+    let supervisor: u64 = json["manager"]["supervisor_pid"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+    assert!(supervisor > 0 && host.alive(supervisor), "{json}");
+    host.kill(supervisor, "KILL");
+    wait_until("the orphaned daemon to stop", Duration::from_secs(15), || !host.alive(pid), || host.read(log));
+    let (code, json) = status(host);
+    assert_eq!(code, Some(69), "{json}");
+    assert_eq!(json["state"], "failed", "{json}");
+    let detail = json["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("the supervisor (pid {supervisor}) is gone")), "{json}");
+    let started = ok(host, &["start"]);
+    assert!(started.contains("probe on native: running"), "{started}");
+    let pid = pid_of(&status(host).1);
+
+    // Stop: TERM, a graceful shutdown within the deadline, and nothing left running.
+    let stopped = Instant::now();
+    let out = ok(host, &["stop"]);
+    assert!(stopped.elapsed() < Duration::from_secs(10), "stop took {:?}", stopped.elapsed());
+    assert!(out.contains("stopped"), "{out}");
+    assert!(!host.alive(pid));
+    let logged = host.read(log);
+    assert!(logged.contains("shutdown requested") && logged.contains("shutdown end"), "{logged}");
+    let (code, json) = status(host);
+    assert_eq!((code, json["state"].as_str()), (Some(69), Some("stopped")), "{json}");
+
+    // Uninstall leaves exactly what was there before (the configuration file is the test's).
+    host.remove(config);
+    ok(host, &["uninstall"]);
+    assert_eq!(host.listing(), before, "uninstall removes everything install and the service created");
+    // Nothing is installed: `status` asks whether a daemon runs in the foreground; none does.
+    let (code, json) = status(host);
+    assert_eq!((code, &json["live"]), (Some(69), &Value::Null), "{json}");
+}
+
+#[test]
+fn an_unprivileged_user_runs_the_whole_cycle() {
+    assert_eq!(duende_tests::euid(), 0, "the root suites run as root (to become nobody)");
+    let nobody = Nobody::new();
+    cycle(&nobody, "--user", "home/.config/probe/probe.toml", "home/.local/state/probe/probe.log");
+}
+
+#[test]
+fn root_runs_the_whole_cycle_as_a_system_service() {
+    let sb = Systemd::boot("native").unwrap_or_else(|e| panic!("{e:#}"));
+    let host = Contained { sb };
+    cycle(&host, "--system", "/etc/probe/probe.toml", "/var/log/probe/probe.log");
+}
