@@ -30,6 +30,8 @@ trait Host {
     fn write(&self, path: &str, text: &str);
     /// Removes the file.
     fn remove(&self, path: &str);
+    /// Runs a shell script (with `$P` the probe) as the service's user.
+    fn sh(&self, script: &str) -> Output;
     /// Every path under the places an install touches, for a before/after comparison.
     fn listing(&self) -> Vec<String>;
 }
@@ -99,6 +101,12 @@ impl Host for Nobody {
 
     fn remove(&self, path: &str) {
         std::fs::remove_file(self.path(path)).unwrap_or_else(|e| panic!("rm {path}: {e}"));
+    }
+
+    fn sh(&self, script: &str) -> Output {
+        let mut command = self.command("sh");
+        command.args(["-c", script]).env("P", PROBE).current_dir(self.path("home"));
+        command.output().expect("sh")
     }
 
     fn listing(&self) -> Vec<String> {
@@ -179,6 +187,10 @@ impl Host for Contained {
     fn remove(&self, path: &str) {
         let out = self.sb.exec(&["rm", path]);
         assert!(out.status.success(), "rm {path}: {}", show_output(&out));
+    }
+
+    fn sh(&self, script: &str) -> Output {
+        self.sb.exec(&["env", &format!("P={PROBE}"), "sh", "-c", &format!("cd /tmp; {script}")])
     }
 
     fn listing(&self) -> Vec<String> {
@@ -292,6 +304,19 @@ fn cycle(host: &dyn Host, level: &str, config: &str, log: &str) {
     assert_eq!(pid_of(&status(host).1), pid, "a rejected reload keeps the daemon running");
     host.write(config, "[app]\nlabel = \"three\"\n");
 
+    // `logs -n N` shows the last N lines; `logs -f` shows what comes after it started.
+    let tail = ok(host, &["logs", "-n", "3"]);
+    let logged = host.read(log);
+    assert_eq!(tail.lines().count(), 3, "{tail}");
+    assert_eq!(tail.lines().last(), logged.lines().last(), "{tail}");
+    let followed = host.sh(
+        "$P logs -f --platform native > follow.out 2>&1 & F=$!; sleep 0.5; $P reload --platform native >/dev/null; \
+         sleep 1; kill $F; cat follow.out; rm follow.out",
+    );
+    let shown = show_output(&followed);
+    let followed = String::from_utf8_lossy(&followed.stdout).into_owned();
+    assert!(followed.contains("reloaded generation=3 label=three"), "logs -f missed the reload:\n{shown}");
+
     // The supervisor killed with -9: its daemon follows, status says so, start recovers.
     let (_, json) = status(host);
     let supervisor: u64 = json["manager"]["supervisor_pid"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -339,4 +364,151 @@ fn root_runs_the_whole_cycle_as_a_system_service() {
     let sb = Systemd::boot("native").unwrap_or_else(|e| panic!("{e:#}"));
     let host = Contained { sb };
     cycle(&host, "--system", "/etc/probe/probe.toml", "/var/log/probe/probe.log");
+}
+
+#[test]
+fn a_crash_loop_gives_up_within_the_budget_and_bad_configuration_is_not_restarted() {
+    let nobody = Nobody::new();
+    let host: &dyn Host = &nobody;
+    let log = "home/.local/state/probe/probe.log";
+    let rules = ["--set", "backoff.initial=50ms", "--set", "platform.native.restart_budget=3 in 1m"];
+    let mut install = vec!["install", "--user", "--set", "app.fail_init=true"];
+    install.extend(rules);
+    ok(host, &install);
+    // `start` fails with the daemon's last words; the supervisor goes on by the policy.
+    let failed = host.probe(&["start"]);
+    let said = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert_eq!(failed.status.code(), Some(71), "{}", show_output(&failed));
+    assert!(said.contains("the daemon ended before it was ready (exit status 70)"), "{said}");
+    assert!(said.contains("told to fail in init"), "the last log lines: {said}");
+    wait_until(
+        "the supervisor to give up",
+        Duration::from_secs(20),
+        || status(host).1["state"] == "failed",
+        || format!("{}\n{}", status(host).1, host.read(log)),
+    );
+    let (code, json) = status(host);
+    assert_eq!(code, Some(69), "{json}");
+    assert_eq!(json["restarts"].as_u64(), Some(3), "exactly the budget: {json}");
+    assert_eq!(json["last_exit_status"].as_i64(), Some(70), "init failed: {json}");
+    let detail = json["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("restarted 3 times within 1m; giving up"), "{json}");
+    let logged = host.read(log);
+    assert_eq!(
+        logged.matches("init failed: told to fail in init").count(),
+        4,
+        "the first run and three restarts:\n{logged}"
+    );
+    assert!(logged.contains("supervisor: pid ") && logged.contains("giving up: restarted 3 times"), "{logged}");
+
+    // `start` replaces the supervisor that gave up; this time the configuration breaks under it.
+    let mut reinstall = vec!["install", "--user", "--now"];
+    reinstall.extend(rules);
+    ok(host, &reinstall);
+    let started = ok(host, &["start"]);
+    assert!(started.contains("probe on native: running"), "{started}");
+    let pid = pid_of(&status(host).1);
+    host.write("home/.config/probe/probe.toml", "[app]\nlevel = -1\n");
+    host.kill(pid, "KILL");
+    wait_until(
+        "the supervisor to give up on exit 78",
+        Duration::from_secs(20),
+        || status(host).1["state"] == "failed",
+        || format!("{}\n{}", status(host).1, host.read(log)),
+    );
+    let (_, json) = status(host);
+    assert_eq!(json["last_exit_status"].as_i64(), Some(78), "{json}");
+    assert_eq!(json["restarts"].as_u64(), Some(1), "restarted once after the kill, never after 78: {json}");
+    assert!(json["detail"].as_str().unwrap_or_default().contains("exited with status 78"), "{json}");
+    host.remove("home/.config/probe/probe.toml");
+    ok(host, &["stop"]);
+    ok(host, &["uninstall"]);
+    assert!(nobody.listing().iter().all(|p| !p.contains("probe")), "{:?}", nobody.listing());
+}
+
+#[test]
+fn a_daemon_that_ignores_term_is_killed_with_its_group_and_its_log_rotates() {
+    use duende_runtime::platform::native::client;
+    use duende_runtime::platform::native::protocol::Launch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let log = dir.path().join("log/stubborn.log");
+    // A daemon that says it is ready, ignores SIGTERM, keeps a child in its process group and
+    // writes a line every 5 ms.
+    let child_file = dir.path().join("child.pid");
+    let script = format!(
+        "trap '' TERM; sleep 1000 & echo $! > '{}'; systemd-notify --ready; \
+         i=0; while :; do echo \"line $i ..........................................\"; i=$((i+1)); sleep 0.005; done",
+        child_file.display()
+    );
+    let launch = Launch {
+        name: "stubborn".to_owned(),
+        program: "/bin/sh".into(),
+        args: vec!["-c".to_owned(), script],
+        env: Vec::new(),
+        working_dir: None,
+        runtime_dir: run.clone(),
+        log: log.clone(),
+    };
+    let flags: Vec<String> =
+        ["shutdown_timeout=1s", "platform.native.log_max_bytes=4096", "platform.native.log_files=3"]
+            .iter()
+            .flat_map(|set| ["--set".to_owned(), (*set).to_owned()])
+            .collect();
+    let started = client::spawn(Path::new(PROBE), &flags, &launch, Duration::from_secs(20)).expect("ready");
+    let guard = KillOnDrop(started.supervisor_pid);
+    let rotated = |n: u32| PathBuf::from(format!("{}.{n}", log.display()));
+    wait_until(
+        "two rotations",
+        Duration::from_secs(20),
+        || rotated(2).exists(),
+        || format!("{:?}", std::fs::read_dir(dir.path().join("log")).map(|d| d.count())),
+    );
+    assert!(!rotated(3).exists(), "three files are kept, the current one included");
+    for file in [log.clone(), rotated(1), rotated(2)] {
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(u64::MAX);
+        assert!(size <= 4096, "{} has {size} bytes", file.display());
+    }
+    let text = std::fs::read_to_string(rotated(2)).unwrap_or_default()
+        + &std::fs::read_to_string(rotated(1)).unwrap_or_default();
+    assert!(text.lines().all(|l| l.starts_with("line ") || l.starts_with("supervisor: ")), "whole lines only:\n{text}");
+
+    let child: i32 = std::fs::read_to_string(&child_file).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
+    assert!(child > 0 && running(&std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default()));
+    let stopping = Instant::now();
+    let stopped = client::stop(&run, Duration::from_secs(30)).expect("stop");
+    let took = stopping.elapsed();
+    assert!(stopped.killed, "{stopped:?}");
+    assert_eq!(stopped.pid, Some(started.pid));
+    assert!(took >= Duration::from_secs(6) && took < Duration::from_secs(12), "TERM, 1 s + 5 s, then KILL: {took:?}");
+    let alive = |pid: i32| running(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default());
+    wait_until("the group's other member to go", Duration::from_secs(5), || !alive(child), || format!("pid {child}"));
+    for pid in [started.pid, started.supervisor_pid] {
+        let pid = i32::try_from(pid).unwrap_or(0);
+        wait_until(
+            "the daemon and its supervisor to go",
+            Duration::from_secs(5),
+            || !alive(pid),
+            || format!("pid {pid}"),
+        );
+    }
+    let left: Vec<_> =
+        std::fs::read_dir(&run).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the supervisor left {left:?}");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains("did not stop within 6s; SIGKILL to its process group"), "{logged}");
+    drop(guard);
+}
+
+/// Kills a supervisor a failed test left running (by pid, only while it is one).
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("__supervise") {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(i32::try_from(self.0).unwrap_or(0), libc::SIGKILL) };
+        }
+    }
 }

@@ -41,7 +41,7 @@ impl Service {
     fn cli(&self, binary: &Path, args: &[&str]) -> Result<Output, String> {
         Command::new(binary)
             .args(args)
-            .args(["--platform", "native"])
+            .args(["--platform", "native", "--user"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.join("home"))
@@ -83,6 +83,20 @@ impl Service {
     }
 }
 
+/// `field` (such as `Pss:`) of /proc/PID/smaps_rollup in KiB: what a process costs once the
+/// pages it shares with others (the same binary's text) are divided among them.
+fn rollup(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Private (clean plus dirty) memory of `pid` in KiB: what it alone holds.
+fn private(pid: u32) -> u64 {
+    rollup(pid, "Private_Clean:") + rollup(pid, "Private_Dirty:")
+}
+
 /// User plus system CPU time of `pid` in clock ticks (/proc/PID/stat fields 14 and 15).
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -119,10 +133,11 @@ fn direct_start(binary: &Path, scratch: &Path) -> Result<Duration, String> {
 
 fn run(binary: &Path, services: usize, base: &Path) -> Result<(), String> {
     println!("native supervision, {} (median of {RUNS} where timed)", binary.display());
+    std::fs::create_dir_all(base).map_err(|e| format!("mkdir {}: {e}", base.display()))?;
     let floor = direct_start(binary, base)?;
 
     let one = Service::new(base, "one")?;
-    one.ok(binary, &["install", "--user", "--in-place"])?;
+    one.ok(binary, &["install", "--in-place"])?;
     let mut starts = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();
@@ -145,18 +160,20 @@ fn run(binary: &Path, services: usize, base: &Path) -> Result<(), String> {
     let wakeups = context_switches(supervisor) - before;
     println!("  idle supervisor:         {wakeups} wake-ups in {}s (target 0)", IDLE.as_secs());
     println!(
-        "  resident memory:         supervisor {} KiB, its daemon {} KiB",
+        "  resident memory:         supervisor {} KiB RSS ({} KiB private), its daemon {} KiB RSS ({} KiB private)",
         status_field(supervisor, "VmRSS:"),
-        status_field(daemon, "VmRSS:")
+        private(supervisor),
+        status_field(daemon, "VmRSS:"),
+        private(daemon)
     );
     one.ok(binary, &["stop"])?;
-    one.ok(binary, &["uninstall", "--user"])?;
+    one.ok(binary, &["uninstall"])?;
 
     println!("  {services} services, each with its own supervisor:");
     let many: Vec<Service> =
         (0..services).map(|i| Service::new(&base.join("many"), &format!("{i:04}"))).collect::<Result<_, _>>()?;
     for service in &many {
-        service.ok(binary, &["install", "--user", "--in-place"])?;
+        service.ok(binary, &["install", "--in-place"])?;
     }
     let started = Instant::now();
     let mut pids = Vec::new();
@@ -181,15 +198,23 @@ fn run(binary: &Path, services: usize, base: &Path) -> Result<(), String> {
         std::thread::sleep(Duration::from_secs(1));
         let rss_supervisors: u64 = pids.iter().map(|(s, _)| status_field(*s, "VmRSS:")).sum();
         let rss_daemons: u64 = pids.iter().map(|(_, d)| status_field(*d, "VmRSS:")).sum();
+        let pss_supervisors: u64 = pids.iter().map(|(s, _)| rollup(*s, "Pss:")).sum();
+        let pss_daemons: u64 = pids.iter().map(|(_, d)| rollup(*d, "Pss:")).sum();
         let ticks = |pids: &[(u32, u32)]| pids.iter().map(|(s, d)| cpu_ticks(*s) + cpu_ticks(*d)).sum::<u64>();
         let before = ticks(&pids);
         std::thread::sleep(IDLE);
         let idle_ticks = ticks(&pids) - before;
         println!(
-            "    resident memory:       {} MiB supervisors + {} MiB daemons = {} MiB",
+            "    resident memory (RSS): {} MiB supervisors + {} MiB daemons = {} MiB",
             rss_supervisors / 1024,
             rss_daemons / 1024,
             (rss_supervisors + rss_daemons) / 1024
+        );
+        println!(
+            "    proportional (PSS):    {} MiB supervisors + {} MiB daemons = {} MiB (shared pages counted once)",
+            pss_supervisors / 1024,
+            pss_daemons / 1024,
+            (pss_supervisors + pss_daemons) / 1024
         );
         println!(
             "    idle CPU over {}s:     {idle_ticks} clock ticks ({:.3}% of one CPU)",
@@ -203,7 +228,7 @@ fn run(binary: &Path, services: usize, base: &Path) -> Result<(), String> {
     }
     println!("    stopped all in         {:.1} s", stopping.elapsed().as_secs_f64());
     for service in &many {
-        let _ = service.cli(binary, &["uninstall", "--user"]);
+        let _ = service.cli(binary, &["uninstall"]);
     }
     result
 }

@@ -316,8 +316,9 @@ impl Backend for NativeBackend {
 
     fn retire(&self, service: &Service<'_>, _: &Observed) -> Result<Retirement, BackendError> {
         let layout = self.layout(service)?;
-        // The logs, and what the daemon leaves in its runtime directory after a clean stop (its
-        // instance lock, its restart count); the supervisor removes its own files when it exits.
+        // The logs, and what the daemon leaves in its runtime directory (its instance lock, its
+        // restart count, and the socket of one that was killed); the supervisor removes its own
+        // files when it exits.
         let mut run_files = vec![layout.log.clone()];
         run_files.extend(
             logfile::rotated(&self.host.path(&layout.log))
@@ -325,6 +326,7 @@ impl Backend for NativeBackend {
                 .filter_map(|rotated| rotated.file_name().map(|name| layout.log_dir().join(name))),
         );
         run_files.push(layout.runtime_dir.join(crate::rundir::LOCK_NAME));
+        run_files.push(crate::rundir::socket_in(&layout.runtime_dir));
         run_files.push(layout.runtime_dir.join(crate::metrics::restarts::FILE));
         Ok(Retirement { steps: Vec::new(), reread: None, run_files, data_dirs: vec![layout.log_dir()] })
     }
