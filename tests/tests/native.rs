@@ -512,3 +512,46 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+#[test]
+fn the_supervisor_reports_the_daemons_own_verdict_on_a_reload() {
+    use duende_runtime::platform::native::client::{self, ClientError};
+    use duende_runtime::platform::native::protocol::Launch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("probe.toml");
+    std::fs::write(&config, "[app]\nlabel = \"one\"\n").expect("write");
+    let flags = vec!["--config".to_owned(), config.to_string_lossy().into_owned()];
+    let mut args = flags.clone();
+    args.push("run".to_owned());
+    let launch = Launch {
+        name: "probe".to_owned(),
+        program: PROBE.into(),
+        args,
+        env: Vec::new(),
+        working_dir: None,
+        runtime_dir: dir.path().join("run"),
+        log: dir.path().join("probe.log"),
+    };
+    let started = client::spawn(Path::new(PROBE), &flags, &launch, Duration::from_secs(20)).expect("ready");
+    let _guard = KillOnDrop(started.supervisor_pid);
+    // Asked directly (no command line validating first), the daemon itself refuses a broken file.
+    std::fs::write(&config, "[app]\nlevel = -1\n").expect("write");
+    let refused = client::reload(&launch.runtime_dir, Duration::from_secs(20));
+    let Err(ClientError::Rejected { message }) = refused else { panic!("not rejected: {refused:?}") };
+    assert!(message.contains("reload rejected; configuration generation 1 kept"), "{message}");
+    let report = client::status(&launch.runtime_dir).expect("status");
+    assert_eq!((report.pid, report.ready), (Some(started.pid), true), "{report:?}");
+    std::fs::write(&config, "[app]\nlabel = \"two\"\n").expect("write");
+    let taken = client::reload(&launch.runtime_dir, Duration::from_secs(20)).expect("reload");
+    assert_eq!(taken.status_text, "running (configuration generation 2)");
+    // The daemon's own line about the reload follows its READY=1.
+    let log = || std::fs::read_to_string(dir.path().join("probe.log")).unwrap_or_default();
+    wait_until(
+        "the daemon's reload lines",
+        Duration::from_secs(10),
+        || log().contains("reload rejected label=one") && log().contains("reloaded generation=2 label=two"),
+        log,
+    );
+    let stopped = client::stop(&launch.runtime_dir, Duration::from_secs(30)).expect("stop");
+    assert_eq!((stopped.pid, stopped.killed), (Some(started.pid), false), "{stopped:?}");
+}
