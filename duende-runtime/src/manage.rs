@@ -29,45 +29,42 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
     let name = options.name;
     let host = Host::from_process();
     let (platform, detection) = resolve(common.platform, &host);
-    let backend = match backend_for(platform, &host) {
-        Ok(backend) => backend,
-        Err(unsupported) => {
-            // Without a service manager the daemon itself answers `status`, `reload` and `stop`.
-            #[cfg(unix)]
-            if let Some(exit) = crate::control::command::without_backend(
+    let backend = backend_for(platform, &host);
+    // Without a service manager, or with nothing installed natively (or nothing this user can
+    // see), a daemon run in the foreground answers `status`, `reload` and `stop` itself, through
+    // its control socket.
+    #[cfg(unix)]
+    {
+        let unmanaged = match &backend {
+            Err(_) => true,
+            Ok(backend) => {
+                platform == Platform::Native
+                    && foreground_command(command).is_some_and(|level| {
+                        let service = Service { name, level: Level::resolve(level.user, level.system, host.euid) };
+                        !matches!(backend.found(&service), Ok(Found::Ours(_) | Found::Foreign(_)))
+                    })
+            }
+        };
+        if unmanaged
+            && let Some(exit) = crate::control::command::without_backend(
                 name,
                 platform,
                 &host,
                 command,
                 &mut io::stdout().lock(),
                 &mut io::stderr().lock(),
-            ) {
-                return exit;
-            }
+            )
+        {
+            return exit;
+        }
+    }
+    let backend = match backend {
+        Ok(backend) => backend,
+        Err(unsupported) => {
             eprintln!("{}", unsupported_message(name, command.name(), &unsupported, detection.as_ref()));
             return Exit::Unavailable;
         }
     };
-    // A daemon run in the foreground (nothing installed natively, or nothing this user can see)
-    // answers `status`, `reload` and `stop` itself, through its control socket.
-    #[cfg(unix)]
-    if platform == Platform::Native
-        && let Some(level) = foreground_command(command)
-        && !matches!(
-            backend.found(&Service { name, level: Level::resolve(level.user, level.system, host.euid) }),
-            Ok(Found::Ours(_) | Found::Foreign(_))
-        )
-        && let Some(exit) = crate::control::command::without_backend(
-            name,
-            platform,
-            &host,
-            command,
-            &mut io::stdout().lock(),
-            &mut io::stderr().lock(),
-        )
-    {
-        return exit;
-    }
     let sources = crate::invocation::sources(&options, common);
     let settings = if matches!(command, Command::Status(_)) {
         // Only to tell drift: a broken configuration must not stop `status` from answering.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::backend::{BackendError, Level};
 use super::host::Host;
+use super::plan::{Found, Manifest, Recorded};
 
 /// Where one service's binary and configuration go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,26 @@ impl Places {
                 })
             }
         }
+    }
+}
+
+impl Places {
+    /// What the definition at `definition` on `host` says of an install into these places;
+    /// `ours` tells a definition duende wrote by its text.
+    pub fn found(&self, host: &Host, definition: &Path, ours: fn(&str) -> bool) -> Result<Found, BackendError> {
+        let Some(text) = super::fs::read(&host.path(definition))? else { return Ok(Found::Absent) };
+        let text = String::from_utf8_lossy(&text);
+        if !ours(&text) {
+            return Ok(Found::Foreign(definition.to_path_buf()));
+        }
+        let manifest = Manifest::parse(&text);
+        let recorded = |path: &PathBuf| manifest.files.contains(path).then(|| path.clone());
+        Ok(Found::Ours(Recorded {
+            binary: recorded(&self.binary),
+            config: recorded(&self.config),
+            definition: definition.to_path_buf(),
+            manifest,
+        }))
     }
 }
 

@@ -26,7 +26,7 @@ use crate::platform::finding::{Finding, Mark};
 use crate::platform::fs;
 use crate::platform::host::Host;
 use crate::platform::layout::{Places, home};
-use crate::platform::plan::{Action, FileRole, Found, Manifest, Plan, PlannedFile, Recorded, Retirement};
+use crate::platform::plan::{Action, FileRole, Found, Manifest, Plan, PlannedFile, Retirement};
 use crate::platform::runner::Invocation;
 use crate::platform::status::{ServiceState, ServiceStatus};
 
@@ -245,19 +245,7 @@ impl Backend for NativeBackend {
 
     fn found(&self, service: &Service<'_>) -> Result<Found, BackendError> {
         let layout = self.layout(service)?;
-        let Some(text) = fs::read(&self.host.path(&layout.definition))? else { return Ok(Found::Absent) };
-        let text = String::from_utf8_lossy(&text);
-        if !definition::is_written_by_duende(&text) {
-            return Ok(Found::Foreign(layout.definition));
-        }
-        let manifest = Manifest::parse(&text);
-        let recorded = |path: &PathBuf| manifest.files.contains(path).then(|| path.clone());
-        Ok(Found::Ours(Recorded {
-            binary: recorded(&layout.places.binary),
-            config: recorded(&layout.places.config),
-            definition: layout.definition,
-            manifest,
-        }))
+        layout.places.found(&self.host, &layout.definition, definition::is_written_by_duende)
     }
 
     fn plan(

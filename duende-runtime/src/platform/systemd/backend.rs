@@ -25,7 +25,7 @@ use crate::platform::engine::{self, Action};
 use crate::platform::finding::Finding;
 use crate::platform::fs;
 use crate::platform::host::Host;
-use crate::platform::plan::{FileRole, Found, Manifest, Plan, PlannedFile, Recorded, Retirement, Step, When};
+use crate::platform::plan::{FileRole, Found, Manifest, Plan, PlannedFile, Retirement, Step, When};
 use crate::platform::runner::{CommandOutput, CommandRunner, Invocation, SystemRunner};
 use crate::platform::status::{Drift, ServiceState};
 
@@ -166,19 +166,7 @@ impl<R: CommandRunner> Backend for SystemdBackend<R> {
 
     fn found(&self, service: &Service<'_>) -> Result<Found, BackendError> {
         let layout = self.layout(service)?;
-        let Some(unit) = fs::read(&self.host.path(&layout.unit))? else { return Ok(Found::Absent) };
-        let unit = String::from_utf8_lossy(&unit);
-        if !is_written_by_duende(&unit) {
-            return Ok(Found::Foreign(layout.unit));
-        }
-        let manifest = Manifest::parse(&unit);
-        let recorded = |path: &PathBuf| manifest.files.contains(path).then(|| path.clone());
-        Ok(Found::Ours(Recorded {
-            binary: recorded(&layout.places.binary),
-            config: recorded(&layout.places.config),
-            definition: layout.unit,
-            manifest,
-        }))
+        layout.places.found(&self.host, &layout.unit, is_written_by_duende)
     }
 
     fn plan(
