@@ -299,7 +299,7 @@ impl Engine {
             });
         }
         let (action, status) = self.operate_installed(backend, service, op)?;
-        Ok((action, with_binary_drift(backend, service, status)))
+        Ok((action, with_binary_drift(backend, backend.found(service).as_ref().ok(), status)))
     }
 
     /// `op` and its wait; a backend error carries what was observed and the last log lines.
@@ -382,23 +382,27 @@ impl Engine {
     ) -> Result<ServiceStatus, BackendError> {
         backend.available(service.level)?;
         let status = backend.observe(service)?.status;
-        let mut status = with_binary_drift(backend, service, status);
+        // What the install recorded is read once, for both kinds of drift.
+        let found = backend.found(service);
+        let mut status = with_binary_drift(backend, found.as_ref().ok(), status);
         if let Some(request) = request {
-            status.add_drift(self.drift(backend, service, request)?);
+            status.add_drift(self.drift(backend, service, request, &found?)?);
         }
         Ok(status)
     }
 
-    /// What differs between the installed service and what `install` with `request` would write
-    /// now, installing the same way as before (copied or in place, with the configuration file
-    /// the service already has unless a new one is given); empty when nothing is installed.
+    /// What differs between the installed service (`found`) and what `install` with `request`
+    /// would write now, installing the same way as before (copied or in place, with the
+    /// configuration file the service already has unless a new one is given); empty when nothing
+    /// is installed.
     pub fn drift(
         &self,
         backend: &dyn Backend,
         service: &Service<'_>,
         request: &InstallRequest<'_>,
+        found: &Found,
     ) -> Result<Vec<Drift>, BackendError> {
-        let Found::Ours(recorded) = backend.found(service)? else { return Ok(Vec::new()) };
+        let Found::Ours(recorded) = found else { return Ok(Vec::new()) };
         let host = backend.host();
         let installed_config = recorded.config.as_ref().map(|config| host.path(config));
         let options = super::backend::InstallOptions { copy_binary: recorded.binary.is_some(), ..request.options };
@@ -416,9 +420,9 @@ impl Engine {
 }
 
 /// Adds binary drift: the installed copy differs from this binary.
-fn with_binary_drift(backend: &dyn Backend, service: &Service<'_>, mut status: ServiceStatus) -> ServiceStatus {
+fn with_binary_drift(backend: &dyn Backend, found: Option<&Found>, mut status: ServiceStatus) -> ServiceStatus {
     let host = backend.host();
-    if let (Ok(Found::Ours(recorded)), Some(this)) = (backend.found(service), &host.this_binary)
+    if let (Some(Found::Ours(recorded)), Some(this)) = (found, &host.this_binary)
         && let Some(binary) = &recorded.binary
     {
         let installed = fs::read(&host.path(binary)).ok().flatten();

@@ -185,7 +185,7 @@ fn status_of(level: Level, report: &Report) -> Observed {
         State::Stopping => ServiceState::Stopping,
         State::Failed => ServiceState::Failed,
     };
-    let word = serde_json::to_value(report.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let word = report.state.name();
     let mut status = ServiceStatus::new(Platform::Native, level, state);
     status.pid = report.pid;
     status.detail = report.reason.clone().unwrap_or_else(|| report.status_text.clone());
@@ -195,7 +195,7 @@ fn status_of(level: Level, report: &Report) -> Observed {
     status.next_restart = report.next_restart_unix_ms.map(timestamp);
     status.ready = state == ServiceState::Running;
     status.manager.insert("supervisor_pid".to_owned(), report.supervisor_pid.to_string());
-    status.manager.insert("state".to_owned(), word.clone());
+    status.manager.insert("state".to_owned(), word.to_owned());
     if let Some(exit) = &report.last_exit {
         status.manager.insert("last_exit".to_owned(), exit.text.clone());
     }
@@ -217,7 +217,12 @@ impl Backend for NativeBackend {
     }
 
     fn available(&self, level: Level) -> Result<(), BackendError> {
-        self.layout(&Service { name: "duende", level }).map(drop)
+        // Nothing to reach: the binary is its own manager. A user service needs a home for its
+        // files.
+        match level {
+            Level::User => home(&self.host).map(drop),
+            Level::System => Ok(()),
+        }
     }
 
     fn diagnose(&self, level: Level) -> Vec<Finding> {

@@ -62,6 +62,19 @@ pub enum State {
     Failed,
 }
 
+impl State {
+    /// The state as the protocol spells it (`backing-off`).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::BackingOff => "backing-off",
+            State::Stopping => "stopping",
+            State::Failed => "failed",
+        }
+    }
+}
+
 /// How the daemon last ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastExit {
@@ -143,7 +156,9 @@ mod tests {
         let text = serde_json::to_string(&reply)?;
         assert_eq!(text, r#"{"reply":"reloaded","accepted":false,"status_text":"running (reload rejected)"}"#);
         assert_eq!(serde_json::from_str::<Reply>(&text)?, reply);
-        assert_eq!(serde_json::to_string(&State::BackingOff)?, r#""backing-off""#);
+        for state in [State::Starting, State::Running, State::BackingOff, State::Stopping, State::Failed] {
+            assert_eq!(serde_json::to_string(&state)?, format!("\"{}\"", state.name()));
+        }
         Ok(())
     }
 }

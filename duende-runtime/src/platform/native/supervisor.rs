@@ -175,7 +175,7 @@ struct Supervisor {
     since_ms: Option<u64>,
     restart_count: u32,
     last_exit: Option<LastExit>,
-    restart_at: Option<(Instant, u64)>,
+    restart_at: Option<Instant>,
     kill_at: Option<Instant>,
     killed: bool,
     status_text: String,
@@ -432,7 +432,7 @@ impl Supervisor {
 
     /// Milliseconds to the next timer, or -1 (wait forever).
     fn timeout(&self) -> i32 {
-        let next = [self.restart_at.map(|(at, _)| at), self.kill_at].into_iter().flatten().min();
+        let next = [self.restart_at, self.kill_at].into_iter().flatten().min();
         match next {
             None => -1,
             Some(at) => {
@@ -519,8 +519,7 @@ impl Supervisor {
                     ));
                 }
                 self.state = State::BackingOff;
-                self.restart_at =
-                    Some((Instant::now() + delay, now_ms() + u64::try_from(delay.as_millis()).unwrap_or(0)));
+                self.restart_at = Some(Instant::now() + delay);
             }
             Decision::Stay { reason } => {
                 self.say(&format!("{ended_text}; {reason}; the supervisor exits"));
@@ -539,7 +538,7 @@ impl Supervisor {
 
     fn on_timers(&mut self) {
         let now = Instant::now();
-        if let Some((at, _)) = self.restart_at
+        if let Some(at) = self.restart_at
             && at <= now
         {
             self.restart_at = None;
@@ -738,7 +737,7 @@ impl Supervisor {
                     if self.forward_reload() {
                         self.reload_waiters.push(conn.stream);
                     } else {
-                        let message = format!("no ready daemon to reload (it is {})", state_name(self.state));
+                        let message = format!("no ready daemon to reload (it is {})", self.state.name());
                         answer(conn.stream, &Reply::Error { message });
                     }
                 }
@@ -757,7 +756,10 @@ impl Supervisor {
             since_unix_ms: self.since_ms,
             restarts: self.restart_count,
             last_exit: self.last_exit.clone(),
-            next_restart_unix_ms: self.restart_at.map(|(_, ms)| ms),
+            next_restart_unix_ms: self.restart_at.map(|at| {
+                let left = at.saturating_duration_since(Instant::now());
+                now_ms() + u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+            }),
             status_text: self.status_text.clone(),
             ready: self.ready,
             reason: self.reason.clone(),
@@ -770,16 +772,6 @@ impl Supervisor {
         let _ = std::fs::remove_file(dir.join(NOTIFY_SOCKET));
         let _ = std::fs::remove_file(dir.join(SOCKET));
         self.say("exited");
-    }
-}
-
-fn state_name(state: State) -> &'static str {
-    match state {
-        State::Starting => "starting",
-        State::Running => "running",
-        State::BackingOff => "backing off",
-        State::Stopping => "stopping",
-        State::Failed => "failed",
     }
 }
 
