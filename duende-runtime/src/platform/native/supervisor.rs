@@ -194,9 +194,8 @@ struct Supervisor {
 }
 
 /// Runs the supervisor for `spec` in this process until it is told to stop (or the policy lets
-/// the daemon stay down), answering `start` on `ready` (its standard output).
-pub fn run(spec: Spec, ready: File) -> Exit {
-    let mut announce = Announce(Some(ready));
+/// the daemon stay down), answering `start` through `announce` (its standard output).
+fn run(spec: Spec, mut announce: Announce) -> Exit {
     let dir = spec.launch.runtime_dir.clone();
     if let Err(err) = crate::rundir::prepare(&dir) {
         announce.say(&format!("failed: cannot prepare the runtime directory {}: {err}", dir.display()));
@@ -818,9 +817,10 @@ fn allowed(_stream: &UnixStream) -> bool {
 /// `__supervise`: reads the [`Launch`] from standard input, builds the [`Spec`] from the
 /// validated `settings`, and runs the supervisor, answering on standard output.
 pub fn main<A>(settings: Result<Settings<A>, String>) -> Exit {
-    // SAFETY: descriptor 1 is this process's standard output, which it owns from here on.
-    let ready = unsafe { File::from_raw_fd(libc::dup(1)) };
-    let mut announce = Announce(Some(ready));
+    // SAFETY: dup of descriptor 1, this process's standard output, has no preconditions.
+    let copy = unsafe { libc::dup(1) };
+    // SAFETY: a descriptor dup just returned (not -1) belongs to nobody else.
+    let mut announce = Announce((copy >= 0).then(|| unsafe { File::from_raw_fd(copy) }));
     let mut input = String::new();
     if let Err(err) = io::stdin().read_to_string(&mut input) {
         announce.say(&format!("failed: cannot read what to launch: {err}"));
@@ -845,6 +845,5 @@ pub fn main<A>(settings: Result<Settings<A>, String>) -> Exit {
         }
     };
     let _ = std::env::set_current_dir("/");
-    let Some(ready) = announce.0.take() else { return Exit::OsError };
-    run(Spec::new(launch, &settings), ready)
+    run(Spec::new(launch, &settings), announce)
 }
