@@ -78,6 +78,11 @@ pub enum Command {
     /// The native supervisor (started by `start --platform native`, not by people).
     #[command(name = "__supervise", hide = true)]
     Supervise,
+    /// A container engine's health check: exit 0 when the daemon answers on its control socket,
+    /// is ready and not unhealthy, 1 otherwise (what `HEALTHCHECK` and Kubernetes' exec probes
+    /// expect).
+    #[command(name = "__healthcheck", hide = true)]
+    Healthcheck,
 }
 
 impl Command {
@@ -96,6 +101,7 @@ impl Command {
             Command::Config => "config",
             Command::Check => "check",
             Command::Supervise => "__supervise",
+            Command::Healthcheck => "__healthcheck",
         }
     }
 }

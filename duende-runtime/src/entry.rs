@@ -89,6 +89,11 @@ where
             let settings = config::load_settings::<D::Config>(&sources, D::validate).map_err(|err| err.to_string());
             crate::platform::native::supervisor::main(settings)
         }
+        #[cfg(unix)]
+        Command::Healthcheck => {
+            let host = crate::platform::Host::from_process();
+            crate::control::command::healthcheck(options.name, &host, &mut std::io::stdout().lock())
+        }
         other => manage::manage::<D>(options, &other, &cli.common),
     }
 }

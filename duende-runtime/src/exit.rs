@@ -10,6 +10,9 @@ use std::process::ExitCode;
 pub enum Exit {
     /// 0: the daemon stopped gracefully, or a command succeeded.
     Success,
+    /// 1: a health check found the daemon not ready or unhealthy (`__healthcheck`: container
+    /// engines read any status but 0 and 1 as an error of the check itself).
+    Unhealthy,
     /// 64: the command line was wrong.
     Usage,
     /// 69: the requested platform or service manager is not available here.
@@ -31,6 +34,7 @@ impl Exit {
     pub fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
+            Exit::Unhealthy => 1,
             Exit::Usage => 64,
             Exit::Unavailable => 69,
             Exit::Software => 70,

@@ -37,6 +37,8 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
     {
         let unmanaged = match &backend {
             Err(_) => true,
+            // In a container, the daemon is its own; the engine is outside.
+            Ok(_) if platform == Platform::Container && detection.is_some() => foreground_command(command).is_some(),
             Ok(backend) => {
                 platform == Platform::Native
                     && foreground_command(command).is_some_and(|level| {
@@ -257,6 +259,9 @@ fn live_status(
     #[cfg(unix)]
     if wanted && let Some(socket) = backend.control_socket(service) {
         return crate::control::command::live_status(&socket, err);
+    }
+    if wanted && let Some(report) = backend.live_report(service) {
+        return serde_json::from_str(&report).ok();
     }
     let _ = (backend, service, wanted, err);
     None

@@ -32,8 +32,7 @@ fn usage_errors_exit_64() {
 
 #[test]
 fn management_commands_without_a_backend_fail_naming_the_platform() {
-    for (command, platform) in [("install", "launchd"), ("restart", "container"), ("start", "pepita"), ("logs", "wos")]
-    {
+    for (command, platform) in [("install", "launchd"), ("restart", "launchd"), ("start", "pepita"), ("logs", "wos")] {
         let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
         assert_eq!(code, 69, "{command} on {platform}:\n{out}");
         assert!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::client::{self, ClientError, Connection};
-use super::protocol::{DaemonState, ErrorCode, Op, ReloadResult, StatusResult, StopResult};
+use super::protocol::{DaemonState, ErrorCode, HealthLevel, Op, ReloadResult, StatusResult, StopResult};
 use super::report::print_live;
 use crate::cli::Command;
 use crate::exit::Exit;
@@ -70,6 +70,31 @@ pub(crate) fn status(
         Err(error) => {
             let _ = writeln!(err, "{name}: {error}");
             error.exit()
+        }
+    }
+}
+
+/// `__healthcheck`: exit 0 when the daemon answers, is running (ready and not stopping) and its
+/// health is not unhealthy; 1 otherwise, with one line saying why (a container engine keeps it
+/// in its health log).
+pub(crate) fn healthcheck(name: &str, host: &Host, out: &mut dyn Write) -> Exit {
+    let socket = super::socket_in(&host.runtime_dir(name));
+    let verdict = match block_on(&socket, client::call::<StatusResult>(&socket, Op::Status, STATUS_TIMEOUT)) {
+        Ok(live) if live.state != DaemonState::Running => Err(format!("{name} is {}", live.state.name())),
+        Ok(live) if live.health.state == HealthLevel::Unhealthy => {
+            Err(format!("{name} is unhealthy: {}", live.health.reason.as_deref().unwrap_or("no reason given")))
+        }
+        Ok(live) => Ok(format!("{name} is running, {} (score {})", live.health.state.name(), live.health.score)),
+        Err(error) => Err(error.to_string()),
+    };
+    match verdict {
+        Ok(line) => {
+            let _ = writeln!(out, "{line}");
+            Exit::Success
+        }
+        Err(line) => {
+            let _ = writeln!(out, "{line}");
+            Exit::Unhealthy
         }
     }
 }

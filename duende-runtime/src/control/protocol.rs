@@ -253,6 +253,17 @@ pub enum HealthLevel {
     Unhealthy,
 }
 
+impl HealthLevel {
+    /// The level's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            HealthLevel::Healthy => "healthy",
+            HealthLevel::Degraded => "degraded",
+            HealthLevel::Unhealthy => "unhealthy",
+        }
+    }
+}
+
 /// The latest reload attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastReload {

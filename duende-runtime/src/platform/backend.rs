@@ -304,6 +304,14 @@ pub trait Backend {
 
     /// Where the running daemon's control socket is, as seen from this host.
     fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf>;
+
+    /// The daemon's own `status --json` report, asked from where it runs, for a backend whose
+    /// daemon's control socket this host cannot reach (a container's). `None` when it has no
+    /// such way or the daemon did not answer.
+    fn live_report(&self, service: &Service<'_>) -> Option<String> {
+        let _ = service;
+        None
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ struct Changes<'a> {
     reread: Option<&'a Invocation>,
     steps: Vec<&'a Step>,
     op: Option<Op>,
+    after: &'a [Invocation],
 }
 
 impl Engine {
@@ -129,6 +130,7 @@ impl Engine {
             },
             changed,
             stale,
+            after: &plan.after,
         };
         let mut actions: Vec<Action> = plan.notes.iter().cloned().map(Action::Note).collect();
         if !files_change && changes.steps.is_empty() && changes.op.is_none() {
@@ -156,6 +158,7 @@ impl Engine {
             if let Some(op) = changes.op {
                 actions.push(backend.act(service, op, true)?);
             }
+            actions.extend(changes.after.iter().cloned().map(Action::Run));
             return Ok(Applied { actions, dry_run: true });
         }
         let mut tx = Transaction::new();
@@ -209,6 +212,12 @@ impl Engine {
         if let Some(op) = changes.op {
             let (action, _) = self.operate_installed(backend, service, op)?;
             actions.push(action);
+        }
+        for cleanup in changes.after {
+            actions.push(match backend.run_step(service, cleanup) {
+                Ok(()) => Action::Run(cleanup.clone()),
+                Err(err) => Action::Note(format!("warning: the install stands, but cleaning up failed: {err}")),
+            });
         }
         Ok(())
     }

@@ -16,9 +16,10 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`], [`native`].
+//! One folder per backend: [`systemd`], [`native`], [`container`].
 
 pub mod backend;
+pub mod container;
 pub mod detect;
 pub mod engine;
 pub mod env;
@@ -64,7 +65,8 @@ pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, 
     match platform {
         Platform::Systemd => Ok(Box::new(systemd::SystemdBackend::new(runner::SystemRunner, host.clone()))),
         Platform::Native => Ok(Box::new(native::NativeBackend::new(host.clone()))),
-        Platform::Launchd | Platform::Container | Platform::Pepita | Platform::Wos => Err(Unsupported { platform }),
+        Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
+        Platform::Launchd | Platform::Pepita | Platform::Wos => Err(Unsupported { platform }),
     }
 }
 
@@ -183,16 +185,22 @@ mod tests {
     }
 
     #[test]
-    fn backends_exist_for_systemd_and_native_only_yet() {
+    fn backends_exist_for_systemd_native_and_containers_only_yet() {
         let host = host::Host::under("/", 0);
         for platform in Platform::ALL {
             match backend_for(platform, &host) {
                 Ok(backend) => {
-                    assert!(matches!(platform, Platform::Systemd | Platform::Native), "{platform}");
+                    assert!(
+                        matches!(platform, Platform::Systemd | Platform::Native | Platform::Container),
+                        "{platform}"
+                    );
                     assert_eq!(backend.platform(), platform);
                 }
                 Err(err) => {
-                    assert!(!matches!(platform, Platform::Systemd | Platform::Native), "{platform}");
+                    assert!(
+                        !matches!(platform, Platform::Systemd | Platform::Native | Platform::Container),
+                        "{platform}"
+                    );
                     assert_eq!(err, Unsupported { platform });
                     assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
                 }

@@ -89,6 +89,10 @@ pub struct Plan {
     pub reread: Option<Invocation>,
     /// Commands after the files (and the re-read), in order.
     pub steps: Vec<Step>,
+    /// Commands once the install succeeded (after the service is ready, when it was started):
+    /// removing what the new install replaced, such as a container's previous version. A
+    /// failure here is reported as a warning; the install stands.
+    pub after: Vec<Invocation>,
     /// Directories the manager or a step may create (a state directory, a `.wants` directory):
     /// removed on rollback when they did not exist before and are empty.
     pub side_dirs: Vec<PathBuf>,

@@ -300,7 +300,7 @@ impl Backend for NativeBackend {
         let text = definition::render(service.name, &definition, &manifest)
             .map_err(|e| BackendError::Render(e.to_string()))?;
         files.push(PlannedFile::text(layout.definition.clone(), text, 0o644, FileRole::Definition));
-        Ok(Plan { files, reread: None, steps: Vec::new(), side_dirs: vec![layout.log_dir()], notes })
+        Ok(Plan { files, reread: None, steps: Vec::new(), after: Vec::new(), side_dirs: vec![layout.log_dir()], notes })
     }
 
     fn verify(&self, _: &Service<'_>, _: &PlannedFile, _: bool) -> Result<Option<Invocation>, BackendError> {

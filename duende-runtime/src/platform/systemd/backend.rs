@@ -221,6 +221,7 @@ impl<R: CommandRunner> Backend for SystemdBackend<R> {
             files,
             reread: Some(self.leveled(service.level, "systemctl", &["daemon-reload"])),
             steps: vec![enable],
+            after: Vec::new(),
             side_dirs: [Some(layout.wants_dir), state_dir(&self.host, service.name, service.level, version)]
                 .into_iter()
                 .flatten()
