@@ -1,5 +1,6 @@
 //! The program `#[duende::main]` generates: parse the command line, then either run the daemon
-//! through its lifecycle or carry out a management command.
+//! through its lifecycle or carry out a management command. As PID 1 (a container's entrypoint)
+//! the process first forks: init stays behind in the parent (`pid1`), the child goes on.
 //!
 //! Lifecycle of `run`: memory lock (when the macro asks) → configuration → memory lock (when the
 //! configuration asks) → logging → signal handling, reloading and the shutdown deadline (threads
@@ -59,6 +60,10 @@ where
     B: FnOnce() -> F,
     F: Future<Output = D>,
 {
+    // As PID 1 (a container's entrypoint) the process splits first, while it has one thread and
+    // before it locks memory (locks are not inherited across fork): init stays behind, reaping
+    // and forwarding signals, and only the daemon returns here.
+    crate::pid1::split(options.name);
     let args: Vec<OsString> = std::env::args_os().collect();
     // With `mlock = "required"` or `"best-effort"` locking comes first, before the command line is
     // parsed, so everything the runtime later maps is covered by MCL_FUTURE.

@@ -5,7 +5,8 @@
 //! runs and holds the seam for service-manager backends, [`link`] is how the running daemon
 //! reaches its manager ([`notify`] speaks sd_notify for it),
 //! [`logging`] sets up `tracing`, [`cli`] parses the command line, [`control`] is the running
-//! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus.
+//! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus,
+//! `pid1` stands in as init beside a daemon that is PID 1 (a container's entrypoint).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod mlock;
 pub mod name;
 pub mod notify;
+mod pid1;
 pub mod platform;
 pub mod rundir;
 pub mod shutdown;
