@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::health::HealthState;
+use crate::health::{Health, HealthState};
 use crate::link::Link;
 use crate::metrics::DaemonMetrics;
 use crate::shutdown::Shutdown;
@@ -149,6 +149,22 @@ impl Live {
         self.ready_after.get().is_some()
     }
 
+    /// Whether the daemon serves, as a probe asks (`GET /healthz` on the metrics listener): once
+    /// `init` succeeded, while no shutdown is under way, and while it is not unhealthy (degraded
+    /// still serves); otherwise why not.
+    pub fn serving(&self) -> Result<(), String> {
+        if self.shutdown.is_triggered() {
+            return Err("stopping: a shutdown is under way".to_owned());
+        }
+        if !self.is_ready() {
+            return Err("starting: init has not finished".to_owned());
+        }
+        match self.health.get() {
+            Health::Unhealthy { reason } => Err(format!("unhealthy: {reason}")),
+            Health::Healthy { .. } | Health::Degraded { .. } => Ok(()),
+        }
+    }
+
     /// The daemon's health (what it reported and what its checks found, the worse of the two).
     pub fn health(&self) -> &HealthState {
         &self.health
@@ -269,6 +285,21 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(live.mark_ready(), first);
         assert_eq!(live.ready_after(), Some(first));
+    }
+
+    #[test]
+    fn it_serves_once_ready_until_unhealthy_or_stopping() {
+        let (live, _rx) = live();
+        assert_eq!(live.serving(), Err("starting: init has not finished".to_owned()));
+        live.mark_ready();
+        assert_eq!(live.serving(), Ok(()));
+        live.health().set(Health::degraded("slow"));
+        assert_eq!(live.serving(), Ok(()), "degraded still serves");
+        live.health().set(Health::unhealthy("disk: gone"));
+        assert_eq!(live.serving(), Err("unhealthy: disk: gone".to_owned()));
+        live.health().set(Health::healthy());
+        live.shutdown().trigger();
+        assert_eq!(live.serving(), Err("stopping: a shutdown is under way".to_owned()));
     }
 
     #[tokio::test]

@@ -244,8 +244,10 @@ fn scrapes_show_every_metric_valid_and_the_counter_rising() {
 fn other_paths_and_methods_are_refused() {
     let mut d = counter(&[]);
     let (status, _, body) = get(d.address, "/");
-    assert_eq!((status, body.as_str()), (404, "not found: the metrics are at /metrics\n"));
+    assert_eq!((status, body.as_str()), (404, "not found: the metrics are at /metrics, the health at /healthz\n"));
     assert_eq!(get(d.address, "/metrics/").0, 404);
+    let health = (200, "text/plain; charset=utf-8".to_owned(), "ok\n".to_owned());
+    assert_eq!(get(d.address, "/healthz"), health, "a ready, healthy daemon serves");
     assert_eq!(get(d.address, "/metrics?name[]=duende_up").0, 200);
     let post = agent().post(&format!("http://{}/metrics", d.address)).send("x").expect("an HTTP response");
     assert_eq!(post.status().as_u16(), 405);

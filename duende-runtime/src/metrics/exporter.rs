@@ -1,5 +1,5 @@
-//! The scrape endpoint: `GET /metrics` over HTTP/1.x on the configured address, served on the
-//! daemon's tokio runtime, plus the upkeep that keeps histogram memory bounded between scrapes.
+//! The scrape endpoint: `GET /metrics` (and `GET /healthz` for probes) over HTTP/1.x on the
+//! configured address, served on the daemon's tokio runtime, plus the upkeep that keeps histogram memory bounded between scrapes.
 //!
 //! Each connection carries one request and is closed after the answer. A request head must
 //! arrive within [`READ_DEADLINE`] and fit in 8 KiB; at most [`MAX_CONNECTIONS`] are served at
@@ -212,6 +212,7 @@ async fn answer(mut stream: TcpStream, registry: &Registry) {
         Ok(Ok(None)) => http::refusal(Status::HeadTooLarge),
         Ok(Ok(Some(head))) => match http::route(&head) {
             Route::Metrics { head } => http::metrics_response(&registry.render(), head),
+            Route::Health { head } => http::health_response(&registry.serving(), head),
             Route::Refuse(status) => http::refusal(status),
         },
     };

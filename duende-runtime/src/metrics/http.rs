@@ -1,6 +1,10 @@
 //! The little HTTP/1.x the scrape endpoint speaks: find the end of a request head, route it, and
 //! write a complete response. Pure functions over bytes, so every answer is unit-tested; the
 //! exporter does the I/O and the deadlines.
+//!
+//! Two paths: `/metrics`, and `/healthz` for probes such as a Kubernetes kubelet's: `200 ok` while
+//! the daemon serves (ready, not stopping, not unhealthy; degraded still serves), `503` with the
+//! reason otherwise.
 
 /// Largest request head accepted; a longer one is answered 431 and the connection closed.
 pub(super) const MAX_HEAD: usize = 8 * 1024;
@@ -16,6 +20,11 @@ pub(super) enum Route {
         /// Answer with headers only.
         head: bool,
     },
+    /// `GET /healthz` (`head`: `HEAD /healthz`).
+    Health {
+        /// Answer with headers only.
+        head: bool,
+    },
     /// Anything else: this status, with a one-line text body saying what to do instead.
     Refuse(Status),
 }
@@ -25,7 +34,7 @@ pub(super) enum Route {
 pub(super) enum Status {
     /// 400: not an HTTP/1.x request line.
     BadRequest,
-    /// 404: a path other than `/metrics`.
+    /// 404: a path other than `/metrics` and `/healthz`.
     NotFound,
     /// 405: a method other than GET or HEAD.
     MethodNotAllowed,
@@ -49,8 +58,8 @@ impl Status {
     fn body(self) -> &'static str {
         match self {
             Status::BadRequest => "bad request: expected an HTTP/1.x request such as `GET /metrics HTTP/1.1`\n",
-            Status::NotFound => "not found: the metrics are at /metrics\n",
-            Status::MethodNotAllowed => "method not allowed: use GET (or HEAD) /metrics\n",
+            Status::NotFound => "not found: the metrics are at /metrics, the health at /healthz\n",
+            Status::MethodNotAllowed => "method not allowed: use GET (or HEAD) /metrics or /healthz\n",
             Status::RequestTimeout => "request timeout: the request head did not arrive in time\n",
             Status::HeadTooLarge => "request head too large: at most 8 KiB\n",
         }
@@ -84,6 +93,8 @@ pub(super) fn route(head: &[u8]) -> Route {
     match (method, path) {
         ("GET", "/metrics") => Route::Metrics { head: false },
         ("HEAD", "/metrics") => Route::Metrics { head: true },
+        ("GET", "/healthz") => Route::Health { head: false },
+        ("HEAD", "/healthz") => Route::Health { head: true },
         ("GET" | "HEAD", _) => Route::Refuse(Status::NotFound),
         _ => Route::Refuse(Status::MethodNotAllowed),
     }
@@ -92,6 +103,17 @@ pub(super) fn route(head: &[u8]) -> Route {
 /// A whole `200 OK` response carrying the metrics; the connection closes after it.
 pub(super) fn metrics_response(body: &str, head_only: bool) -> Vec<u8> {
     response("200 OK", CONTENT_TYPE, &[], body.as_bytes(), head_only)
+}
+
+/// A whole `/healthz` response: `200 ok` when the daemon serves, `503` with the reason why not.
+pub(super) fn health_response(serving: &Result<(), String>, head_only: bool) -> Vec<u8> {
+    let content_type = "text/plain; charset=utf-8";
+    match serving {
+        Ok(()) => response("200 OK", content_type, &[], b"ok\n", head_only),
+        Err(reason) => {
+            response("503 Service Unavailable", content_type, &[], format!("{reason}\n").as_bytes(), head_only)
+        }
+    }
 }
 
 /// A whole response refusing a request; the connection closes after it.
@@ -133,10 +155,26 @@ mod tests {
         assert_eq!(route(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"), Route::Metrics { head: false });
         assert_eq!(route(b"GET /metrics?x=1 HTTP/1.0\r\n\r\n"), Route::Metrics { head: false });
         assert_eq!(route(b"HEAD /metrics HTTP/1.1\r\n\r\n"), Route::Metrics { head: true });
+        assert_eq!(route(b"GET /healthz HTTP/1.1\r\n\r\n"), Route::Health { head: false });
+        assert_eq!(route(b"HEAD /healthz?verbose HTTP/1.0\r\n\r\n"), Route::Health { head: true });
+        assert_eq!(route(b"POST /healthz HTTP/1.1\r\n\r\n"), Route::Refuse(Status::MethodNotAllowed));
         assert_eq!(route(b"GET / HTTP/1.1\r\n\r\n"), Route::Refuse(Status::NotFound));
         assert_eq!(route(b"GET /metrics/x HTTP/1.1\r\n\r\n"), Route::Refuse(Status::NotFound));
         assert_eq!(route(b"POST /metrics HTTP/1.1\r\n\r\n"), Route::Refuse(Status::MethodNotAllowed));
         assert_eq!(route(b"DELETE /metrics HTTP/1.1\r\n\r\n"), Route::Refuse(Status::MethodNotAllowed));
+    }
+
+    #[test]
+    fn health_answers_200_while_serving_and_503_with_the_reason_otherwise() {
+        let ok = String::from_utf8(health_response(&Ok(()), false)).unwrap();
+        assert!(
+            ok.starts_with("HTTP/1.1 200 OK\r\n") && ok.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\nok\n")
+        );
+        let down = String::from_utf8(health_response(&Err("unhealthy: disk: gone".into()), false)).unwrap();
+        assert!(down.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{down}");
+        assert!(down.ends_with("\r\n\r\nunhealthy: disk: gone\n"), "{down}");
+        let head = String::from_utf8(health_response(&Err("stopping".into()), true)).unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 ") && head.ends_with("Content-Length: 9\r\nConnection: close\r\n\r\n"));
     }
 
     #[test]
@@ -166,7 +204,7 @@ mod tests {
         let refused = String::from_utf8(refusal(Status::MethodNotAllowed)).unwrap();
         assert!(refused.starts_with("HTTP/1.1 405 Method Not Allowed\r\n") && refused.contains("Allow: GET, HEAD\r\n"));
         let missing = String::from_utf8(refusal(Status::NotFound)).unwrap();
-        let body = "not found: the metrics are at /metrics\n";
+        let body = "not found: the metrics are at /metrics, the health at /healthz\n";
         assert!(missing.ends_with(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())));
     }
 }

@@ -207,6 +207,10 @@ fn the_exporter_serves_metrics_refuses_the_rest_and_stops() {
     let (_, body) = reply.split_once("\r\n\r\n").unwrap();
     assert_exposition(body);
     assert_eq!(samples(body)["duende_requests_total"], 1.0);
+    let health = get(address, "GET /healthz HTTP/1.1\r\n\r\n");
+    assert!(
+        health.starts_with("HTTP/1.1 503 ") && health.ends_with("\r\n\r\nno daemon is attached to these metrics\n")
+    );
     assert!(get(address, "GET /other HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
     assert!(get(address, "PUT /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
     assert!(get(address, "nonsense\r\n\r\n").starts_with("HTTP/1.1 400 "));
@@ -225,6 +229,25 @@ fn the_exporter_serves_metrics_refuses_the_rest_and_stops() {
         assert!(std::time::Instant::now() < deadline, "still accepting on {address} after stop");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn healthz_follows_the_attached_daemon() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let registry = Registry::new();
+    let live = live_with(DaemonMetrics::registered(&registry));
+    let exporter = Exporter::bind(&loopback(0), &registry).unwrap();
+    let address = exporter.local_addr();
+    let running = exporter.start(runtime.handle()).unwrap();
+    let status = |reply: String| reply.split(' ').nth(1).unwrap_or_default().to_owned();
+    assert_eq!(status(get(address, "GET /healthz HTTP/1.1\r\n\r\n")), "503", "starting");
+    live.mark_ready();
+    let ready = get(address, "GET /healthz HTTP/1.1\r\n\r\n");
+    assert!(ready.starts_with("HTTP/1.1 200 OK\r\n") && ready.ends_with("\r\n\r\nok\n"), "{ready}");
+    live.health().set(Health::unhealthy("disk: gone"));
+    let down = get(address, "GET /healthz HTTP/1.1\r\n\r\n");
+    assert!(down.starts_with("HTTP/1.1 503 ") && down.ends_with("\r\n\r\nunhealthy: disk: gone\n"), "{down}");
+    running.stop();
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub mod env;
 pub mod finding;
 pub mod fs;
 pub mod host;
+pub mod kubernetes;
 pub mod layout;
 pub mod native;
 pub mod plan;
