@@ -292,58 +292,110 @@ impl<R: CommandRunner> ContainerBackend<R> {
         })
     }
 
-    /// Everything the image holds, read from this host.
-    fn image_parts(&self, request: &InstallRequest<'_>, layout: &ContainerLayout) -> Result<Parts, BackendError> {
-        let settings = request.settings;
-        let source = settings.binary_path.clone().unwrap_or_else(|| request.binary.to_path_buf());
-        let binary = engine::read_source(&self.host.path(&source))?;
-        let cannot =
-            |what: String| BackendError::Render(format!("cannot build the image of {}: {what}", source.display()));
-        let elf = elf::parse(&binary).map_err(|err| cannot(err.to_string()))?;
-        let read = |path: &Path| std::fs::read(self.host.path(path)).ok();
-        let list = |dir: &Path| -> Vec<PathBuf> {
-            std::fs::read_dir(self.host.path(dir))
-                .map(|entries| entries.flatten().map(|e| dir.join(e.file_name())).collect())
-                .unwrap_or_default()
-        };
-        let search = elf::default_dirs(&read, &list, elf.architecture);
-        let exists = |path: &Path| self.host.path(path).is_file();
-        let needs = elf::needs(&elf, &source, &search, &exists, &read).map_err(|err| cannot(err.to_string()))?;
-        let mut libraries = BTreeMap::new();
-        for path in needs.keys() {
-            libraries.insert(path.clone(), engine::read_source(&self.host.path(path))?);
-        }
-        let config_source = match request.config_file {
-            Some(path) => Some(path.to_path_buf()),
-            None => Some(layout.places.config.clone()).filter(|path| self.host.path(path).is_file()),
-        };
-        let config = match &config_source {
-            Some(path) => Some(engine::read_source(&self.host.path(path)).or_else(|_| engine::read_source(path))?),
-            None => None,
-        };
-        let account = account(&self.host, settings).map_err(cannot)?;
-        // Libraries found through `/etc/ld.so.conf` are not where the image's loader looks.
-        let builtin = elf::builtin_dirs(elf.architecture);
-        let mut extra: Vec<String> = libraries
-            .keys()
-            .filter_map(|path| path.parent())
-            .filter(|dir| !builtin.iter().any(|b| b == dir))
-            .map(|dir| dir.to_string_lossy().into_owned())
-            .collect();
-        extra.sort();
-        extra.dedup();
-        let mut env: Vec<String> = settings.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.extend(request.overrides.iter().map(|(k, v)| format!("{k}={v}")));
-        if !extra.is_empty() {
-            env.push(format!("LD_LIBRARY_PATH={}", extra.join(":")));
-        }
-        Ok(Parts { architecture: elf.architecture, binary, libraries, config, config_source, account, env })
-    }
-
     /// The limits of this host that decide the container's `--ulimit`s.
     fn limits(&self) -> HostLimits {
         host_limits()
     }
+}
+
+/// An image built from this host's binary and configuration, as `install` with `request` would
+/// run it.
+#[derive(Debug)]
+pub struct Built {
+    /// The image.
+    pub image: image::Image,
+    /// The size of the binary in it.
+    pub binary_len: usize,
+    /// The configuration file it holds, where it was read from.
+    pub config_source: Option<PathBuf>,
+}
+
+/// Builds the image of the daemon `name` for `request` (the binary, the libraries it links,
+/// the configuration from `--config` or else `default_config` when that exists).
+pub fn build_image(
+    host: &Host,
+    name: &str,
+    request: &InstallRequest<'_>,
+    default_config: &Path,
+) -> Result<Built, BackendError> {
+    let settings = request.settings;
+    let parts = image_parts(host, request, default_config)?;
+    let health = &settings.health_check;
+    let spec = ImageSpec {
+        name,
+        architecture: parts.architecture,
+        binary: &parts.binary,
+        needs: parts.libraries,
+        config: parts.config.as_deref(),
+        account: parts.account,
+        entrypoint: vec![image::binary_path(name)],
+        cmd: spec::daemon_command(name, parts.config.is_some(), request.sets, &settings.args),
+        env: parts.env,
+        health: Some(Health {
+            test: spec::health_command(name),
+            interval: health.interval,
+            timeout: health.timeout,
+            retries: health.retries.max(1),
+            start_period: Duration::ZERO,
+        }),
+        labels: [
+            (spec::SERVICE_LABEL.to_owned(), name.to_owned()),
+            ("org.opencontainers.image.title".to_owned(), name.to_owned()),
+            ("org.opencontainers.image.version".to_owned(), settings.version.clone()),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let image = image::build(&spec).map_err(|err| BackendError::Render(format!("cannot build the image: {err}")))?;
+    Ok(Built { image, binary_len: parts.binary.len(), config_source: parts.config_source })
+}
+
+/// Everything the image holds, read from `host`; `default_config` is read when no `--config`
+/// is given.
+fn image_parts(host: &Host, request: &InstallRequest<'_>, default_config: &Path) -> Result<Parts, BackendError> {
+    let settings = request.settings;
+    let source = settings.binary_path.clone().unwrap_or_else(|| request.binary.to_path_buf());
+    let binary = engine::read_source(&host.path(&source))?;
+    let cannot = |what: String| BackendError::Render(format!("cannot build the image of {}: {what}", source.display()));
+    let elf = elf::parse(&binary).map_err(|err| cannot(err.to_string()))?;
+    let read = |path: &Path| std::fs::read(host.path(path)).ok();
+    let list = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(host.path(dir))
+            .map(|entries| entries.flatten().map(|e| dir.join(e.file_name())).collect())
+            .unwrap_or_default()
+    };
+    let search = elf::default_dirs(&read, &list, elf.architecture);
+    let exists = |path: &Path| host.path(path).is_file();
+    let needs = elf::needs(&elf, &source, &search, &exists, &read).map_err(|err| cannot(err.to_string()))?;
+    let mut libraries = BTreeMap::new();
+    for path in needs.keys() {
+        libraries.insert(path.clone(), engine::read_source(&host.path(path))?);
+    }
+    let config_source = match request.config_file {
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(default_config.to_path_buf()).filter(|path| host.path(path).is_file()),
+    };
+    let config = match &config_source {
+        Some(path) => Some(engine::read_source(&host.path(path)).or_else(|_| engine::read_source(path))?),
+        None => None,
+    };
+    let account = account(host, settings).map_err(cannot)?;
+    // Libraries found through `/etc/ld.so.conf` are not where the image's loader looks.
+    let builtin = elf::builtin_dirs(elf.architecture);
+    let mut extra: Vec<String> = libraries
+        .keys()
+        .filter_map(|path| path.parent())
+        .filter(|dir| !builtin.iter().any(|b| b == dir))
+        .map(|dir| dir.to_string_lossy().into_owned())
+        .collect();
+    extra.sort();
+    extra.dedup();
+    let mut env: Vec<String> = settings.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.extend(request.overrides.iter().map(|(k, v)| format!("{k}={v}")));
+    if !extra.is_empty() {
+        env.push(format!("LD_LIBRARY_PATH={}", extra.join(":")));
+    }
+    Ok(Parts { architecture: elf.architecture, binary, libraries, config, config_source, account, env })
 }
 
 /// What the image is made of.
@@ -547,35 +599,8 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
             }
             None => self.choose(wanted)?,
         };
-        let parts = self.image_parts(request, &layout)?;
-        let health = &settings.health_check;
-        let spec = ImageSpec {
-            name,
-            architecture: parts.architecture,
-            binary: &parts.binary,
-            needs: parts.libraries,
-            config: parts.config.as_deref(),
-            account: parts.account,
-            entrypoint: vec![image::binary_path(name)],
-            cmd: spec::daemon_command(name, parts.config.is_some(), request.sets, &settings.args),
-            env: parts.env,
-            health: Some(Health {
-                test: spec::health_command(name),
-                interval: health.interval,
-                timeout: health.timeout,
-                retries: health.retries.max(1),
-                start_period: Duration::ZERO,
-            }),
-            labels: [
-                (spec::SERVICE_LABEL.to_owned(), name.to_owned()),
-                ("org.opencontainers.image.title".to_owned(), name.to_owned()),
-                ("org.opencontainers.image.version".to_owned(), settings.version.clone()),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        let built =
-            image::build(&spec).map_err(|err| BackendError::Render(format!("cannot build the image: {err}")))?;
+        let Built { image: built, binary_len, config_source } =
+            build_image(&self.host, name, request, &layout.places.config)?;
         let create = spec::create_args(tool.kind, name, settings, &built.reference, &self.limits());
         let stop_timeout = spec::stop_timeout(settings).to_string();
         let record = Record {
@@ -585,14 +610,14 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
             image: built.reference.clone(),
             archive: layout.archive.clone(),
             stop_timeout: spec::stop_timeout(settings),
-            config: parts.config_source,
+            config: config_source,
             create: create.args.clone(),
         };
         let shown = format!(
             "(image {}, {} bytes: {} of binary, id {})\nlayer:\n  {}\nimage config:\n{}",
             built.reference,
             built.archive.len(),
-            parts.binary.len(),
+            binary_len,
             built.id,
             built.listing.join("\n  "),
             built.config

@@ -9,4 +9,4 @@ pub mod record;
 pub mod spec;
 pub mod tar;
 
-pub use backend::{ContainerBackend, ContainerLayout, Tool};
+pub use backend::{Built, ContainerBackend, ContainerLayout, Tool, build_image};
