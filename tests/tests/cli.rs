@@ -43,6 +43,19 @@ fn management_commands_without_a_backend_fail_naming_the_platform() {
 }
 
 #[test]
+fn container_engines_that_are_not_there_are_named_with_how_to_get_one() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out) =
+        Spawn::new(PROBE).env("PATH", empty.path()).args(["install", "--platform", "container", "--dry-run"]).run();
+    assert_eq!(code, 69, "{out}");
+    for engine in ["docker", "podman", "nerdctl"] {
+        assert!(out.contains(&format!("{engine}: `{engine}` is not on PATH")), "{out}");
+    }
+    assert!(out.contains("no container engine answers"), "{out}");
+    assert!(out.contains("apt install docker.io") && out.contains("[platform.container] engine"), "{out}");
+}
+
+#[test]
 fn install_with_an_invalid_configuration_changes_nothing() {
     let (code, out) =
         Spawn::new(PROBE).args(["install", "--platform", "systemd", "--set", "shutdown_timeout=0s"]).run();

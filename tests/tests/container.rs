@@ -402,7 +402,9 @@ fn hostile_values_arrive_exactly(engine: Engine) {
     .collect();
     assert!(hostile.len() >= 50);
     let mut site = Site::new(engine, PROBE);
-    let mut toml = String::from("shutdown_timeout = \"5s\"\n[health_check]\ninterval = \"1s\"\n[env]\n");
+    // As `nobody`: the image's passwd has it, the container runs as it, the health check finds its socket.
+    let mut toml =
+        String::from("shutdown_timeout = \"5s\"\nuser = \"nobody\"\n[health_check]\ninterval = \"1s\"\n[env]\n");
     for (i, value) in hostile.iter().enumerate() {
         toml.push_str(&format!("ECHO_{i:02} = {}\n", toml_string(value)));
     }
@@ -430,6 +432,14 @@ fn hostile_values_arrive_exactly(engine: Engine) {
     );
     assert!(container["HostConfig"]["Binds"].as_array().is_none_or(Vec::is_empty));
     assert_eq!(container["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(container["Config"]["User"], "65534:65534");
+    let pid = container["State"]["Pid"].as_u64().expect("pid");
+    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next().unwrap_or("").to_owned()));
+    assert_eq!(uid.as_deref(), Some("65534"), "the daemon runs as nobody");
+    assert_eq!(site.status()["ready"], true);
     site.ok(&["uninstall"]);
 }
 

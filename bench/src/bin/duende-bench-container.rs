@@ -104,7 +104,8 @@ fn floor_install(engine: &str, archive: &Path, reference: &str) -> Result<Durati
         ok(&mut engine_cli(engine, &run_args))?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let check = run(&mut engine_cli(engine, &["exec", container, &format!("/usr/local/bin/{NAME}"), "__healthcheck"]))?;
+            let check =
+                run(&mut engine_cli(engine, &["exec", container, &format!("/usr/local/bin/{NAME}"), "__healthcheck"]))?;
             if check.status.success() {
                 return Ok(start.elapsed());
             }
