@@ -79,7 +79,7 @@ pub fn parse_budget(text: &str) -> Result<(u32, Duration), String> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ContainerEngine {
-    /// The first of podman, docker, nerdctl found.
+    /// The first of docker, podman and nerdctl that answers.
     #[default]
     Auto,
     /// docker.

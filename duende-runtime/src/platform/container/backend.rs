@@ -222,6 +222,16 @@ impl<R: CommandRunner> ContainerBackend<R> {
         let output = self.run(&invocation)?;
         if !output.succeeded() {
             let stderr = output.stderr.to_lowercase();
+            if stderr.contains("cannot connect") || stderr.contains("is the docker daemon running") {
+                let at = tool.endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default();
+                return Err(BackendError::Unavailable {
+                    what: format!("{}{at} does not answer ({})", tool.kind.program(), output.stderr.trim()),
+                    fix: format!(
+                        "start the engine (`systemctl start {}`, or its daemon by hand) and try again",
+                        tool.kind.program()
+                    ),
+                });
+            }
             if stderr.contains("no such") || stderr.contains("not found") {
                 return Ok(None);
             }
