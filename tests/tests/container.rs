@@ -186,6 +186,23 @@ fn lifecycle(engine: Engine) {
     site.configure("shutdown_timeout = \"5s\"\n[health_check]\ninterval = \"1s\"\ntimeout = \"5s\"\nretries = 2\n[app]\nlabel = \"one\"\n");
     let files_before = site.files();
 
+    // check: which engine answers, its version and cgroup driver, and what memory locking can do.
+    let out = Command::new(PROBE)
+        .args(["check", "--platform", "container"])
+        .env("HOME", site.home.path())
+        .env("DOCKER_HOST", docker_host())
+        .output()
+        .expect("check runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("container engine"), "{}", show_output(&out));
+    assert!(
+        text.contains(&format!("{} ", engine.name()))
+            && text.contains("answers; cgroup driver")
+            && text.contains("memlock"),
+        "{}",
+        show_output(&out)
+    );
+
     // install --now: running, ready, healthy by the engine's own check.
     let out = site.ok(&["install", "--now"]);
     assert!(out.contains("load --input") && out.contains(" create --name probe"), "{out}");
