@@ -48,6 +48,8 @@ pub enum PlatformChoice {
     Wos,
     /// no service manager: the binary supervises itself.
     Native,
+    /// Kubernetes manifests, applied with kubectl where a cluster answers (never detected).
+    Kubernetes,
 }
 
 /// Subcommands.

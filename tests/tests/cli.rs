@@ -23,9 +23,9 @@ fn usage_errors_exit_64() {
     let (code, out) = Spawn::new(PROBE).args(["instal"]).run();
     assert_eq!(code, 64, "{out}");
     assert!(out.contains("install"), "suggestion missing:\n{out}");
-    let (code, out) = Spawn::new(PROBE).args(["install", "--platform", "kubernetes"]).run();
+    let (code, out) = Spawn::new(PROBE).args(["install", "--platform", "k8s"]).run();
     assert_eq!(code, 64, "{out}");
-    for valid in ["auto", "systemd", "launchd", "container", "pepita", "wos", "native"] {
+    for valid in ["auto", "systemd", "launchd", "container", "pepita", "wos", "native", "kubernetes"] {
         assert!(out.contains(valid), "valid platform {valid} not listed:\n{out}");
     }
 }
@@ -53,6 +53,40 @@ fn container_engines_that_are_not_there_are_named_with_how_to_get_one() {
     }
     assert!(out.contains("no container engine answers"), "{out}");
     assert!(out.contains("apt install docker.io") && out.contains("[platform.container] engine"), "{out}");
+}
+
+#[test]
+fn install_for_kubernetes_dry_run_prints_the_manifests_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, tools) = (dir.path().join("home"), dir.path().join("bin"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&tools).unwrap();
+    // No `kubectl` on PATH: the files are the product, and the output says they are not applied.
+    let (code, out) = Spawn::new(PROBE)
+        .args(["install", "--platform", "kubernetes", "--user", "--dry-run"])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("PATH", &tools)
+        .run();
+    assert_eq!(code, 0, "{out}");
+    let dir_shown = home.join(".config/probe/kubernetes");
+    let dir_shown = dir_shown.display();
+    for expected in [
+        format!("would write {dir_shown}/probe-image.tar:\n(image localhost/probe:"),
+        format!("would write {dir_shown}/probe.configmap.yaml:\n# Written by duende"),
+        format!("would write {dir_shown}/probe.deployment.yaml:\n# Written by duende"),
+        "kind: \"ConfigMap\"".to_owned(),
+        "kind: \"Deployment\"".to_owned(),
+        "imagePullPolicy: \"Never\"".to_owned(),
+        "command:\n            - \"/usr/local/bin/probe\"".to_owned(),
+        format!(
+            "no Kubernetes cluster answers through kubectl (`kubectl` is not on PATH): the manifests are written to {dir_shown}"
+        ),
+        format!("`kind load image-archive {dir_shown}/probe-image.tar`"),
+    ] {
+        assert!(out.contains(&expected), "no {expected:?} in:\n{out}");
+    }
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0, "a dry run writes nothing");
 }
 
 #[test]

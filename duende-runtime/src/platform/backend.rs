@@ -283,6 +283,15 @@ pub trait Backend {
     /// The service's state now.
     fn observe(&self, service: &Service<'_>) -> Result<Observed, BackendError>;
 
+    /// Whether `install` and `uninstall` go ahead with the files alone when the manager cannot
+    /// be reached ([`Backend::observe`] fails with [`BackendError::Unavailable`]): true where the
+    /// files are the product by themselves (Kubernetes manifests where no cluster answers), and
+    /// then the plan's notes and the retirement's say what was not done. `status` and the
+    /// operations fail all the same.
+    fn files_stand_alone(&self) -> bool {
+        false
+    }
+
     /// Carries out `op` and returns what it did (for the record, and with `dry_run` what it would
     /// do, without doing it). The engine then waits for the state `op` leads to.
     fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<Action, BackendError>;

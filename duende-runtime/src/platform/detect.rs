@@ -14,6 +14,9 @@
 //!    `KUBERNETES_SERVICE_HOST`.
 //! 5. launchd: the target is macOS.
 //! 6. native: none of the above.
+//!
+//! Kubernetes is never detected: it is where `install --platform kubernetes` sends a daemon,
+//! and a daemon in one of its pods runs in a container (rule 4).
 
 use std::path::Path;
 

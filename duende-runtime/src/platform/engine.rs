@@ -11,6 +11,10 @@
 //! that ran, puts every file and directory back, re-reads, restores the service's running
 //! state, and removes directories the manager created on the way. When nothing differs, nothing
 //! happens.
+//!
+//! A backend whose files stand alone ([`Backend::files_stand_alone`]: Kubernetes manifests)
+//! installs and uninstalls them even when its manager cannot be reached; its notes say what was
+//! not done there. `status` and the operations still fail then.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -112,7 +116,7 @@ impl Engine {
             .filter(|path| !plan.files.iter().any(|p| &p.path == *path) && host.path(path).exists())
             .cloned()
             .collect();
-        let observed = backend.observe(service)?;
+        let observed = observe_for_files(backend, service)?;
         let before = Before {
             running: observed.is_up(),
             new_dirs: plan.side_dirs.iter().filter(|dir| !host.path(dir).exists()).cloned().collect(),
@@ -243,12 +247,13 @@ impl Engine {
         };
         let host = backend.host();
         let mut actions = Vec::new();
-        let mut observed = backend.observe(service)?;
+        let mut observed = observe_for_files(backend, service)?;
         if matches!(observed.state(), ServiceState::Running | ServiceState::Starting | ServiceState::Stopping) {
             actions.push(backend.act(service, Op::Stop, false)?);
             observed = self.wait_stopped(backend, service)?;
         }
         let retirement = backend.retire(service, &observed)?;
+        actions.extend(retirement.notes.iter().cloned().map(Action::Note));
         for step in &retirement.steps {
             backend.run_step(service, step)?;
             actions.push(Action::Run(step.clone()));
@@ -425,6 +430,21 @@ impl Engine {
             }
         }
         Ok(drift)
+    }
+}
+
+/// The service's state as `install` and `uninstall` go by: what the backend observes, or, for a
+/// backend whose files stand alone ([`Backend::files_stand_alone`]) when its manager cannot be
+/// reached, nothing known to run (with why as the summary).
+fn observe_for_files(backend: &dyn Backend, service: &Service<'_>) -> Result<Observed, BackendError> {
+    match backend.observe(service) {
+        Err(BackendError::Unavailable { what, .. }) if backend.files_stand_alone() => Ok(Observed {
+            status: ServiceStatus::new(backend.platform(), service.level, ServiceState::NotInstalled),
+            enabled: false,
+            settled: true,
+            summary: what,
+        }),
+        observed => observed,
     }
 }
 

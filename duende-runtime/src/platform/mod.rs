@@ -16,7 +16,7 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`], [`native`], [`container`].
+//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`].
 
 pub mod backend;
 pub mod container;
@@ -67,6 +67,7 @@ pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, 
         Platform::Systemd => Ok(Box::new(systemd::SystemdBackend::new(runner::SystemRunner, host.clone()))),
         Platform::Native => Ok(Box::new(native::NativeBackend::new(host.clone()))),
         Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
+        Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
         Platform::Launchd | Platform::Pepita | Platform::Wos => Err(Unsupported { platform }),
     }
 }
@@ -87,12 +88,23 @@ pub enum Platform {
     Wos,
     /// No service manager: the binary supervises itself.
     Native,
+    /// Kubernetes: manifests, applied with `kubectl` where a cluster answers. Never detected: a
+    /// daemon on Kubernetes runs in a container, and detection says so.
+    Kubernetes,
 }
 
 impl Platform {
-    /// Every platform, in detection order (native last).
-    pub const ALL: [Platform; 6] =
-        [Platform::Wos, Platform::Pepita, Platform::Systemd, Platform::Container, Platform::Launchd, Platform::Native];
+    /// Every platform: the ones detection can find, in detection order (native last), then
+    /// Kubernetes, which is only ever chosen with `--platform kubernetes`.
+    pub const ALL: [Platform; 7] = [
+        Platform::Wos,
+        Platform::Pepita,
+        Platform::Systemd,
+        Platform::Container,
+        Platform::Launchd,
+        Platform::Native,
+        Platform::Kubernetes,
+    ];
 
     /// The name `--platform` takes and messages use.
     pub fn name(self) -> &'static str {
@@ -103,6 +115,7 @@ impl Platform {
             Platform::Pepita => "pepita",
             Platform::Wos => "wos",
             Platform::Native => "native",
+            Platform::Kubernetes => "kubernetes",
         }
     }
 }
@@ -130,6 +143,7 @@ impl TryFrom<PlatformChoice> for Platform {
             PlatformChoice::Pepita => Ok(Platform::Pepita),
             PlatformChoice::Wos => Ok(Platform::Wos),
             PlatformChoice::Native => Ok(Platform::Native),
+            PlatformChoice::Kubernetes => Ok(Platform::Kubernetes),
         }
     }
 }
@@ -143,6 +157,7 @@ impl From<Platform> for PlatformChoice {
             Platform::Pepita => PlatformChoice::Pepita,
             Platform::Wos => PlatformChoice::Wos,
             Platform::Native => PlatformChoice::Native,
+            Platform::Kubernetes => PlatformChoice::Kubernetes,
         }
     }
 }
@@ -183,25 +198,31 @@ mod tests {
         assert!(matches!(platform, Platform::Systemd | Platform::Native), "{platform}");
         assert_eq!(detection.map(|d| d.evidence), Some(vec!["/run/systemd/system exists".to_owned()]));
         assert_eq!(resolve(PlatformChoice::Container, &env), (Platform::Container, None));
+        assert_eq!(resolve(PlatformChoice::Kubernetes, &env), (Platform::Kubernetes, None));
     }
 
     #[test]
-    fn backends_exist_for_systemd_native_and_containers_only_yet() {
+    fn kubernetes_is_chosen_never_detected() {
+        // Inside a pod every marker says container: that is where the daemon runs.
+        let pod = FakeEnv::new().with_var("KUBERNETES_SERVICE_HOST", "10.96.0.1").with_file("/.dockerenv", "");
+        assert_eq!(resolve(PlatformChoice::Auto, &pod).0, Platform::Container);
+        assert_eq!(Platform::ALL.last(), Some(&Platform::Kubernetes), "after every platform detection can find");
+    }
+
+    #[test]
+    fn backends_exist_for_systemd_native_containers_and_kubernetes_only_yet() {
         let host = host::Host::under("/", 0);
+        let served = |platform| {
+            matches!(platform, Platform::Systemd | Platform::Native | Platform::Container | Platform::Kubernetes)
+        };
         for platform in Platform::ALL {
             match backend_for(platform, &host) {
                 Ok(backend) => {
-                    assert!(
-                        matches!(platform, Platform::Systemd | Platform::Native | Platform::Container),
-                        "{platform}"
-                    );
+                    assert!(served(platform), "{platform}");
                     assert_eq!(backend.platform(), platform);
                 }
                 Err(err) => {
-                    assert!(
-                        !matches!(platform, Platform::Systemd | Platform::Native | Platform::Container),
-                        "{platform}"
-                    );
+                    assert!(!served(platform), "{platform}");
                     assert_eq!(err, Unsupported { platform });
                     assert_eq!(err.to_string(), format!("this version of duende has no {platform} backend"));
                 }

@@ -112,6 +112,8 @@ pub struct Retirement {
     pub run_files: Vec<PathBuf>,
     /// Directories the daemon keeps its data in: removed when empty, kept (and said so) otherwise.
     pub data_dirs: Vec<PathBuf>,
+    /// What the operator should know (what was left where the manager could not be reached).
+    pub notes: Vec<String>,
 }
 
 /// What an earlier `install` left, as the backend found it.

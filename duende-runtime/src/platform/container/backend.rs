@@ -731,7 +731,7 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
         if self.has_image(&tool, &record.image)? {
             steps.push(tool.command(&["image", "rm", &record.image]));
         }
-        Ok(Retirement { steps, reread: None, run_files: Vec::new(), data_dirs: Vec::new() })
+        Ok(Retirement { steps, ..Retirement::default() })
     }
 
     fn observe(&self, service: &Service<'_>) -> Result<Observed, BackendError> {

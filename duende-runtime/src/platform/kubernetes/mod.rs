@@ -2,6 +2,8 @@
 //! validated configuration ([`render`]). No file system, no environment, no cluster: the same
 //! [`Workload`] always gives the same bytes, and what the manifests cannot honour comes back as
 //! [`Manifests::notes`] (and as comments in the workload's file) instead of being dropped.
+//! [`KubernetesBackend`] writes them, with the image they name, and applies them with `kubectl`
+//! where a cluster answers (`install --platform kubernetes`; see `backend.rs`).
 //!
 //! What is rendered: a ConfigMap holding the configuration file (key `NAME.toml`, mounted
 //! read-only at `/etc/NAME`), and a Deployment (`replicas` from `[platform.kubernetes]`) or a
@@ -10,6 +12,10 @@
 //! `app.kubernetes.io/managed-by: duende` (and `app.kubernetes.io/version` when the version is a
 //! valid label value); the pod template carries the install digest as the annotation
 //! [`DIGEST_ANNOTATION`], so a changed binary or configuration rolls the pods.
+//!
+//! The image is pulled only when missing (`imagePullPolicy: IfNotPresent`), and never when it is
+//! the one duende built (`localhost/NAME:TAG`, in no registry: `Never`, so a node it was not
+//! loaded onto says `ErrImageNeverPull` instead of asking a registry at `localhost`).
 //!
 //! The container runs the image's binary as `/usr/local/bin/NAME run --config
 //! /etc/NAME/NAME.toml`, then [`Workload::args`] (runtime flags such as `--set`), then `--` and
@@ -69,14 +75,22 @@
 //!   a Service named like the daemon would give it `NAME_PORT`..., which the daemon reads as
 //!   configuration and refuses.
 
+mod backend;
+mod files;
+mod observe;
 mod render;
 mod yaml;
+
+#[cfg(test)]
+mod backend_tests;
 
 #[cfg(test)]
 mod tests;
 
 use std::time::Duration;
 
+pub use backend::{KubernetesBackend, REQUEST_TIMEOUT, ROLLOUT_TIMEOUT};
+pub use files::{KubernetesLayout, is_written_by_duende};
 pub use render::render;
 
 /// What `terminationGracePeriodSeconds` adds to `shutdown_timeout`: the runtime's deadline fires

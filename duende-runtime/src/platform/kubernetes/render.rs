@@ -11,6 +11,7 @@ use super::{
 use crate::config::platforms::KubernetesKind;
 use crate::config::settings::CAPABILITIES;
 use crate::config::{Backoff, RestartPolicy};
+use crate::platform::container::image::REPOSITORY_PREFIX;
 
 /// The most a ConfigMap holds.
 const CONFIG_MAP_LIMIT: usize = 1024 * 1024;
@@ -218,10 +219,16 @@ fn container(w: &Workload<'_>, notes: &mut Vec<String>) -> Result<Map, RenderErr
         args.extend(settings.args.iter().cloned());
     }
     let dollars = ["every `$` is written `$$`: the kubelet expands `$(VAR)` and reads `$$` as `$`".to_owned()];
+    let (policy, pull) = if w.image.starts_with(REPOSITORY_PREFIX) {
+        let why = "the image duende built is in no registry: it runs from the copy loaded onto the node".to_owned();
+        ("Never", vec![why])
+    } else {
+        ("IfNotPresent", Vec::new())
+    };
     let mut container = Map::new()
         .with("name", s(name))
         .with("image", s(w.image))
-        .with("imagePullPolicy", s("IfNotPresent"))
+        .commented(&pull, "imagePullPolicy", s(policy))
         .with("command", strings([literal(&binary)]))
         .commented(&dollars, "args", strings(args.iter().map(|arg| literal(arg))));
     if let Some(dir) = &settings.working_dir {

@@ -168,6 +168,16 @@ fn a_default_deployment() {
 }
 
 #[test]
+fn the_built_image_is_never_pulled_and_a_named_one_only_when_missing() {
+    let settings = settings();
+    let built = container(&rendered(&workload(&settings, "")));
+    assert_eq!((text(&built["image"]), text(&built["imagePullPolicy"])), (IMAGE, "Never"));
+    let named = Workload { image: "registry.example.com/demo:1.2", ..workload(&settings, "") };
+    let named = container(&rendered(&named));
+    assert_eq!(text(&named["imagePullPolicy"]), "IfNotPresent");
+}
+
+#[test]
 fn a_daemonset_with_http_probes_locked_memory_and_resources() {
     let mut settings = settings();
     settings.description = "Swap device daemon".into();

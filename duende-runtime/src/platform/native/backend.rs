@@ -321,7 +321,7 @@ impl Backend for NativeBackend {
         run_files.push(layout.runtime_dir.join(crate::rundir::LOCK_NAME));
         run_files.push(crate::rundir::socket_in(&layout.runtime_dir));
         run_files.push(layout.runtime_dir.join(crate::metrics::restarts::FILE));
-        Ok(Retirement { steps: Vec::new(), reread: None, run_files, data_dirs: vec![layout.log_dir()] })
+        Ok(Retirement { run_files, data_dirs: vec![layout.log_dir()], ..Retirement::default() })
     }
 
     fn observe(&self, service: &Service<'_>) -> Result<Observed, BackendError> {

@@ -276,6 +276,7 @@ impl<R: CommandRunner> Backend for SystemdBackend<R> {
             reread: Some(self.leveled(service.level, "systemctl", &["daemon-reload"])),
             data_dirs: state_dir(&self.host, service.name, service.level, version).into_iter().collect(),
             run_files: Vec::new(),
+            notes: Vec::new(),
         })
     }
 
