@@ -2,6 +2,7 @@
 //! run as a container the engine supervises.
 
 mod backend;
+mod contents;
 pub mod elf;
 pub mod image;
 pub mod inspect;
@@ -9,4 +10,5 @@ pub mod record;
 pub mod spec;
 pub mod tar;
 
-pub use backend::{Built, ContainerBackend, ContainerLayout, Tool, build_image};
+pub use backend::{ContainerBackend, ContainerLayout, Tool};
+pub use contents::{Built, account, build_image};
