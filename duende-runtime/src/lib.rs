@@ -6,7 +6,8 @@
 //! reaches its manager ([`notify`] speaks sd_notify for it),
 //! [`logging`] sets up `tracing`, [`cli`] parses the command line, [`control`] is the running
 //! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus,
-//! `pid1` stands in as init beside a daemon that is PID 1 (a container's entrypoint).
+//! `pid1` stands in as init beside a daemon that is PID 1 (a container's entrypoint, or a pepita
+//! microVM's `/init`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;

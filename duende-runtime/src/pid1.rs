@@ -31,7 +31,15 @@
 //! locks are not inherited across `fork`, which is why [`split`] runs before the early memory
 //! lock: the daemon locks its own memory; init locks nothing.
 //!
+//! As the init of a pepita microVM guest (PID 1 with the pepita marker in its environment) the
+//! process first does what the kernel leaves to init: see `guest`. Its daemon is then the same
+//! binary run again as an ordinary process, and when the daemon ends init powers the VM off
+//! rather than exit: the guest kernel panics when init exits.
+//!
 //! On targets other than unix [`split`] does nothing.
+
+#[cfg(target_os = "linux")]
+mod guest;
 
 /// When this process is PID 1, splits it: init stays behind in the parent (which never returns)
 /// and the child returns to run the daemon. Otherwise it returns at once.
@@ -40,16 +48,19 @@
 /// for the one message this can print (when `fork` fails, the daemon runs on as PID 1 without an
 /// init beside it).
 #[cfg(unix)]
-pub(crate) fn split(name: &str) {
+pub(crate) fn split(name: &'static str) {
     // SAFETY: getpid has no preconditions.
     if unsafe { libc::getpid() } != 1 {
         return;
     }
-    // Seam: as the init of a microVM guest this process would first mount /proc, /sys and /dev
-    // here, before forking (a container's engine has mounted them already).
+    // A container's engine has mounted /proc, /sys and /dev already; a microVM's kernel has not.
+    #[cfg(target_os = "linux")]
+    if guest::is_guest() {
+        guest::boot(name);
+    }
     match unix::fork_daemon() {
         Ok(unix::Role::Daemon) => {}
-        Ok(unix::Role::Init { daemon }) => unix::serve(daemon),
+        Ok(unix::Role::Init { daemon }) => unix::serve(daemon, &unix::Ending::Exit),
         Err(err) => {
             eprintln!("{name}: running as PID 1 without an init: cannot fork one ({err}); orphans will not be reaped")
         }
@@ -80,6 +91,19 @@ mod unix {
     use std::mem::MaybeUninit;
 
     use super::exit_code;
+
+    /// How init ends once the daemon has.
+    pub(super) enum Ending {
+        /// Exit with the daemon's status (a container: the kernel then kills what is left in the
+        /// namespace).
+        Exit,
+        /// Report the daemon's status and power the VM off (a microVM guest's init must not exit).
+        #[cfg(target_os = "linux")]
+        PowerOff {
+            /// The daemon's name, for the report.
+            name: &'static str,
+        },
+    }
 
     /// Which side of the `fork` this process is on.
     pub(super) enum Role {
@@ -164,8 +188,9 @@ mod unix {
     }
 
     /// Init's loop: reaps on SIGCHLD, forwards every other signal to `daemon`, and ends with the
-    /// daemon's status. Every signal is blocked (by [`fork_daemon`]) and waited for here.
-    pub(super) fn serve(daemon: libc::pid_t) -> ! {
+    /// daemon's status as `ending` says. Every signal is blocked (by [`fork_daemon`]) and waited
+    /// for here.
+    pub(super) fn serve(daemon: libc::pid_t, ending: &Ending) -> ! {
         let all = all_signals();
         loop {
             let mut signal = 0;
@@ -175,7 +200,7 @@ mod unix {
             }
             if signal == libc::SIGCHLD {
                 if let Some(code) = reap(daemon) {
-                    end(code);
+                    end(code, ending);
                 }
             } else {
                 // SAFETY: kill has no memory-safety preconditions. A daemon that has just ended
@@ -204,14 +229,15 @@ mod unix {
         }
     }
 
-    /// The one way init ends: with the daemon's status; the kernel kills what is left in the
-    /// namespace.
-    ///
-    /// Seam: as the init of a microVM guest, PID 1 must not exit (the guest kernel panics when
-    /// init does). There it would sync and power the guest off (`reboot(RB_POWER_OFF)`) instead,
-    /// after passing the status on to the host; that belongs here, and is not done yet.
-    fn end(code: u8) -> ! {
-        std::process::exit(i32::from(code))
+    /// The one way init ends: with the daemon's status. In a container it exits with it and the
+    /// kernel kills what is left in the namespace; in a microVM guest it reports it and powers
+    /// the VM off.
+    fn end(code: u8, ending: &Ending) -> ! {
+        match ending {
+            #[cfg(target_os = "linux")]
+            Ending::PowerOff { name } => super::guest::power_off(name, code),
+            Ending::Exit => std::process::exit(i32::from(code)),
+        }
     }
 }
 

@@ -16,7 +16,8 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`].
+//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`]; [`pepita`] holds
+//! the microVM bundle so far, not yet a backend.
 
 pub mod backend;
 pub mod container;
@@ -29,6 +30,7 @@ pub mod host;
 pub mod kubernetes;
 pub mod layout;
 pub mod native;
+pub mod pepita;
 pub mod plan;
 pub mod runner;
 pub mod status;

@@ -97,15 +97,7 @@ fn image_parts(host: &Host, request: &InstallRequest<'_>, default_config: &Path)
     };
     let account = account(host, settings).map_err(cannot)?;
     // Libraries found through `/etc/ld.so.conf` are not where the image's loader looks.
-    let builtin = elf::builtin_dirs(elf.architecture);
-    let mut extra: Vec<String> = libraries
-        .keys()
-        .filter_map(|path| path.parent())
-        .filter(|dir| !builtin.iter().any(|b| b == dir))
-        .map(|dir| dir.to_string_lossy().into_owned())
-        .collect();
-    extra.sort();
-    extra.dedup();
+    let extra = elf::unsearched_dirs(libraries.keys(), elf.architecture);
     let mut env: Vec<String> = settings.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     env.extend(request.overrides.iter().map(|(k, v)| format!("{k}={v}")));
     if !extra.is_empty() {

@@ -83,8 +83,8 @@ struct Segment {
     filesz: u64,
 }
 
-/// Reads the headers of the ELF file `bytes`.
-pub fn parse(bytes: &[u8]) -> Result<Elf, NotElf> {
+/// A reader of the ELF file `bytes`, after its identification bytes.
+fn reader(bytes: &[u8]) -> Result<Reader<'_>, NotElf> {
     if bytes.get(..4) != Some(b"\x7fELF") {
         return Err(NotElf("not an ELF file (no `\\x7fELF` magic)".to_owned()));
     }
@@ -98,7 +98,47 @@ pub fn parse(bytes: &[u8]) -> Result<Elf, NotElf> {
         Some(2) => false,
         _ => return Err(NotElf("unknown ELF byte order".to_owned())),
     };
-    let r = Reader { bytes, wide, little };
+    Ok(Reader { bytes, wide, little })
+}
+
+/// The contents of the section called `name` (such as a kernel module's `.modinfo`), `None` when
+/// the file has no such section. Sections are what relocatable objects (`.ko`) are made of; they
+/// have no program headers for [`parse`] to read.
+pub fn section<'a>(bytes: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, NotElf> {
+    let r = reader(bytes)?;
+    let (shoff, shentsize, shnum, shstrndx) = if r.wide {
+        (r.word(40)?, r.u16(58)?, r.u16(60)?, r.u16(62)?)
+    } else {
+        (r.word(32)?, r.u16(46)?, r.u16(48)?, r.u16(50)?)
+    };
+    // (name offset, file offset, size) of section `index`.
+    let header = |index: u64| -> Result<(u64, u64, u64), NotElf> {
+        let at = shoff.saturating_add(index.saturating_mul(shentsize));
+        if r.wide {
+            Ok((r.u32(at)?, r.word(at + 24)?, r.word(at + 32)?))
+        } else {
+            Ok((r.u32(at)?, r.word(at + 16)?, r.word(at + 20)?))
+        }
+    };
+    if shoff == 0 || shstrndx >= shnum {
+        return Ok(None);
+    }
+    let (_, names, _) = header(shstrndx)?;
+    for index in 0..shnum {
+        let (name_at, offset, size) = header(index)?;
+        if r.c_string(names.saturating_add(name_at))? == name {
+            let range = usize::try_from(offset).ok().zip(usize::try_from(offset.saturating_add(size)).ok());
+            let contents = range.and_then(|(start, end)| bytes.get(start..end));
+            return contents.map(Some).ok_or_else(|| NotElf(format!("section {name} is past the end of the file")));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads the headers of the ELF file `bytes`.
+pub fn parse(bytes: &[u8]) -> Result<Elf, NotElf> {
+    let r = reader(bytes)?;
+    let wide = r.wide;
     let machine = r.u16(18)?;
     let architecture = match machine {
         62 => "amd64",
@@ -202,6 +242,22 @@ pub fn builtin_dirs(architecture: &str) -> Vec<PathBuf> {
     .into_iter()
     .map(PathBuf::from)
     .collect()
+}
+
+/// The directories of `libraries` the loader does not search by itself (found on the host through
+/// `/etc/ld.so.conf`), sorted: where there is no `ld.so.cache` (an image, an initramfs),
+/// `LD_LIBRARY_PATH` must name them.
+pub fn unsearched_dirs<'a>(libraries: impl IntoIterator<Item = &'a PathBuf>, architecture: &str) -> Vec<String> {
+    let builtin = builtin_dirs(architecture);
+    let mut extra: Vec<String> = libraries
+        .into_iter()
+        .filter_map(|path| path.parent())
+        .filter(|dir| !builtin.iter().any(|b| b == dir))
+        .map(|dir| dir.to_string_lossy().into_owned())
+        .collect();
+    extra.sort();
+    extra.dedup();
+    extra
 }
 
 /// The directories the loader searches when the binary says nothing: the ones in
@@ -324,6 +380,19 @@ mod tests {
             assert!(needs.keys().any(|p| p.ends_with("libc.so.6")), "{needs:?}");
             assert!(needs.keys().any(|p| Some(p.to_string_lossy().as_ref()) == elf.interpreter.as_deref()));
         }
+    }
+
+    #[test]
+    fn sections_are_found_by_name() {
+        let Ok(bytes) = std::fs::read("/proc/self/exe") else { return };
+        let text = section(&bytes, ".text").unwrap().unwrap();
+        assert!(text.len() > 1000);
+        assert_eq!(section(&bytes, ".no-such-section").unwrap(), None);
+        if let Some(interpreter) = parse(&bytes).unwrap().interpreter {
+            let interp = section(&bytes, ".interp").unwrap().unwrap();
+            assert_eq!(interp, format!("{interpreter}\0").as_bytes());
+        }
+        assert!(section(b"#!/bin/sh\n", ".text").unwrap_err().0.contains("magic"));
     }
 
     fn list(dir: &Path) -> Vec<PathBuf> {

@@ -86,14 +86,20 @@ impl Tar {
     }
 }
 
-/// `path` without leading `/` or `./`, refusing `..` and empty components.
+/// `path` as an archive names it, with [`archive_path`]'s rules.
 fn clean(path: &str) -> Result<String, BadPath> {
+    archive_path(path).map_err(|reason| BadPath(path.to_owned(), reason))
+}
+
+/// `path` as archives name their entries (tar here, cpio in an initramfs): without leading `/`
+/// or `./`, refusing `..`, empty components and NUL bytes (the reason is the error).
+pub fn archive_path(path: &str) -> Result<String, &'static str> {
     let trimmed = path.trim_start_matches('/').trim_start_matches("./").trim_end_matches('/');
     if trimmed.is_empty() || trimmed.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-        return Err(BadPath(path.to_owned(), "it must be a plain absolute path"));
+        return Err("it must be a plain absolute path");
     }
     if trimmed.bytes().any(|b| b == 0) {
-        return Err(BadPath(path.to_owned(), "it contains a NUL byte"));
+        return Err("it contains a NUL byte");
     }
     Ok(trimmed.to_owned())
 }
