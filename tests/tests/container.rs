@@ -86,13 +86,16 @@ struct Site {
     home: tempfile::TempDir,
     engine: Engine,
     binary: &'static str,
+    /// The daemon's name: its container's.
+    name: &'static str,
     config: Option<std::path::PathBuf>,
 }
 
 impl Site {
     fn new(engine: Engine, binary: &'static str) -> Site {
         let home = tempfile::Builder::new().prefix("duende-container-").tempdir().expect("a temporary home");
-        Site { home, engine, binary, config: None }
+        let name = if binary == MLOCK { "swapd" } else { "probe" };
+        Site { home, engine, binary, name, config: None }
     }
 
     /// Writes `text` as the configuration file every later command gets with `--config`.
@@ -155,8 +158,10 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        // Whatever a failed test left: the container, its replaced twin, and their images.
-        for name in ["probe", "probe-previous", "swapd", "swapd-previous"] {
+        // Whatever a failed test left of this site's daemon (and only of it: other tests run at
+        // the same time): the container, its replaced twin, and their images.
+        for name in [self.name.to_owned(), format!("{}-previous", self.name)] {
+            let name = name.as_str();
             if let Some(container) = self.engine.inspect(name)
                 && container["Config"]["Labels"]["io.duende.service"].is_string()
             {
