@@ -8,7 +8,9 @@
 //!   own: one protocol for both, so a daemon behaves the same under either.
 //! - [`Link::Silent`]: nobody listens (a terminal, a manager that does not care).
 //!
-//! A microVM's vsock channel and WOS's stop path are further variants of this one type.
+//! In a pepita microVM the link is [`Link::Notify`] too: the guest's init owns `$NOTIFY_SOCKET`
+//! and relays each datagram to the host over vsock (`pid1`, `platform::pepita::report`), so the
+//! daemon needs no variant of its own there. WOS's stop path is a further variant of this type.
 
 use crate::notify::Notifier;
 use crate::platform::EnvView;

@@ -34,12 +34,17 @@
 //! As the init of a pepita microVM guest (PID 1 with the pepita marker in its environment) the
 //! process first does what the kernel leaves to init: see `guest`. Its daemon is then the same
 //! binary run again as an ordinary process, and when the daemon ends init powers the VM off
-//! rather than exit: the guest kernel panics when init exits.
+//! rather than exit: the guest kernel panics when init exits. There, after the `fork`, init also
+//! runs threads that talk to the host over vsock (`relay`, on the socket calls of `vsock`).
 //!
 //! On targets other than unix [`split`] does nothing.
 
 #[cfg(target_os = "linux")]
 mod guest;
+#[cfg(target_os = "linux")]
+mod relay;
+#[cfg(target_os = "linux")]
+mod vsock;
 
 /// When this process is PID 1, splits it: init stays behind in the parent (which never returns)
 /// and the child returns to run the daemon. Otherwise it returns at once.
@@ -102,6 +107,8 @@ mod unix {
         PowerOff {
             /// The daemon's name, for the report.
             name: &'static str,
+            /// The report to the host over vsock, when it runs.
+            relay: Option<super::relay::Relay>,
         },
     }
 
@@ -235,7 +242,7 @@ mod unix {
     fn end(code: u8, ending: &Ending) -> ! {
         match ending {
             #[cfg(target_os = "linux")]
-            Ending::PowerOff { name } => super::guest::power_off(name, code),
+            Ending::PowerOff { name, relay } => super::guest::power_off(name, code, relay.as_ref()),
             Ending::Exit => std::process::exit(i32::from(code)),
         }
     }

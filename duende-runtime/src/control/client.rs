@@ -125,6 +125,18 @@ impl Connection {
         }
     }
 
+    /// A connection over a stream that reaches a control socket some other way: a microVM
+    /// guest's, through its vsock (`platform::pepita::hybrid::connect`). `label` names it in
+    /// errors. Call it within a tokio runtime.
+    pub fn over(stream: std::os::unix::net::UnixStream, label: &Path) -> Result<Connection, ClientError> {
+        let path = label.to_path_buf();
+        let adopted = stream.set_nonblocking(true).and_then(|()| UnixStream::from_std(stream));
+        match adopted {
+            Ok(stream) => Ok(Connection { stream, path, pending: Vec::new() }),
+            Err(source) => Err(ClientError::Io { path, source }),
+        }
+    }
+
     /// Sends `op` and reads the reply's result.
     pub async fn call<T: DeserializeOwned>(&mut self, op: Op) -> Result<T, ClientError> {
         let mut line = serde_json::to_vec(&Request::new(op))

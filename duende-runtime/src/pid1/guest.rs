@@ -11,24 +11,32 @@
 //! 4. reads the daemon's command line from `/pepita/argv` and the variables to add to its
 //!    environment from `/pepita/env`. Its other settings come from the kernel command line: the
 //!    kernel hands a `KEY=VALUE` parameter it does not know to init as an environment variable,
-//!    which is how [`MARKER`] got here;
+//!    which is how [`MARKER`] got here. The daemon also gets `NOTIFY_SOCKET` (init's socket
+//!    [`NOTIFY_SOCKET`], bound now) and, unless the bundle sets it, `RUNTIME_DIRECTORY=/run/NAME`,
+//!    so init knows where its control socket will be;
 //! 5. forks, and the child executes `/init` again with that command line: the daemon is an
 //!    ordinary process (not PID 1) with its real command line, and runs its lifecycle exactly as
 //!    on a host. Init stays behind as the containers' init does (`super::unix::serve`): it reaps
 //!    every child (as PID 1 it is every orphan's reaper already, no `PR_SET_CHILD_SUBREAPER`
-//!    needed) and forwards signals to the daemon.
+//!    needed) and forwards signals to the daemon;
+//! 6. starts the threads that talk to the host over vsock (`super::relay`): the daemon's
+//!    datagrams relayed as the guest's report, and its control channel served on a vsock port.
 //!
-//! When the daemon ends, [`power_off`] reports its status and powers the VM off. PID 1 never
-//! exits, which would panic the kernel: a failure before the daemon starts is reported the same
-//! way, with status 71 (an OS error), after a line saying what failed.
+//! When the daemon ends, [`power_off`] reports its status (on the console, then over vsock, the
+//! host acknowledging) and powers the VM off. PID 1 never exits, which would panic the kernel: a
+//! failure before the daemon starts is reported the same way, with status 71 (an OS error),
+//! after a line saying what failed.
 
 use std::ffi::{CString, OsString};
 use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
 
+use super::relay::{self, Relay};
 use super::unix;
 use crate::exit::Exit;
-use crate::platform::pepita::{ARGV_FILE, ENV_FILE, MARKER, MODULES_FILE};
+use crate::platform::pepita::{ARGV_FILE, ENV_FILE, MARKER, MODULES_FILE, NOTIFY_SOCKET};
 
 /// The program the daemon runs as: this binary.
 const INIT: &str = "/init";
@@ -44,11 +52,30 @@ pub(super) fn is_guest() -> bool {
 /// Prepares the guest, starts the daemon and serves as its init until it ends, then powers the
 /// VM off. Never returns.
 pub(super) fn boot(name: &'static str) -> ! {
-    match prepare().and_then(start) {
-        Ok(daemon) => unix::serve(daemon, &unix::Ending::PowerOff { name }),
+    let launch = match prepare(name) {
+        Ok(launch) => launch,
         Err(err) => {
             say(&format!("{name} cannot start: {err}"));
-            power_off(name, Exit::OsError.code())
+            power_off(name, Exit::OsError.code(), None)
+        }
+    };
+    let Launch { argv, env, notify, control } = launch;
+    match start(&argv, &env) {
+        Ok(daemon) => {
+            // Step 6, with the daemon started: threads only now, after the `fork`.
+            let relay = notify.and_then(|notify| match Relay::start(name, notify) {
+                Ok(relay) => Some(relay),
+                Err(err) => {
+                    say(&format!("vsock: no report to the host: {err}"));
+                    None
+                }
+            });
+            relay::serve_control(control);
+            unix::serve(daemon, &unix::Ending::PowerOff { name, relay })
+        }
+        Err(err) => {
+            say(&format!("{name} cannot start: {err}"));
+            power_off(name, Exit::OsError.code(), None)
         }
     }
 }
@@ -57,10 +84,14 @@ pub(super) fn boot(name: &'static str) -> ! {
 struct Launch {
     argv: Vec<CString>,
     env: Vec<CString>,
+    /// Init's end of the daemon's `$NOTIFY_SOCKET`; `None` when it could not be bound.
+    notify: Option<UnixDatagram>,
+    /// The daemon's control socket.
+    control: PathBuf,
 }
 
 /// Steps 1 to 4: streams, mounts, modules, the daemon's command line and environment.
-fn prepare() -> io::Result<Launch> {
+fn prepare(name: &str) -> io::Result<Launch> {
     console()?;
     for mount in MOUNTS {
         mount.apply()?;
@@ -80,7 +111,31 @@ fn prepare() -> io::Result<Launch> {
         .filter_map(|(key, value)| c_string(pair(key, value)))
         .collect();
     env.extend(extra);
-    Ok(Launch { argv, env })
+    let notify = match relay::bind_notify() {
+        Ok(socket) => {
+            env.retain(|e| !e.as_bytes().starts_with(b"NOTIFY_SOCKET="));
+            env.extend(c_string(format!("NOTIFY_SOCKET={NOTIFY_SOCKET}").into_bytes()));
+            Some(socket)
+        }
+        Err(err) => {
+            say(&format!("cannot bind {NOTIFY_SOCKET} ({err}): the host will not hear from the daemon"));
+            None
+        }
+    };
+    if variable(&env, "RUNTIME_DIRECTORY").is_none() {
+        env.extend(c_string(format!("RUNTIME_DIRECTORY=/run/{name}").into_bytes()));
+    }
+    // The daemon runs as root (init's user), and finds its runtime directory by the same rule.
+    let dir = crate::rundir::runtime_dir(name, &|key| variable(&env, key), Some(0));
+    Ok(Launch { argv, env, notify, control: crate::rundir::socket_in(&dir) })
+}
+
+/// The value of `key` in the `KEY=VALUE` list `env`.
+fn variable(env: &[CString], key: &str) -> Option<String> {
+    env.iter().find_map(|entry| {
+        let rest = entry.as_bytes().strip_prefix(key.as_bytes())?.strip_prefix(b"=")?;
+        Some(String::from_utf8_lossy(rest).into_owned())
+    })
 }
 
 /// `KEY=VALUE`.
@@ -231,16 +286,16 @@ fn load_module(path: &CString) -> io::Result<()> {
 }
 
 /// Step 5: forks; the child executes the daemon, the parent returns its pid.
-fn start(launch: Launch) -> io::Result<libc::pid_t> {
-    let mut argv: Vec<*const libc::c_char> = launch.argv.iter().map(|a| a.as_ptr()).collect();
+fn start(argv: &[CString], env: &[CString]) -> io::Result<libc::pid_t> {
+    let mut argv: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let mut env: Vec<*const libc::c_char> = launch.env.iter().map(|e| e.as_ptr()).collect();
+    let mut env: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env.push(std::ptr::null());
     match unix::fork_daemon()? {
         unix::Role::Init { daemon } => Ok(daemon),
         unix::Role::Daemon => {
             // SAFETY: `argv` and `env` are NULL-terminated arrays of pointers to NUL-terminated
-            // strings (`launch` owns them and lives until here); execve returns only on failure.
+            // strings (the caller owns them and they live until here); execve returns only on failure.
             unsafe { libc::execve(c"/init".as_ptr(), argv.as_ptr(), env.as_ptr()) };
             say(&format!("cannot execute {INIT}: {}", io::Error::last_os_error()));
             // SAFETY: _exit ends this child at once, running nothing of the parent's.
@@ -257,20 +312,26 @@ fn context(what: &str) -> io::Error {
 
 /// One line on the console (standard error), prefixed `duende: `. A line that cannot be written
 /// is dropped: init has nowhere else to say it.
-fn say(line: &str) {
+pub(super) fn say(line: &str) {
     let _ = writeln!(io::stderr().lock(), "duende: {line}");
 }
 
-/// Passes the daemon's exit status on to the host. Today that is one line on the serial console,
-/// `duende: NAME exited with status N`; the report over vsock will join it here.
-pub(super) fn report_exit(name: &str, code: u8) {
+/// Passes the daemon's exit status on to the host: one line on the serial console, `duende: NAME
+/// exited with status N`, then `EXIT N` over vsock after the daemon's last datagrams (through
+/// `relay`, or on a connection of its own when the daemon never ran), waiting a bounded time for
+/// the host's acknowledgement.
+pub(super) fn report_exit(name: &str, code: u8, relay: Option<&Relay>) {
     say(&format!("{name} exited with status {code}"));
+    match relay {
+        Some(relay) => relay.finish(code),
+        None => relay::report_alone(name, code),
+    }
 }
 
 /// Reports the daemon's status, writes everything out and powers the VM off. PID 1 must not
 /// exit; if the kernel refuses to power off, init waits forever instead.
-pub(super) fn power_off(name: &str, code: u8) -> ! {
-    report_exit(name, code);
+pub(super) fn power_off(name: &str, code: u8, relay: Option<&Relay>) -> ! {
+    report_exit(name, code, relay);
     // SAFETY: sync and tcdrain have no memory-safety preconditions; tcdrain waits until the
     // console has sent what was written to it, so the report is not lost with the VM.
     unsafe {

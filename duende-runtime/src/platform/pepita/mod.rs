@@ -1,22 +1,30 @@
 //! pepita: the daemon as PID 1 of its own microVM (DESIGN.md section 6).
 //!
-//! What exists so far is the VM bundle and the guest side:
+//! What exists so far is the VM bundle, the guest side and the host's end of vsock:
 //! - [`gather()`] reads what a bundle is made of from the host (the binary and the libraries it
 //!   links, the configuration, the guest kernel's modules), [`bundle::build`] makes the
 //!   initramfs and the kernel command line from it, a pure function, with [`cpio`] writing the
-//!   archive; [`qemu::command`] is the VMM's command line for it, and [`qemu::probe_kvm`] says
-//!   whether KVM can run it here;
+//!   archive; [`qemu::command`] is the VMM's command line for it (with its vsock device), and
+//!   [`qemu::probe_kvm`] says whether KVM can run it here;
 //! - in the guest, the binary finds itself PID 1 with [`MARKER`] in its environment and does an
-//!   init's job before it runs the daemon (`pid1`).
+//!   init's job before it runs the daemon (`pid1`). It gives the daemon `$NOTIFY_SOCKET` at
+//!   [`NOTIFY_SOCKET`] and relays every datagram, then the daemon's exit status, to the host over
+//!   vsock ([`report`], to host port [`REPORT_PORT`]); it serves the daemon's control channel on
+//!   vsock port [`CONTROL_PORT`], each connection passed through to the daemon's control socket;
+//! - on the host, [`hybrid`] speaks Firecracker's hybrid vsock (QEMU with `vhost-device-vsock`,
+//!   Firecracker, cloud-hypervisor): a listener for the guest's report, and `CONNECT` to the
+//!   guest's control port, where the control protocol's client works as on a unix socket.
 //!
-//! Not yet: `install --platform pepita` (a backend that boots and supervises the VMM), and vsock
-//! between host and daemon (readiness, status, health, control).
+//! Not yet: `install --platform pepita` (a backend that boots and supervises the VMM and its
+//! vsock backend).
 
 pub mod bundle;
 pub mod cpio;
 mod gather;
+pub mod hybrid;
 pub mod modules;
 pub mod qemu;
+pub mod report;
 
 use std::path::PathBuf;
 
@@ -25,6 +33,7 @@ use crate::platform::runner::Invocation;
 
 pub use bundle::{Bundle, BundleSpec};
 pub use gather::{Request, gather, modules_dir};
+pub use report::REPORT_PORT;
 
 /// The environment variable that marks a pepita guest, with the guest's vsock context id as its
 /// value. The kernel command line sets it; detection reads it.
@@ -38,6 +47,15 @@ pub const ENV_FILE: &str = "/pepita/env";
 
 /// The kernel modules the guest loads, in order, each path ended by a NUL.
 pub const MODULES_FILE: &str = "/pepita/modules";
+
+/// Where the guest's init receives the daemon's sd_notify datagrams: the daemon's
+/// `$NOTIFY_SOCKET` in the guest.
+pub const NOTIFY_SOCKET: &str = "/run/duende/notify.sock";
+
+/// The guest's vsock port where its init serves the daemon's control channel: each connection
+/// is passed through to the daemon's control socket, so the host speaks the control protocol
+/// (`docs/control-protocol.md`) over it as over the socket itself.
+pub const CONTROL_PORT: u32 = 1025;
 
 /// The guest's vsock context id when `vsock_cid = 0` ("pick one"): the first one a guest may
 /// have (0-2 are the hypervisor, reserved and the host). Each VM gets a vsock backend of its own,

@@ -4,7 +4,13 @@
 //! a serial port; it boots `-kernel`/`-initrd` directly. `-no-reboot` turns the guest's reboot
 //! (and the reboot a kernel panic makes under `panic=-1`) into QEMU exiting, so no guest ending
 //! leaves a VMM spinning. The serial console goes to QEMU's standard output (`-nographic`), or to
-//! a file. The vsock device is not on the command line yet: the host side of vsock is later work.
+//! a file.
+//!
+//! The guest's vsock is a `vhost-user-vsock-device`: QEMU hands the virtqueues to a vhost-user
+//! backend on a unix socket (rust-vmm's `vhost-device-vsock`, see [`super::hybrid`]), which needs
+//! no `/dev/vhost-vsock` on the host. The backend reads the guest's memory itself, so that memory
+//! must be shareable: a memfd backend (`memory-backend-memfd,share=on`) of the guest's size is
+//! the machine's memory.
 //!
 //! KVM is the fast path, where it works. It does not work everywhere `/dev/kvm` exists: on a host
 //! whose KVM is `kvm_pvm` (Pagetable-based VM, used to nest VMs without hardware virtualisation)
@@ -32,23 +38,39 @@ pub enum Console {
     File(PathBuf),
 }
 
-/// QEMU booting `bundle`, whose initramfs has been written to `initramfs`.
-pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console) -> Invocation {
+/// QEMU booting `bundle`, whose initramfs has been written to `initramfs`; with `vsock`, the
+/// unix socket of the guest's vsock backend (the `--socket` of `vhost-device-vsock`), the guest
+/// has a vsock device.
+pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console, vsock: Option<&Path>) -> Invocation {
     let accel = if bundle.accel == Accel::Kvm { "kvm" } else { "tcg" };
-    let mut args: Vec<String> = vec![
-        "-accel".into(),
-        accel.into(),
-        "-M".into(),
-        "microvm".into(),
+    let mut args: Vec<String> = vec!["-accel".into(), accel.into()];
+    match vsock {
+        Some(_) => args.extend([
+            "-object".into(),
+            format!("memory-backend-memfd,id=mem,size={}M,share=on", bundle.memory_mb),
+            "-M".into(),
+            "microvm,memory-backend=mem".into(),
+        ]),
+        None => args.extend(["-M".into(), "microvm".into()]),
+    }
+    args.extend([
         "-m".into(),
         bundle.memory_mb.to_string(),
         "-smp".into(),
         bundle.vcpus.to_string(),
         "-nographic".into(),
         "-no-reboot".into(),
-    ];
+    ]);
+    if let Some(socket) = vsock {
+        args.extend([
+            "-chardev".into(),
+            format!("socket,id=vsock,path={}", option_value(socket)),
+            "-device".into(),
+            "vhost-user-vsock-device,chardev=vsock".into(),
+        ]);
+    }
     if let Console::File(path) = console {
-        args.extend(["-serial".into(), format!("file:{}", path.display()), "-monitor".into(), "none".into()]);
+        args.extend(["-serial".into(), format!("file:{}", option_value(path)), "-monitor".into(), "none".into()]);
     }
     args.extend([
         "-kernel".into(),
@@ -59,6 +81,12 @@ pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console) -> Invocati
         bundle.cmdline.clone(),
     ]);
     Invocation::new(PROGRAM, args)
+}
+
+/// `path` as the value of a QEMU option (`-chardev socket,path=...`, `-serial file:...`): QEMU
+/// splits options at commas, and reads a doubled comma as one.
+fn option_value(path: &Path) -> String {
+    path.display().to_string().replace(',', ",,")
 }
 
 /// Whether KVM can run a stock guest kernel here, and why.
