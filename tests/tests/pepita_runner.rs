@@ -224,6 +224,12 @@ fn the_runner_stands_for_the_guest_daemon_readiness_status_reload_and_a_graceful
     assert!(again.contains("X_DUENDE_RELOAD=accepted"), "{again:?}");
     assert!(vm.notify.seen.iter().any(|d| d.lines().any(|l| l == "RELOADING=1")), "{:?}", vm.notify.seen);
 
+    // SIGHUP to the runner is a reload of the guest's daemon, as it is under a manager.
+    vm.runner.signal(libc::SIGHUP);
+    let (_, third) = vm.notify.until("READY=1", Duration::from_secs(30), &mut vm.runner);
+    assert!(third.contains("configuration generation 3"), "{third:?}");
+    vm.runner.expect_line("the guest's daemon reloaded: configuration generation 3");
+
     // (d) SIGTERM: the guest's daemon stops gracefully, the runner exits 0, nothing is left.
     let (code, took) = vm.terminate();
     let output = vm.runner.output();
@@ -296,4 +302,18 @@ fn a_vm_that_dies_without_reporting_an_exit_status_is_71_and_the_backend_goes_wi
     assert_eq!(code, 71, "{output}");
     assert!(output.contains("without the guest reporting its daemon's exit status"), "{output}");
     assert!(!exists(qemu) && !exists(backend), "{output}");
+}
+
+#[test]
+fn sigterm_while_the_guest_boots_stops_the_daemon_once_it_answers() {
+    let mut vm = Vm::start(&[]);
+    let children = vm.children();
+    let (code, took) = vm.terminate();
+    let output = vm.runner.output();
+    eprintln!("SIGTERM during the boot -> runner exit: {took:?} (status {code})\n{output}");
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("the guest's daemon exited with status 0"), "{output}");
+    for pid in children {
+        assert!(!exists(pid), "process {pid} (QEMU or the vsock backend) is still there");
+    }
 }

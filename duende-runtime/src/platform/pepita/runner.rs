@@ -210,6 +210,18 @@ pub enum RunnerError {
         /// What happened instead.
         why: String,
     },
+    /// `$NOTIFY_SOCKET` is set and cannot be used.
+    #[error("`NOTIFY_SOCKET={value}` cannot be used: {source}")]
+    Notify {
+        /// Its value.
+        value: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The signal handlers cannot be installed.
+    #[error("cannot install the runner's signal handlers: {0}")]
+    Signals(#[source] io::Error),
     /// A socket of the runner's cannot be bound.
     #[error("cannot listen on {}: {source}", .path.display())]
     Listen {
@@ -393,8 +405,9 @@ impl Runner {
         let report_path = hybrid::listener_path(&uds, REPORT_PORT);
         let listener = hybrid::listen(&uds, REPORT_PORT)
             .map_err(|source| RunnerError::Listen { path: report_path.clone(), source })?;
-        let notifier = Notifier::from_socket_var(std::env::var("NOTIFY_SOCKET").ok().as_deref())
-            .map_err(|source| RunnerError::Listen { path: PathBuf::from("$NOTIFY_SOCKET"), source })?;
+        let notify_socket = std::env::var("NOTIFY_SOCKET").ok();
+        let notifier = Notifier::from_socket_var(notify_socket.as_deref())
+            .map_err(|source| RunnerError::Notify { value: notify_socket.unwrap_or_default(), source })?;
         spawn_thread("report", {
             let sender = sender.clone();
             move || read_reports(&listener, &notifier, &sender)
@@ -408,7 +421,7 @@ impl Runner {
         });
         let mut signals =
             signal_hook::iterator::Signals::new([libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD])
-                .map_err(|source| RunnerError::Listen { path: PathBuf::from("signals"), source })?;
+                .map_err(RunnerError::Signals)?;
         spawn_thread("signals", {
             let sender = sender.clone();
             move || {
