@@ -85,6 +85,10 @@ pub enum Command {
     /// expect).
     #[command(name = "__healthcheck", hide = true)]
     Healthcheck,
+    /// The pepita VM runner: boots the bundle in a directory and stands for its daemon on the
+    /// host (what a service manager supervises for `--platform pepita`, not run by people).
+    #[command(name = "__pepita-vm", hide = true)]
+    PepitaVm(PepitaVmArgs),
 }
 
 impl Command {
@@ -104,6 +108,7 @@ impl Command {
             Command::Check => "check",
             Command::Supervise => "__supervise",
             Command::Healthcheck => "__healthcheck",
+            Command::PepitaVm(_) => "__pepita-vm",
         }
     }
 }
@@ -115,6 +120,14 @@ pub struct RunArgs {
     /// are passed this way by service managers.
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+}
+
+/// `__pepita-vm` arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PepitaVmArgs {
+    /// The bundle directory: `initramfs` and `vm.json`.
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
 }
 
 /// `--user` / `--system`.

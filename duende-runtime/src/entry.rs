@@ -95,6 +95,8 @@ where
             crate::platform::native::supervisor::main(settings)
         }
         #[cfg(unix)]
+        Command::PepitaVm(args) => crate::platform::pepita::runner::main(options.name, &args.bundle),
+        #[cfg(unix)]
         Command::Healthcheck => {
             let host = crate::platform::Host::from_process();
             crate::control::command::healthcheck(options.name, &host, &mut std::io::stdout().lock())

@@ -27,6 +27,8 @@ pub enum Exit {
     Config,
     /// 128+N: a second terminating signal N forced an immediate exit.
     Signal(i32),
+    /// N: the status of a daemon that ran elsewhere (in a pepita guest), passed on unchanged.
+    Relayed(u8),
 }
 
 impl Exit {
@@ -42,6 +44,7 @@ impl Exit {
             Exit::ShutdownTimeout => 75,
             Exit::Config => 78,
             Exit::Signal(n) => u8::try_from(128 + n.clamp(1, 127)).unwrap_or(255),
+            Exit::Relayed(n) => n,
         }
     }
 }

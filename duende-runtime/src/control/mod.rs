@@ -18,7 +18,7 @@ pub mod client;
 #[cfg(unix)]
 pub(crate) mod command;
 #[cfg(unix)]
-mod lock;
+pub(crate) mod lock;
 #[cfg(unix)]
 pub(crate) mod server;
 

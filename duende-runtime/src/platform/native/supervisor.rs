@@ -791,7 +791,7 @@ fn answer(stream: UnixStream, reply: &Reply) {
 /// Only the supervisor's own user and root may talk to it (the socket's mode says the same; the
 /// credentials are checked too, where the kernel tells them).
 #[cfg(target_os = "linux")]
-fn allowed(stream: &UnixStream) -> bool {
+pub(crate) fn allowed(stream: &UnixStream) -> bool {
     let mut cred = libc::ucred { pid: 0, uid: u32::MAX, gid: u32::MAX };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `cred`, a valid ucred we own.
@@ -810,7 +810,7 @@ fn allowed(stream: &UnixStream) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn allowed(_stream: &UnixStream) -> bool {
+pub(crate) fn allowed(_stream: &UnixStream) -> bool {
     true
 }
 

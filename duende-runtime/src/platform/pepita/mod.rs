@@ -15,8 +15,13 @@
 //!   Firecracker, cloud-hypervisor): a listener for the guest's report, and `CONNECT` to the
 //!   guest's control port, where the control protocol's client works as on a unix socket.
 //!
-//! Not yet: `install --platform pepita` (a backend that boots and supervises the VMM and its
-//! vsock backend).
+//! - [`runner`] is the program a host's manager supervises for a pepita daemon
+//!   (`NAME __pepita-vm --bundle DIR`): it runs the vsock backend and QEMU, relays the guest's
+//!   readiness to its own `$NOTIFY_SOCKET`, serves the daemon's control socket on the host, and
+//!   exits with the guest daemon's status.
+//!
+//! Not yet: `install --platform pepita` (a backend that writes the bundle directory and has the
+//! host's manager supervise the runner).
 
 pub mod bundle;
 pub mod cpio;
@@ -25,6 +30,7 @@ pub mod hybrid;
 pub mod modules;
 pub mod qemu;
 pub mod report;
+pub mod runner;
 
 use std::path::PathBuf;
 
