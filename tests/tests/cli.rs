@@ -32,7 +32,7 @@ fn usage_errors_exit_64() {
 
 #[test]
 fn management_commands_without_a_backend_fail_naming_the_platform() {
-    for (command, platform) in [("install", "launchd"), ("restart", "launchd"), ("start", "pepita"), ("logs", "wos")] {
+    for (command, platform) in [("install", "launchd"), ("restart", "launchd"), ("start", "wos"), ("logs", "wos")] {
         let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
         assert_eq!(code, 69, "{command} on {platform}:\n{out}");
         assert!(
@@ -40,6 +40,18 @@ fn management_commands_without_a_backend_fail_naming_the_platform() {
             "{out}"
         );
     }
+}
+
+#[test]
+fn pepita_without_qemu_names_the_package() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out) =
+        Spawn::new(PROBE).env("PATH", empty.path()).args(["install", "--platform", "pepita", "--dry-run"]).run();
+    assert_eq!(code, 69, "{out}");
+    assert!(
+        out.contains("`qemu-system-x86_64` is not in PATH") && out.contains("apt package `qemu-system-x86`"),
+        "{out}"
+    );
 }
 
 #[test]

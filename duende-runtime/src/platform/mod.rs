@@ -16,8 +16,7 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`]; [`pepita`] holds
-//! the microVM bundle so far, not yet a backend.
+//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`], [`pepita`].
 
 pub mod backend;
 pub mod container;
@@ -70,7 +69,8 @@ pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, 
         Platform::Native => Ok(Box::new(native::NativeBackend::new(host.clone()))),
         Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
         Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
-        Platform::Launchd | Platform::Pepita | Platform::Wos => Err(Unsupported { platform }),
+        Platform::Pepita => Ok(Box::new(pepita::PepitaBackend::new(host.clone()))),
+        Platform::Launchd | Platform::Wos => Err(Unsupported { platform }),
     }
 }
 
@@ -212,11 +212,9 @@ mod tests {
     }
 
     #[test]
-    fn backends_exist_for_systemd_native_containers_and_kubernetes_only_yet() {
+    fn backends_exist_for_all_but_launchd_and_wos_yet() {
         let host = host::Host::under("/", 0);
-        let served = |platform| {
-            matches!(platform, Platform::Systemd | Platform::Native | Platform::Container | Platform::Kubernetes)
-        };
+        let served = |platform| !matches!(platform, Platform::Launchd | Platform::Wos);
         for platform in Platform::ALL {
             match backend_for(platform, &host) {
                 Ok(backend) => {

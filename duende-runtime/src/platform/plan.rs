@@ -20,6 +20,8 @@ pub enum FileRole {
     Binary,
     /// The installed configuration file.
     Config,
+    /// A guest kernel (pepita's bundle).
+    Kernel,
     /// Anything else.
     Other,
 }
@@ -31,6 +33,7 @@ impl FileRole {
             FileRole::Definition => Drift::Definition,
             FileRole::Binary => Drift::Binary,
             FileRole::Config => Drift::Config,
+            FileRole::Kernel => Drift::Kernel,
             FileRole::Other => Drift::File,
         }
     }

@@ -92,6 +92,8 @@ pub enum Drift {
     Binary,
     /// The installed configuration file.
     Config,
+    /// The guest kernel of a pepita bundle.
+    Kernel,
     /// Another file `install` writes.
     File,
     /// The manager has not re-read a changed definition yet.
@@ -104,6 +106,7 @@ impl fmt::Display for Drift {
             Drift::Definition => "definition",
             Drift::Binary => "binary",
             Drift::Config => "config",
+            Drift::Kernel => "kernel",
             Drift::File => "file",
             Drift::NotReloaded => "not-reloaded",
         })

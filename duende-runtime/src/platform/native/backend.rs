@@ -43,6 +43,21 @@ const STOP_PATIENCE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct NativeBackend {
     host: Host,
+    /// The platform it supervises for: native, or pepita (whose VM runner it supervises).
+    platform: Platform,
+}
+
+/// What another backend has the native supervisor run in the daemon's place (pepita's VM
+/// runner): the command after the configuration flags, and the files it needs, planned with the
+/// rest and recorded in the definition's manifest.
+#[derive(Debug, Clone, Default)]
+pub struct Hosted {
+    /// The subcommand and its arguments (`__pepita-vm --bundle DIR`).
+    pub command: Vec<String>,
+    /// Its files, written before the definition.
+    pub files: Vec<PlannedFile>,
+    /// Files it creates while it runs, recorded so that `uninstall` removes their directories.
+    pub created: Vec<PathBuf>,
 }
 
 /// Where one native service's files are.
@@ -61,8 +76,19 @@ pub struct NativeLayout {
 impl NativeLayout {
     /// The layout of `name` at `level` on `host`.
     pub fn of(host: &Host, name: &str, level: Level) -> Result<NativeLayout, BackendError> {
+        NativeLayout::for_platform(host, name, level, Platform::Native)
+    }
+
+    /// The layout of `name` supervised for `platform`: the definition is `NAME.PLATFORM.toml`,
+    /// so a pepita install and a native one do not take each other's definition.
+    pub fn for_platform(
+        host: &Host,
+        name: &str,
+        level: Level,
+        platform: Platform,
+    ) -> Result<NativeLayout, BackendError> {
         let places = Places::of(host, name, level)?;
-        let definition = places.config.with_file_name(format!("{name}.native.toml"));
+        let definition = places.config.with_file_name(format!("{name}.{platform}.toml"));
         let log_dir = match level {
             Level::System => Path::new("/var/log").join(name),
             Level::User => host.state_home().map_or_else(|| home(host).map(|h| h.join(".local/state")), Ok)?.join(name),
@@ -84,11 +110,18 @@ impl NativeLayout {
 impl NativeBackend {
     /// The backend on `host`.
     pub fn new(host: Host) -> NativeBackend {
-        NativeBackend { host }
+        NativeBackend { host, platform: Platform::Native }
     }
 
-    fn layout(&self, service: &Service<'_>) -> Result<NativeLayout, BackendError> {
-        NativeLayout::of(&self.host, service.name, service.level)
+    /// The supervisor on `host` as `platform`'s manager (pepita's, for its VM runner): statuses
+    /// name `platform`, and its definition is its own.
+    pub fn supervising_for(platform: Platform, host: Host) -> NativeBackend {
+        NativeBackend { host, platform }
+    }
+
+    /// Where `service`'s files are.
+    pub fn layout(&self, service: &Service<'_>) -> Result<NativeLayout, BackendError> {
+        NativeLayout::for_platform(&self.host, service.name, service.level, self.platform)
     }
 
     fn definition(&self, layout: &NativeLayout) -> Result<Definition, BackendError> {
@@ -169,6 +202,74 @@ impl NativeBackend {
             },
         }
     }
+
+    /// The plan of [`Backend::plan`], with `hosted` run in the daemon's place when its command is
+    /// not empty.
+    pub fn plan_hosting(
+        &self,
+        service: &Service<'_>,
+        request: &InstallRequest<'_>,
+        previous: &Manifest,
+        hosted: Hosted,
+    ) -> Result<Plan, BackendError> {
+        let layout = self.layout(service)?;
+        let settings = request.settings;
+        for (key, value) in [("user", &settings.user), ("group", &settings.group)] {
+            if value.is_some() {
+                return Err(BackendError::Render(format!(
+                    "`{key}` is set, but the native supervisor runs the daemon as the user who starts it; unset \
+                     `{key}`, or start the service as that user"
+                )));
+            }
+        }
+        let mut notes = Vec::new();
+        let (program, binary) = engine::binary_plan(request, &layout.places.binary, &mut notes)?;
+        let config = engine::config_plan(request, &layout.places.config)?;
+        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(hosted.files).collect();
+        let mut flags = Vec::new();
+        if request.config_file.is_some() {
+            flags.extend(["--config".to_owned(), layout.places.config.to_string_lossy().into_owned()]);
+        }
+        for set in request.sets {
+            flags.extend(["--set".to_owned(), set.clone()]);
+        }
+        let definition = if hosted.command.is_empty() {
+            Definition {
+                program,
+                flags,
+                command: vec!["run".to_owned()],
+                args: settings.args.clone(),
+                working_dir: settings.working_dir.clone(),
+                env: settings
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain(request.overrides.iter().cloned())
+                    .collect(),
+            }
+        } else {
+            // The hosted command carries the daemon's arguments and environment itself.
+            Definition {
+                program,
+                flags,
+                command: hosted.command,
+                args: Vec::new(),
+                working_dir: None,
+                env: Default::default(),
+            }
+        };
+        // The supervisor creates the runtime and log directories at `start`: recorded here, so
+        // that `uninstall` removes them again (when empty).
+        let pid_file = layout.runtime_dir.join(super::protocol::PID_FILE);
+        let created = [layout.definition.as_path(), layout.log.as_path(), pid_file.as_path()]
+            .into_iter()
+            .chain(hosted.created.iter().map(PathBuf::as_path));
+        let manifest = Manifest::of(&self.host, previous, files.iter().map(|f| f.path.as_path()), created);
+        let text = definition::render(service.name, &definition, &manifest)
+            .map_err(|e| BackendError::Render(e.to_string()))?;
+        files.push(PlannedFile::text(layout.definition.clone(), text, 0o644, FileRole::Definition));
+        Ok(Plan { files, reread: None, steps: Vec::new(), after: Vec::new(), side_dirs: vec![layout.log_dir()], notes })
+    }
 }
 
 /// `time` (milliseconds since the epoch) as RFC 3339, to the second.
@@ -178,7 +279,7 @@ fn timestamp(unix_ms: u64) -> String {
 }
 
 /// What the supervisor's report says, as a status.
-fn status_of(level: Level, report: &Report) -> Observed {
+fn status_of(platform: Platform, level: Level, report: &Report) -> Observed {
     let state = match report.state {
         State::Running if report.ready => ServiceState::Running,
         State::Running | State::Starting | State::BackingOff => ServiceState::Starting,
@@ -186,7 +287,7 @@ fn status_of(level: Level, report: &Report) -> Observed {
         State::Failed => ServiceState::Failed,
     };
     let word = report.state.name();
-    let mut status = ServiceStatus::new(Platform::Native, level, state);
+    let mut status = ServiceStatus::new(platform, level, state);
     status.pid = report.pid;
     status.detail = report.reason.clone().unwrap_or_else(|| report.status_text.clone());
     status.since = report.since_unix_ms.map(timestamp);
@@ -209,7 +310,7 @@ fn status_of(level: Level, report: &Report) -> Observed {
 
 impl Backend for NativeBackend {
     fn platform(&self) -> Platform {
-        Platform::Native
+        self.platform
     }
 
     fn host(&self) -> &Host {
@@ -259,48 +360,7 @@ impl Backend for NativeBackend {
         request: &InstallRequest<'_>,
         previous: &Manifest,
     ) -> Result<Plan, BackendError> {
-        let layout = self.layout(service)?;
-        let settings = request.settings;
-        for (key, value) in [("user", &settings.user), ("group", &settings.group)] {
-            if value.is_some() {
-                return Err(BackendError::Render(format!(
-                    "`{key}` is set, but the native supervisor runs the daemon as the user who starts it; unset \
-                     `{key}`, or start the service as that user"
-                )));
-            }
-        }
-        let mut notes = Vec::new();
-        let (program, binary) = engine::binary_plan(request, &layout.places.binary, &mut notes)?;
-        let config = engine::config_plan(request, &layout.places.config)?;
-        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).collect();
-        let mut flags = Vec::new();
-        if request.config_file.is_some() {
-            flags.extend(["--config".to_owned(), layout.places.config.to_string_lossy().into_owned()]);
-        }
-        for set in request.sets {
-            flags.extend(["--set".to_owned(), set.clone()]);
-        }
-        let definition = Definition {
-            program,
-            flags,
-            args: settings.args.clone(),
-            working_dir: settings.working_dir.clone(),
-            env: settings
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(request.overrides.iter().cloned())
-                .collect(),
-        };
-        // The supervisor creates the runtime and log directories at `start`: recorded here, so
-        // that `uninstall` removes them again (when empty).
-        let pid_file = layout.runtime_dir.join(super::protocol::PID_FILE);
-        let created = [layout.definition.as_path(), layout.log.as_path(), pid_file.as_path()];
-        let manifest = Manifest::of(&self.host, previous, files.iter().map(|f| f.path.as_path()), created);
-        let text = definition::render(service.name, &definition, &manifest)
-            .map_err(|e| BackendError::Render(e.to_string()))?;
-        files.push(PlannedFile::text(layout.definition.clone(), text, 0o644, FileRole::Definition));
-        Ok(Plan { files, reread: None, steps: Vec::new(), after: Vec::new(), side_dirs: vec![layout.log_dir()], notes })
+        self.plan_hosting(service, request, previous, Hosted::default())
     }
 
     fn verify(&self, _: &Service<'_>, _: &PlannedFile, _: bool) -> Result<Option<Invocation>, BackendError> {
@@ -328,7 +388,7 @@ impl Backend for NativeBackend {
         let not = |state, summary: String| Observed {
             status: ServiceStatus {
                 detail: summary.clone(),
-                ..ServiceStatus::new(Platform::Native, service.level, state)
+                ..ServiceStatus::new(self.platform, service.level, state)
             },
             enabled: false,
             settled: true,
@@ -339,7 +399,7 @@ impl Backend for NativeBackend {
         }
         let layout = self.layout(service)?;
         match client::status(&self.host.path(&layout.runtime_dir)) {
-            Ok(report) => Ok(status_of(service.level, &report)),
+            Ok(report) => Ok(status_of(self.platform, service.level, &report)),
             Err(err @ ClientError::Gone { .. }) => Ok(not(
                 ServiceState::Failed,
                 format!("{err}, and its daemon was stopped with it; `{} start` starts both again", service.name),

@@ -37,6 +37,11 @@ pub struct Definition {
     pub program: PathBuf,
     /// `--config PATH` and `--set KEY=VALUE` flags, for the supervisor and the daemon.
     pub flags: Vec<String>,
+    /// The subcommand the supervisor runs after the flags: `run` (the default, left out of the
+    /// file), or what stands for the daemon on this host, such as pepita's VM runner
+    /// (`__pepita-vm --bundle DIR`).
+    #[serde(default = "run_command", skip_serializing_if = "is_run")]
+    pub command: Vec<String>,
     /// The daemon's own arguments (`run -- ARGS`).
     pub args: Vec<String>,
     /// The daemon's working directory.
@@ -48,11 +53,20 @@ pub struct Definition {
     pub env: BTreeMap<String, String>,
 }
 
+fn run_command() -> Vec<String> {
+    vec!["run".to_owned()]
+}
+
+fn is_run(command: &[String]) -> bool {
+    command == ["run"]
+}
+
 impl Definition {
-    /// The daemon's command line after the program: `run`, the flags, `--` and its arguments.
+    /// The daemon's command line after the program: the flags, the command (`run`), `--` and its
+    /// arguments.
     pub fn daemon_args(&self) -> Vec<String> {
         let mut words = self.flags.clone();
-        words.push("run".to_owned());
+        words.extend(self.command.iter().cloned());
         if !self.args.is_empty() {
             words.push("--".to_owned());
             words.extend(self.args.iter().cloned());
@@ -99,6 +113,7 @@ mod tests {
                 "--set".into(),
                 "app.label=\"x\"\ny = 1".into(),
             ],
+            command: run_command(),
             args: vec!["--verbose".into(), "a b".into()],
             working_dir: Some("/var/lib/demo".into()),
             env: [("GREETING".to_owned(), "hello\"\n[env]\nEVIL = \"1\"".to_owned())].into_iter().collect(),

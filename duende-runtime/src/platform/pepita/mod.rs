@@ -20,9 +20,10 @@
 //!   readiness to its own `$NOTIFY_SOCKET`, serves the daemon's control socket on the host, and
 //!   exits with the guest daemon's status.
 //!
-//! Not yet: `install --platform pepita` (a backend that writes the bundle directory and has the
-//! host's manager supervise the runner).
+//! - [`backend`](mod@backend): [`PepitaBackend`], `install --platform pepita`: the bundle directory
+//!   and the runner, supervised by the native supervisor.
 
+pub mod backend;
 pub mod bundle;
 pub mod cpio;
 mod gather;
@@ -37,6 +38,7 @@ use std::path::PathBuf;
 use crate::config::platforms::Accel;
 use crate::platform::runner::Invocation;
 
+pub use backend::PepitaBackend;
 pub use bundle::{Bundle, BundleSpec};
 pub use gather::{Request, gather, modules_dir};
 pub use report::REPORT_PORT;

@@ -127,13 +127,24 @@ impl Description {
     }
 }
 
+/// The VMM's command line the runner runs for `description`, with the bundle directory `bundle`
+/// and the runtime directory `dir` (what `install --dry-run` shows).
+pub fn vmm_command(description: &Description, bundle: &Path, dir: &Path) -> crate::platform::runner::Invocation {
+    let console = Console::File(dir.join(CONSOLE_LOG));
+    qemu::command(&description.machine(), &bundle.join(INITRAMFS), &console, Some(&dir.join(VHOST_SOCKET)))
+}
+
+/// `description` as the bundle directory holds it.
+pub fn render(description: &Description) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(description).map(|text| text + "\n")
+}
+
 /// Writes `bundle`'s initramfs and `description` into the bundle directory `dir` (created if
 /// missing), what `__pepita-vm --bundle DIR` boots.
 pub fn write(dir: &Path, bundle: &Bundle, description: &Description) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join(INITRAMFS), &bundle.initramfs)?;
-    let text = serde_json::to_string_pretty(description).map_err(io::Error::other)?;
-    std::fs::write(dir.join(DESCRIPTION), text + "\n")
+    std::fs::write(dir.join(DESCRIPTION), render(description).map_err(io::Error::other)?)
 }
 
 /// Why the VM did not start.
@@ -433,9 +444,7 @@ impl Runner {
             }
         });
 
-        let initramfs = bundle.join(INITRAMFS);
-        let console = Console::File(dir.join(CONSOLE_LOG));
-        let command = qemu::command(&description.machine(), &initramfs, &console, Some(&vhost));
+        let command = vmm_command(description, bundle, &dir);
         let mut qemu_command = Command::new(&qemu_program);
         qemu_command.args(&command.args).stdin(Stdio::null()).stdout(Stdio::null());
         let qemu = Owned { child: spawn(qemu_command, &qemu_program)? };

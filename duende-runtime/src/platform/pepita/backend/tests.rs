@@ -1,0 +1,91 @@
+use std::path::Path;
+
+use super::*;
+use crate::config::Settings;
+use crate::platform::backend::InstallOptions;
+use crate::platform::status::Drift;
+
+const DEMO: Service<'static> = Service { name: "demo", level: Level::User };
+
+/// A host under a temporary root whose `PATH` is a directory holding `tools` (empty files).
+fn host_with(root: &Path, tools: &[&str]) -> Host {
+    let bin = root.join("tools");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in tools {
+        std::fs::write(bin.join(tool), "").unwrap();
+    }
+    Host::under(root, 1000).with_var("HOME", "/home/demo").with_var("PATH", bin.to_string_lossy())
+}
+
+fn unavailable(err: BackendError) -> String {
+    match err {
+        BackendError::Unavailable { what, fix } => format!("{what}; {fix}"),
+        other => panic!("expected Unavailable, got {other}"),
+    }
+}
+
+#[test]
+fn the_bundle_is_state_beside_the_logs() {
+    let host = Host::under("/", 1000).with_var("HOME", "/home/demo");
+    assert_eq!(bundle_dir(&host, "demo", Level::User).unwrap(), Path::new("/home/demo/.local/state/demo/pepita"));
+    let xdg = host.clone().with_var("XDG_STATE_HOME", "/srv/state");
+    assert_eq!(bundle_dir(&xdg, "demo", Level::User).unwrap(), Path::new("/srv/state/demo/pepita"));
+    assert_eq!(bundle_dir(&host, "demo", Level::System).unwrap(), Path::new("/var/lib/demo/pepita"));
+}
+
+#[test]
+fn missing_qemu_or_vsock_backend_names_the_package() {
+    let root = tempfile::tempdir().unwrap();
+    let none = PepitaBackend::new(host_with(root.path(), &[]));
+    let qemu = unavailable(none.available(Level::User).unwrap_err());
+    assert!(
+        qemu.contains("`qemu-system-x86_64` is not in PATH") && qemu.contains("apt package `qemu-system-x86`"),
+        "{qemu}"
+    );
+    let only_qemu = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64"]));
+    let vsock = unavailable(only_qemu.available(Level::User).unwrap_err());
+    assert!(
+        vsock.contains("`vhost-device-vsock` is not in PATH") && vsock.contains("crate `vhost-device-vsock`"),
+        "{vsock}"
+    );
+    let both = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64", "vhost-device-vsock"]));
+    assert!(both.available(Level::User).is_ok());
+}
+
+#[test]
+fn check_reports_the_vmm_kvm_the_vsock_backend_and_the_kernel() {
+    let root = tempfile::tempdir().unwrap();
+    let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64"]));
+    let found = backend.diagnose(Level::User);
+    let lines: Vec<String> = found.iter().map(|f| format!("{:?} {}", f.mark, f.text)).collect();
+    assert!(lines.iter().any(|l| l.starts_with("Ok pepita: `qemu-system-x86_64` is ")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with("Problem `vhost-device-vsock` is not in PATH")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("Warn pepita: KVM cannot run the guest (there is no /dev/kvm)")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("`platform.pepita.kernel`")), "{lines:#?}");
+}
+
+#[test]
+fn a_plan_without_a_kernel_names_the_config_key() {
+    let root = tempfile::tempdir().unwrap();
+    let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64", "vhost-device-vsock"]));
+    let settings = Settings::<()> { name: "demo".to_owned(), ..Settings::default() };
+    let request = InstallRequest {
+        options: InstallOptions::default(),
+        settings: &settings,
+        binary: Path::new("/usr/local/bin/demo"),
+        config_file: None,
+        sets: &[],
+        overrides: &[],
+    };
+    let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
+    assert!(err.contains("`platform.pepita.kernel` is not set") && err.contains("scripts/pepita-kernel"), "{err}");
+}
+
+#[test]
+fn a_changed_kernel_is_kernel_drift() {
+    assert_eq!(FileRole::Kernel.drift(), Drift::Kernel);
+    assert_eq!(Drift::Kernel.to_string(), "kernel");
+}
