@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::Platform;
 use super::host::Host;
 use super::plan::{Action, Found, Manifest, Plan, PlannedFile, Retirement};
-use super::runner::Invocation;
+use super::runner::{CommandOutput, CommandRunner, Invocation};
 pub use super::status::{Level, Service};
 use super::status::{ServiceState, ServiceStatus};
 use crate::config::Settings;
@@ -239,6 +239,51 @@ impl BackendError {
             | BackendError::NotObserved { .. } => Exit::OsError,
         }
     }
+}
+
+/// Runs a tool of `platform`'s backend through `runner`: a program that is not installed is
+/// [`BackendError::ToolMissing`], one that cannot be started [`BackendError::Spawn`].
+pub fn run_tool(
+    runner: &dyn CommandRunner,
+    platform: Platform,
+    invocation: &Invocation,
+) -> Result<CommandOutput, BackendError> {
+    runner.run(invocation).map_err(|source| {
+        if source.kind() == io::ErrorKind::NotFound {
+            BackendError::ToolMissing { tool: invocation.program.clone(), platform }
+        } else {
+            BackendError::Spawn { invocation: invocation.clone(), source }
+        }
+    })
+}
+
+/// [`run_tool`], requiring exit status 0; its standard output.
+pub fn run_tool_ok(
+    runner: &dyn CommandRunner,
+    platform: Platform,
+    invocation: &Invocation,
+) -> Result<String, BackendError> {
+    let output = run_tool(runner, platform, invocation)?;
+    if output.succeeded() {
+        return Ok(output.stdout);
+    }
+    Err(BackendError::Command { invocation: invocation.clone(), status: output.status, stderr: output.stderr })
+}
+
+/// Copies what `invocation` prints to `out` as it comes (for `logs -f`); a status other than 0
+/// is an error.
+pub fn stream_tool(
+    runner: &dyn CommandRunner,
+    invocation: Invocation,
+    out: &mut dyn io::Write,
+) -> Result<(), BackendError> {
+    let status = runner
+        .stream(&invocation, out)
+        .map_err(|source| BackendError::Spawn { invocation: invocation.clone(), source })?;
+    if status != Some(0) {
+        return Err(BackendError::Command { invocation, status, stderr: String::new() });
+    }
+    Ok(())
 }
 
 /// A service manager, as the engine drives it. Everything here reads, except

@@ -24,7 +24,9 @@ use super::record::{self, Record};
 use super::spec::{self, HostLimits, Kind};
 use crate::config::platforms::ContainerEngine;
 use crate::platform::Platform;
-use crate::platform::backend::{Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service};
+use crate::platform::backend::{
+    Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service, run_tool, run_tool_ok, stream_tool,
+};
 use crate::platform::engine;
 use crate::platform::finding::{Finding, Mark};
 use crate::platform::fs;
@@ -135,21 +137,11 @@ impl<R: CommandRunner> ContainerBackend<R> {
     }
 
     fn run(&self, invocation: &Invocation) -> Result<CommandOutput, BackendError> {
-        self.runner.run(invocation).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                BackendError::ToolMissing { tool: invocation.program.clone(), platform: Platform::Container }
-            } else {
-                BackendError::Spawn { invocation: invocation.clone(), source }
-            }
-        })
+        run_tool(&self.runner, Platform::Container, invocation)
     }
 
     fn run_ok(&self, invocation: &Invocation) -> Result<String, BackendError> {
-        let output = self.run(invocation)?;
-        if output.succeeded() {
-            return Ok(output.stdout);
-        }
-        Err(BackendError::Command { invocation: invocation.clone(), status: output.status, stderr: output.stderr })
+        run_tool_ok(&self.runner, Platform::Container, invocation)
     }
 
     /// The engine's version, or why it does not answer.
@@ -625,14 +617,7 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
         }
         words.push(record.container.clone());
         let invocation = tool.command(&words);
-        let status = self
-            .runner
-            .stream(&invocation, out)
-            .map_err(|source| BackendError::Spawn { invocation: invocation.clone(), source })?;
-        if status != Some(0) {
-            return Err(BackendError::Command { invocation, status, stderr: String::new() });
-        }
-        Ok(())
+        stream_tool(&self.runner, invocation, out)
     }
 
     fn control_socket(&self, _: &Service<'_>) -> Option<PathBuf> {

@@ -34,7 +34,9 @@ use std::time::Duration;
 use super::files::{self, Installed, KubernetesLayout, Planned};
 use super::observe::{self, Asked};
 use crate::platform::Platform;
-use crate::platform::backend::{Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service};
+use crate::platform::backend::{
+    Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service, run_tool, run_tool_ok, stream_tool,
+};
 use crate::platform::container::image;
 use crate::platform::finding::{Finding, Mark};
 use crate::platform::fs;
@@ -95,21 +97,11 @@ impl<R: CommandRunner> KubernetesBackend<R> {
     }
 
     fn run(&self, invocation: &Invocation) -> Result<CommandOutput, BackendError> {
-        self.runner.run(invocation).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                BackendError::ToolMissing { tool: invocation.program.clone(), platform: Platform::Kubernetes }
-            } else {
-                BackendError::Spawn { invocation: invocation.clone(), source }
-            }
-        })
+        run_tool(&self.runner, Platform::Kubernetes, invocation)
     }
 
     fn run_ok(&self, invocation: &Invocation) -> Result<String, BackendError> {
-        let output = self.run(invocation)?;
-        if output.succeeded() {
-            return Ok(output.stdout);
-        }
-        Err(BackendError::Command { invocation: invocation.clone(), status: output.status, stderr: output.stderr })
+        run_tool_ok(&self.runner, Platform::Kubernetes, invocation)
     }
 
     /// The server's version, or why no cluster answers (asked once).
@@ -611,14 +603,7 @@ impl<R: CommandRunner> Backend for KubernetesBackend<R> {
             args.push("--follow".to_owned());
         }
         let invocation = kubectl(args);
-        let status = self
-            .runner
-            .stream(&invocation, out)
-            .map_err(|source| BackendError::Spawn { invocation: invocation.clone(), source })?;
-        if status != Some(0) {
-            return Err(BackendError::Command { invocation, status, stderr: String::new() });
-        }
-        Ok(())
+        stream_tool(&self.runner, invocation, out)
     }
 
     fn control_socket(&self, _: &Service<'_>) -> Option<PathBuf> {

@@ -20,7 +20,9 @@ use super::paths::{Layout, state_dir};
 use super::show::{PROPERTIES, Shown, parse_version};
 use super::{Features, InstallFacts, UnitSpec, is_written_by_duende, render};
 use crate::platform::Platform;
-use crate::platform::backend::{Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service};
+use crate::platform::backend::{
+    Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service, run_tool, stream_tool,
+};
 use crate::platform::engine::{self, Action};
 use crate::platform::finding::Finding;
 use crate::platform::fs;
@@ -71,13 +73,7 @@ impl<R: CommandRunner> SystemdBackend<R> {
     }
 
     fn run(&self, invocation: &Invocation) -> Result<CommandOutput, BackendError> {
-        self.runner.run(invocation).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                BackendError::ToolMissing { tool: invocation.program.clone(), platform: Platform::Systemd }
-            } else {
-                BackendError::Spawn { invocation: invocation.clone(), source }
-            }
-        })
+        run_tool(&self.runner, Platform::Systemd, invocation)
     }
 
     /// Runs `invocation` and requires exit status 0.
@@ -336,14 +332,7 @@ impl<R: CommandRunner> Backend for SystemdBackend<R> {
         }
         args.extend(["--no-pager", "-o", "cat"]);
         let invocation = self.leveled(service.level, "journalctl", &args);
-        let status = self
-            .runner
-            .stream(&invocation, out)
-            .map_err(|source| BackendError::Spawn { invocation: invocation.clone(), source })?;
-        if status != Some(0) {
-            return Err(BackendError::Command { invocation, status, stderr: String::new() });
-        }
-        Ok(())
+        stream_tool(&self.runner, invocation, out)
     }
 
     fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf> {
