@@ -33,28 +33,18 @@ impl Tar {
 
     /// Adds a directory (and its missing parents, mode 0755).
     pub fn dir(&mut self, path: &str, mode: u32) -> Result<(), BadPath> {
-        let path = clean(path)?;
-        self.parents(&path);
-        self.entries.insert(path, Entry::Dir { mode });
-        Ok(())
+        self.insert(path, Entry::Dir { mode })
     }
 
     /// Adds a file (and its missing parent directories, mode 0755); a later file at the same path
     /// replaces it.
     pub fn file(&mut self, path: &str, mode: u32, data: Vec<u8>) -> Result<(), BadPath> {
-        let path = clean(path)?;
-        self.parents(&path);
-        self.entries.insert(path, Entry::File { mode, data });
-        Ok(())
+        self.insert(path, Entry::File { mode, data })
     }
 
-    fn parents(&mut self, path: &str) {
-        let mut end = 0;
-        while let Some(slash) = path[end..].find('/') {
-            end += slash;
-            self.entries.entry(path[..end].to_owned()).or_insert(Entry::Dir { mode: 0o755 });
-            end += 1;
-        }
+    fn insert(&mut self, path: &str, entry: Entry) -> Result<(), BadPath> {
+        insert_with_parents(&mut self.entries, path, entry, Entry::Dir { mode: 0o755 })
+            .map_err(|reason| BadPath(path.to_owned(), reason))
     }
 
     /// Every path with its kind and mode, `d 0755 etc` or `f 0644 etc/x.toml (12 bytes)`, in
@@ -87,13 +77,28 @@ impl Tar {
 }
 
 /// `path` as an archive names it, with [`archive_path`]'s rules.
-fn clean(path: &str) -> Result<String, BadPath> {
-    archive_path(path).map_err(|reason| BadPath(path.to_owned(), reason))
+/// Puts `entry` at `path` (made an [`archive_path`]) in the sorted `entries` of an archive,
+/// adding each missing parent directory as `parent`; a later entry at the same path replaces it.
+pub fn insert_with_parents<E: Clone>(
+    entries: &mut BTreeMap<String, E>,
+    path: &str,
+    entry: E,
+    parent: E,
+) -> Result<(), &'static str> {
+    let path = archive_path(path)?;
+    let mut end = 0;
+    while let Some(slash) = path[end..].find('/') {
+        end += slash;
+        entries.entry(path[..end].to_owned()).or_insert_with(|| parent.clone());
+        end += 1;
+    }
+    entries.insert(path, entry);
+    Ok(())
 }
 
 /// `path` as archives name their entries (tar here, cpio in an initramfs): without leading `/`
 /// or `./`, refusing `..`, empty components and NUL bytes (the reason is the error).
-pub fn archive_path(path: &str) -> Result<String, &'static str> {
+fn archive_path(path: &str) -> Result<String, &'static str> {
     let trimmed = path.trim_start_matches('/').trim_start_matches("./").trim_end_matches('/');
     if trimmed.is_empty() || trimmed.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
         return Err("it must be a plain absolute path");

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::platform::container::tar::archive_path;
+use crate::platform::container::tar::insert_with_parents;
 
 /// The modification time of every entry: the Unix epoch, as reproducible builds pin it.
 pub const MTIME: u32 = 0;
@@ -63,15 +63,8 @@ impl Cpio {
     }
 
     fn insert(&mut self, path: &str, entry: Entry) -> Result<(), BadEntry> {
-        let path = archive_path(path).map_err(|reason| BadEntry(path.to_owned(), reason))?;
-        let mut end = 0;
-        while let Some(slash) = path[end..].find('/') {
-            end += slash;
-            self.entries.entry(path[..end].to_owned()).or_insert(Entry::Dir { mode: 0o755 });
-            end += 1;
-        }
-        self.entries.insert(path, entry);
-        Ok(())
+        insert_with_parents(&mut self.entries, path, entry, Entry::Dir { mode: 0o755 })
+            .map_err(|reason| BadEntry(path.to_owned(), reason))
     }
 
     /// Every path with its kind and mode, `d 0755 /etc/`, `f 0644 /etc/x.toml (12 bytes)` or
