@@ -441,24 +441,13 @@ impl Backend for NativeBackend {
 
     fn log_tail(&self, service: &Service<'_>) -> String {
         let Ok(layout) = self.layout(service) else { return "(no log file)".to_owned() };
-        match logfile::tail(&self.host.path(&layout.log), Some(20)) {
-            Ok(lines) if !lines.is_empty() => lines.join("\n"),
-            Ok(_) => format!("({} is empty)", layout.log.display()),
-            Err(err) => format!("(cannot read {}: {err})", layout.log.display()),
-        }
+        logfile::last_lines(&self.host.path(&layout.log), &layout.log).unwrap_or_else(|note| note)
     }
 
     fn logs(&self, service: &Service<'_>, query: LogQuery, out: &mut dyn std::io::Write) -> Result<(), BackendError> {
         let layout = self.layout(service)?;
-        let log = self.host.path(&layout.log);
-        let io = |source| BackendError::Io { path: layout.log.clone(), source };
-        for line in logfile::tail(&log, query.lines).map_err(io)? {
-            writeln!(out, "{line}").map_err(io)?;
-        }
-        if query.follow {
-            logfile::follow(&log, out, &|| false).map_err(io)?;
-        }
-        Ok(())
+        logfile::show(&self.host.path(&layout.log), query.lines, query.follow, out)
+            .map_err(|source| BackendError::Io { path: layout.log.clone(), source })
     }
 
     fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf> {

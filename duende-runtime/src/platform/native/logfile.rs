@@ -107,6 +107,28 @@ pub fn tail(path: &Path, lines: Option<usize>) -> io::Result<Vec<String>> {
     Ok(kept.into())
 }
 
+/// The last 20 lines of the log at `path` (called `shown` in messages), for failure messages; a
+/// note saying why there are none otherwise.
+pub fn last_lines(path: &Path, shown: &Path) -> Result<String, String> {
+    match tail(path, Some(20)) {
+        Ok(lines) if !lines.is_empty() => Ok(lines.join("\n")),
+        Ok(_) => Err(format!("({} is empty)", shown.display())),
+        Err(err) => Err(format!("(cannot read {}: {err})", shown.display())),
+    }
+}
+
+/// What `logs` shows of the log at `path`: the last `lines` (all when `None`), then, with
+/// `follow`, every new line as it comes.
+pub fn show(path: &Path, lines: Option<usize>, follow: bool, out: &mut dyn Write) -> io::Result<()> {
+    for line in tail(path, lines)? {
+        writeln!(out, "{line}")?;
+    }
+    if follow {
+        self::follow(path, out, &|| false)?;
+    }
+    Ok(())
+}
+
 /// Writes what is appended to the log at `path` from its current end on, following it across
 /// rotations, until `stop` says so or `out` fails. Looks every 200 ms: this is the `logs -f`
 /// reader, never the supervisor.

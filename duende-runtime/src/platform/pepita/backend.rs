@@ -229,11 +229,9 @@ impl Backend for PepitaBackend {
     }
 
     fn log_tail(&self, service: &Service<'_>) -> String {
-        let console = self.console(service).map(|path| (logfile::tail(&self.host().path(&path), Some(20)), path));
-        let guest = match console {
-            Ok((Ok(lines), _)) if !lines.is_empty() => format!("the guest's console:\n{}", lines.join("\n")),
-            Ok((Ok(_), path)) => format!("({} is empty)", path.display()),
-            Ok((Err(err), path)) => format!("(cannot read {}: {err})", path.display()),
+        let guest = match self.console(service) {
+            Ok(path) => logfile::last_lines(&self.host().path(&path), &path)
+                .map_or_else(|note| note, |lines| format!("the guest's console:\n{lines}")),
             Err(err) => format!("({err})"),
         };
         format!("{guest}\nthe runner's supervisor:\n{}", self.native.log_tail(service))
@@ -241,15 +239,8 @@ impl Backend for PepitaBackend {
 
     fn logs(&self, service: &Service<'_>, query: LogQuery, out: &mut dyn std::io::Write) -> Result<(), BackendError> {
         let console = self.console(service)?;
-        let path = self.host().path(&console);
-        let io = |source| BackendError::Io { path: console.clone(), source };
-        for line in logfile::tail(&path, query.lines).map_err(io)? {
-            writeln!(out, "{line}").map_err(io)?;
-        }
-        if query.follow {
-            logfile::follow(&path, out, &|| false).map_err(io)?;
-        }
-        Ok(())
+        logfile::show(&self.host().path(&console), query.lines, query.follow, out)
+            .map_err(|source| BackendError::Io { path: console.clone(), source })
     }
 
     fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf> {
