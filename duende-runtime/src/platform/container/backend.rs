@@ -473,7 +473,7 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
         let always = |run: Invocation, undo: Option<Invocation>| Step { run, undo, when: When::Always };
         let previous_name = previous_name(name);
         if let Some(left) = self.inspect(&tool, &previous_name)?
-            && left.labels.get(spec::SERVICE_LABEL).map(String::as_str) == Some(name)
+            && left.is_ours(name)
         {
             // A replaced container an interrupted install left behind.
             steps.push(always(tool.command(&["rm", "--force", &previous_name]), None));
@@ -489,7 +489,7 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
         match self.inspect(&tool, name)? {
             None => steps.push(create_step()),
             Some(current) => {
-                let ours = current.labels.get(spec::SERVICE_LABEL).map(String::as_str) == Some(name);
+                let ours = current.is_ours(name);
                 if !ours && !request.options.force {
                     return Err(BackendError::Foreign {
                         path: PathBuf::from(format!("{} container {name}", tool.kind.program())),
@@ -535,7 +535,7 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
             steps.push(tool.command(&["rm", "--force", &record.container]));
         }
         if let Some(left) = self.inspect(&tool, &previous_name(service.name))?
-            && left.labels.get(spec::SERVICE_LABEL).map(String::as_str) == Some(service.name)
+            && left.is_ours(service.name)
         {
             steps.push(tool.command(&["rm", "--force", &previous_name(service.name)]));
         }

@@ -174,10 +174,8 @@ pub fn host_limits() -> HostLimits {
         (ok && limit.rlim_max != libc::RLIM_INFINITY).then_some(limit.rlim_max)
     };
     // CAP_SYS_RESOURCE is capability 24.
-    let can_raise = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
-        let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
-        u64::from_str_radix(line.trim_start_matches("CapEff:").trim(), 16).ok()
-    });
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let can_raise = crate::mlock::parse_status(&status).cap_eff;
     HostLimits {
         can_raise: can_raise.is_some_and(|caps| caps & (1 << 24) != 0),
         memlock: hard(libc::RLIMIT_MEMLOCK),

@@ -111,7 +111,8 @@ pub fn config_path(name: &str) -> String {
     format!("/etc/{name}/{name}.toml")
 }
 
-fn sha256(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes`, in lowercase hex (what image digests and install hashes are made of).
+pub fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -90,6 +90,11 @@ pub fn parse(json: &str) -> Result<Inspected, Unreadable> {
 }
 
 impl Inspected {
+    /// Whether duende created the container for the daemon `name` (its service label says so).
+    pub fn is_ours(&self, name: &str) -> bool {
+        self.labels.get(super::spec::SERVICE_LABEL).map(String::as_str) == Some(name)
+    }
+
     /// The state as `status` reports it; `checked` is the outcome of running the health command
     /// in the container while the engine's own first check is still due (`None`: not run).
     pub fn status(&self, level: Level, checked: Option<bool>) -> ServiceStatus {

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::image;
 use crate::config::platforms::ContainerNetwork;
 use crate::config::{RestartPolicy, Settings};
@@ -219,12 +217,14 @@ pub fn create_args(kind: Kind, name: &str, settings: &Settings<()>, image: &str,
 
 /// The first 16 hex digits of the SHA-256 of `args` and `image`, each word NUL-terminated.
 fn hash(args: &[String], image: &str) -> String {
-    let mut hasher = Sha256::new();
+    let mut words = Vec::new();
     for word in args.iter().map(String::as_str).chain([image]) {
-        hasher.update(word.as_bytes());
-        hasher.update([0]);
+        words.extend_from_slice(word.as_bytes());
+        words.push(0);
     }
-    hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let mut digest = image::sha256(&words);
+    digest.truncate(16);
+    digest
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::{MARKER, Workload, render};
 use crate::platform::backend::{BackendError, InstallRequest, Level};
+use crate::platform::container::image::sha256;
 use crate::platform::container::{Built, build_image};
 use crate::platform::fs;
 use crate::platform::host::Host;
@@ -190,7 +189,7 @@ pub(super) fn plan(
         (wanted.image.clone(), wanted.image.clone(), config)
     };
     let (config_source, config_toml) = config;
-    let digest = format!("sha256:{}", sha256(&format!("{identity}\n{config_toml}")));
+    let digest = format!("sha256:{}", sha256(format!("{identity}\n{config_toml}").as_bytes()));
     let args: Vec<String> = request.sets.iter().flat_map(|set| ["--set".to_owned(), set.clone()]).collect();
     let workload = Workload {
         name,
@@ -246,8 +245,4 @@ fn configuration(
         BackendError::Render(format!("the configuration file {} is not UTF-8, which a ConfigMap needs", path.display()))
     })?;
     Ok((Some(path), text))
-}
-
-fn sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
