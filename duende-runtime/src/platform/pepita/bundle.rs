@@ -111,25 +111,14 @@ pub fn minimum_memory_mb(bytes: usize) -> u64 {
     mib(bytes).saturating_mul(2).saturating_add(KERNEL_MB)
 }
 
-/// The path of the configuration file in the guest.
-pub fn config_path(name: &str) -> String {
-    format!("/etc/{name}/{name}.toml")
-}
+/// The path of the configuration file in the guest: where the container image has it.
+pub use crate::platform::container::image::config_path;
 
-/// The daemon's command line in the guest: `NAME [--config FILE] [--set K=V]... run [-- ARGS]`.
+/// The daemon's command line in the guest: `NAME [--config FILE] [--set K=V]... run [-- ARGS]`,
+/// the container image's command after the program's name.
 pub fn daemon_argv(name: &str, has_config: bool, sets: &[String], args: &[String]) -> Vec<String> {
     let mut argv = vec![name.to_owned()];
-    if has_config {
-        argv.extend(["--config".to_owned(), config_path(name)]);
-    }
-    for set in sets {
-        argv.extend(["--set".to_owned(), set.clone()]);
-    }
-    argv.push("run".to_owned());
-    if !args.is_empty() {
-        argv.push("--".to_owned());
-        argv.extend(args.iter().cloned());
-    }
+    argv.extend(crate::platform::container::spec::daemon_command(name, has_config, sets, args));
     argv
 }
 
