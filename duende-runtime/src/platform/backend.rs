@@ -5,7 +5,7 @@
 //! host ([`Backend::found`], [`Backend::observe`]), and carries out one [`Op`] at a time. The
 //! [engine](super::engine) *applies*: diff, `--dry-run`, the transaction, waiting until ready with
 //! the last log lines on failure, rollback, idempotence and drift are written once, there. A
-//! backend runs its tools through a [`CommandRunner`](super::runner::CommandRunner) and reports
+//! backend runs its tools through a [`CommandRunner`] and reports
 //! only what it observed: a tool exiting 0 is not proof that a daemon runs.
 
 use std::io;

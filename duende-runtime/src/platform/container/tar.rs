@@ -76,9 +76,9 @@ impl Tar {
     }
 }
 
-/// `path` as an archive names it, with [`archive_path`]'s rules.
-/// Puts `entry` at `path` (made an [`archive_path`]) in the sorted `entries` of an archive,
-/// adding each missing parent directory as `parent`; a later entry at the same path replaces it.
+/// Puts `entry` at `path` (made relative; refused with `.`, `..`, empty parts or NUL) in the
+/// sorted `entries` of an archive, adding each missing parent directory as `parent`; a later
+/// entry at the same path replaces it.
 pub fn insert_with_parents<E: Clone>(
     entries: &mut BTreeMap<String, E>,
     path: &str,
