@@ -31,7 +31,7 @@ use duende_runtime::config::platforms::{Accel, PepitaSettings};
 use duende_runtime::control::client::Connection;
 use duende_runtime::control::protocol::{DaemonState, HealthLevel, Op, ReloadResult, StatusResult, StopResult};
 use duende_runtime::platform::Host;
-use duende_runtime::platform::pepita::qemu::{self, Console};
+use duende_runtime::platform::pepita::qemu;
 use duende_runtime::platform::pepita::report::{self, Notification, Report};
 use duende_runtime::platform::pepita::{self, Bundle, Request, bundle, hybrid};
 use serde::de::DeserializeOwned;
@@ -119,7 +119,7 @@ impl Vm {
         let initramfs = dir.path().join("initramfs.cpio");
         std::fs::write(&initramfs, &bundle.initramfs).expect("write the initramfs");
         let vsock = with_vsock.then(|| Vsock::start(dir.path(), bundle.vsock_cid));
-        let command = qemu::command(bundle, &initramfs, &Console::Stdio, vsock.as_ref().map(|v| v.vhost.as_path()));
+        let command = qemu::command(bundle, &initramfs, vsock.as_ref().map(|v| v.vhost.as_path()));
         eprintln!("booting: {command}");
         let booted = Instant::now();
         let mut qemu = Command::new(&command.program)

@@ -56,8 +56,6 @@ pub struct Hosted {
     pub command: Vec<String>,
     /// Its files, written before the definition.
     pub files: Vec<PlannedFile>,
-    /// Files it creates while it runs, recorded so that `uninstall` removes their directories.
-    pub created: Vec<PathBuf>,
 }
 
 /// Where one native service's files are.
@@ -261,9 +259,7 @@ impl NativeBackend {
         // The supervisor creates the runtime and log directories at `start`: recorded here, so
         // that `uninstall` removes them again (when empty).
         let pid_file = layout.runtime_dir.join(super::protocol::PID_FILE);
-        let created = [layout.definition.as_path(), layout.log.as_path(), pid_file.as_path()]
-            .into_iter()
-            .chain(hosted.created.iter().map(PathBuf::as_path));
+        let created = [layout.definition.as_path(), layout.log.as_path(), pid_file.as_path()];
         let manifest = Manifest::of(&self.host, previous, files.iter().map(|f| f.path.as_path()), created);
         let text = definition::render(service.name, &definition, &manifest)
             .map_err(|e| BackendError::Render(e.to_string()))?;

@@ -21,7 +21,7 @@
 //! The native supervisor runs the runner on every host for now, systemd's included (the plan
 //! says so there): the systemd unit for the runner is not written yet. Every operation and
 //! `status` go through the supervisor, and `status` reaches the guest daemon through the
-//! runner's `control.sock`; `logs` shows the guest's console.
+//! runner's `control.sock`; `logs` shows the runner's output, the guest's console among it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +31,8 @@ use crate::platform::backend::{Backend, BackendError, InstallRequest, Level, Log
 use crate::platform::finding::{Finding, Mark};
 use crate::platform::host::Host;
 use crate::platform::layout::home;
+use crate::platform::native::NativeBackend;
 use crate::platform::native::backend::Hosted;
-use crate::platform::native::{NativeBackend, logfile};
 use crate::platform::plan::{Action, FileRole, Found, Manifest, Plan, PlannedFile, Retirement};
 use crate::platform::runner::Invocation;
 use crate::platform::{EnvView, Platform};
@@ -74,10 +74,6 @@ impl PepitaBackend {
     /// The backend on `host`.
     pub fn new(host: Host) -> PepitaBackend {
         PepitaBackend { native: NativeBackend::supervising_for(Platform::Pepita, host) }
-    }
-
-    fn console(&self, service: &Service<'_>) -> Result<PathBuf, BackendError> {
-        Ok(self.native.layout(service)?.runtime_dir.join(runner::CONSOLE_LOG))
     }
 
     /// The bundle's files and the runner's command for `request`.
@@ -123,7 +119,7 @@ impl PepitaBackend {
             PlannedFile::text(dir.join(runner::DESCRIPTION), json, 0o644, FileRole::Other),
         ];
         let command = vec!["__pepita-vm".to_owned(), "--bundle".to_owned(), dir.to_string_lossy().into_owned()];
-        Ok(Hosted { command, files, created: vec![runtime_dir.join(runner::CONSOLE_LOG)] })
+        Ok(Hosted { command, files })
     }
 }
 
@@ -209,7 +205,6 @@ impl Backend for PepitaBackend {
 
     fn retire(&self, service: &Service<'_>, observed: &Observed) -> Result<Retirement, BackendError> {
         let mut retirement = self.native.retire(service, observed)?;
-        retirement.run_files.push(self.console(service)?);
         // The bundle directory is inside the log directory: emptied first, so the log directory
         // is not kept "for its data" only because of it.
         retirement.data_dirs.insert(0, bundle_dir(self.host(), service.name, service.level)?);
@@ -229,18 +224,11 @@ impl Backend for PepitaBackend {
     }
 
     fn log_tail(&self, service: &Service<'_>) -> String {
-        let guest = match self.console(service) {
-            Ok(path) => logfile::last_lines(&self.host().path(&path), &path)
-                .map_or_else(|note| note, |lines| format!("the guest's console:\n{lines}")),
-            Err(err) => format!("({err})"),
-        };
-        format!("{guest}\nthe runner's supervisor:\n{}", self.native.log_tail(service))
+        self.native.log_tail(service)
     }
 
     fn logs(&self, service: &Service<'_>, query: LogQuery, out: &mut dyn std::io::Write) -> Result<(), BackendError> {
-        let console = self.console(service)?;
-        logfile::show(&self.host().path(&console), query.lines, query.follow, out)
-            .map_err(|source| BackendError::Io { path: console.clone(), source })
+        self.native.logs(service, query, out)
     }
 
     fn control_socket(&self, service: &Service<'_>) -> Option<PathBuf> {

@@ -3,8 +3,8 @@
 //! The machine is QEMU's `microvm`: no PCI, no firmware tables to speak of, virtio-mmio devices,
 //! a serial port; it boots `-kernel`/`-initrd` directly. `-no-reboot` turns the guest's reboot
 //! (and the reboot a kernel panic makes under `panic=-1`) into QEMU exiting, so no guest ending
-//! leaves a VMM spinning. The serial console goes to QEMU's standard output (`-nographic`), or to
-//! a file.
+//! leaves a VMM spinning. The serial console goes to QEMU's standard output (`-nographic`), and
+//! QEMU's monitor nowhere (`-monitor none`): nothing typed or piped into QEMU can reach it.
 //!
 //! The guest's vsock is a `vhost-user-vsock-device`: QEMU hands the virtqueues to a vhost-user
 //! backend on a unix socket (rust-vmm's `vhost-device-vsock`, see [`super::hybrid`]), which needs
@@ -19,7 +19,7 @@
 //! shows `vmx` or `svm`; everything else runs under TCG, QEMU's software emulation (seconds to
 //! boot instead of a fraction of one).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::bundle::Bundle;
 use crate::config::platforms::Accel;
@@ -29,19 +29,10 @@ use crate::platform::runner::Invocation;
 /// The VMM program for x86_64 guests.
 pub const PROGRAM: &str = "qemu-system-x86_64";
 
-/// Where the guest's serial console goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Console {
-    /// QEMU's standard output (QEMU's monitor shares it; give QEMU no input).
-    Stdio,
-    /// A file, created or truncated by QEMU.
-    File(PathBuf),
-}
-
-/// QEMU booting `bundle`, whose initramfs has been written to `initramfs`; with `vsock`, the
-/// unix socket of the guest's vsock backend (the `--socket` of `vhost-device-vsock`), the guest
-/// has a vsock device.
-pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console, vsock: Option<&Path>) -> Invocation {
+/// QEMU booting `bundle`, whose initramfs has been written to `initramfs`, with the guest's
+/// console on QEMU's standard output; with `vsock`, the unix socket of the guest's vsock backend
+/// (the `--socket` of `vhost-device-vsock`), the guest has a vsock device.
+pub fn command(bundle: &Bundle, initramfs: &Path, vsock: Option<&Path>) -> Invocation {
     let accel = if bundle.accel == Accel::Kvm { "kvm" } else { "tcg" };
     let mut args: Vec<String> = vec!["-accel".into(), accel.into()];
     match vsock {
@@ -59,6 +50,8 @@ pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console, vsock: Opti
         "-smp".into(),
         bundle.vcpus.to_string(),
         "-nographic".into(),
+        "-monitor".into(),
+        "none".into(),
         "-no-reboot".into(),
     ]);
     if let Some(socket) = vsock {
@@ -68,9 +61,6 @@ pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console, vsock: Opti
             "-device".into(),
             "vhost-user-vsock-device,chardev=vsock".into(),
         ]);
-    }
-    if let Console::File(path) = console {
-        args.extend(["-serial".into(), format!("file:{}", option_value(path)), "-monitor".into(), "none".into()]);
     }
     args.extend([
         "-kernel".into(),
@@ -83,7 +73,7 @@ pub fn command(bundle: &Bundle, initramfs: &Path, console: &Console, vsock: Opti
     Invocation::new(PROGRAM, args)
 }
 
-/// `path` as the value of a QEMU option (`-chardev socket,path=...`, `-serial file:...`): QEMU
+/// `path` as the value of a QEMU option (`-chardev socket,path=...`): QEMU
 /// splits options at commas, and reads a doubled comma as one.
 fn option_value(path: &Path) -> String {
     path.display().to_string().replace(',', ",,")

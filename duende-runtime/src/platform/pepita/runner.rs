@@ -8,16 +8,19 @@
 //!
 //! 1. takes the daemon's instance lock in its runtime directory, starts the vsock backend
 //!    (`vhost-device-vsock`, see [`super::hybrid`]) and waits for its socket, listens for the
-//!    guest's report, then starts QEMU with the guest's console in [`CONSOLE_LOG`] in the runtime
-//!    directory;
+//!    guest's report, then starts QEMU; the guest's console (QEMU's standard output) is copied
+//!    line by line to the runner's standard output ([`console`]), so it is wherever the manager
+//!    keeps the daemon's output: the journal under systemd, the log file under duende's own
+//!    supervisor, with their rotation, across restarts;
 //! 2. relays every `NOTIFY` line of the guest's report, as it came, to its own `$NOTIFY_SOCKET`,
 //!    and acknowledges `EXIT`;
 //! 3. serves `control.sock` in the runtime directory, each connection passed through to the
 //!    guest's control port ([`super::CONTROL_PORT`]): `status`, `reload` and `stop` work as for a
 //!    daemon on the host;
 //! 4. on SIGTERM or SIGINT asks the guest's daemon to stop (the control protocol's `stop`) and
-//!    kills QEMU if it has not powered off within `shutdown_timeout` plus
-//!    [`STOP_MARGIN`]; on SIGHUP it asks for a reload;
+//!    kills QEMU if it has not powered off within `shutdown_timeout` plus [`GUEST_STOP_MARGIN`],
+//!    which leaves it time to clean up before its own manager's deadline (`shutdown_timeout` plus
+//!    the manager's larger margin); on SIGHUP it asks for a reload;
 //! 5. exits with the guest daemon's exit status from its `EXIT` line, or 71 when QEMU ended
 //!    without one (75 when it had to be killed after a stop), once QEMU and the vsock backend are
 //!    gone (killed by PID where needed) and their sockets removed.
@@ -36,7 +39,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::bundle::Bundle;
-use super::qemu::{self, Console};
+use super::qemu;
 use super::report::{self, Report};
 use super::{REPORT_PORT, hybrid};
 use crate::config::platforms::Accel;
@@ -45,16 +48,19 @@ use crate::exit::Exit;
 use crate::notify::Notifier;
 use crate::platform::Host;
 
+mod console;
 mod proxy;
 
-pub use crate::platform::native::supervisor::STOP_MARGIN;
+/// What the runner adds to `shutdown_timeout` before it kills a VM that has not powered off.
+/// The host's manager kills the runner itself `shutdown_timeout` plus its own margin (5 s for
+/// systemd and duende's supervisor) after asking it to stop; this one must be shorter, so that
+/// the runner, not the manager, ends QEMU and the vsock backend and removes their sockets.
+pub const GUEST_STOP_MARGIN: Duration = Duration::from_secs(2);
 
 /// The machine's description in a bundle directory.
 pub const DESCRIPTION: &str = "vm.json";
 /// The initramfs in a bundle directory.
 pub const INITRAMFS: &str = "initramfs";
-/// The guest's console, in the runtime directory.
-pub const CONSOLE_LOG: &str = "console.log";
 /// QEMU's end of the vsock backend, in the runtime directory.
 const VHOST_SOCKET: &str = "vm.vhost.sock";
 /// The hybrid vsock socket (host → guest; `_PORT` appended: guest → host), in the runtime directory.
@@ -130,8 +136,7 @@ impl Description {
 /// The VMM's command line the runner runs for `description`, with the bundle directory `bundle`
 /// and the runtime directory `dir` (what `install --dry-run` shows).
 pub fn vmm_command(description: &Description, bundle: &Path, dir: &Path) -> crate::platform::runner::Invocation {
-    let console = Console::File(dir.join(CONSOLE_LOG));
-    qemu::command(&description.machine(), &bundle.join(INITRAMFS), &console, Some(&dir.join(VHOST_SOCKET)))
+    qemu::command(&description.machine(), &bundle.join(INITRAMFS), Some(&dir.join(VHOST_SOCKET)))
 }
 
 /// `description` as the bundle directory holds it.
@@ -356,6 +361,8 @@ struct Runner {
     // Dropped in this order: QEMU before its vsock backend.
     qemu: Owned,
     backend: Owned,
+    /// The thread copying the guest's console, done when QEMU's standard output closes.
+    console: Option<thread::JoinHandle<()>>,
     _lock: lock::InstanceLock,
 }
 
@@ -417,8 +424,12 @@ impl Runner {
         let listener = hybrid::listen(&uds, REPORT_PORT)
             .map_err(|source| RunnerError::Listen { path: report_path.clone(), source })?;
         let notify_socket = std::env::var("NOTIFY_SOCKET").ok();
-        let notifier = Notifier::from_socket_var(notify_socket.as_deref())
-            .map_err(|source| RunnerError::Notify { value: notify_socket.unwrap_or_default(), source })?;
+        let notifier = || {
+            Notifier::from_socket_var(notify_socket.as_deref())
+                .map_err(|source| RunnerError::Notify { value: notify_socket.clone().unwrap_or_default(), source })
+        };
+        // One for the guest's relayed notifications, one for the runner's own status.
+        let (notifier, status_notifier) = (notifier()?, notifier()?);
         spawn_thread("report", {
             let sender = sender.clone();
             move || read_reports(&listener, &notifier, &sender)
@@ -446,16 +457,18 @@ impl Runner {
 
         let command = vmm_command(description, bundle, &dir);
         let mut qemu_command = Command::new(&qemu_program);
-        qemu_command.args(&command.args).stdin(Stdio::null()).stdout(Stdio::null());
-        let qemu = Owned { child: spawn(qemu_command, &qemu_program)? };
-        eprintln!(
-            "{name}: VM started (QEMU pid {}, vsock backend pid {}); its console is in {}",
-            qemu.pid(),
-            backend.pid(),
-            dir.join(CONSOLE_LOG).display()
-        );
-        let stop_timeout = Duration::from_millis(description.shutdown_timeout_ms).saturating_add(STOP_MARGIN);
-        Ok(Runner { name: name.to_owned(), dir, uds, stop_timeout, events, qemu, backend, _lock: lock })
+        qemu_command.args(&command.args).stdin(Stdio::null()).stdout(Stdio::piped());
+        let mut qemu = Owned { child: spawn(qemu_command, &qemu_program)? };
+        let console = qemu.child.stdout.take().and_then(|out| console::copy(out, io::stdout()));
+        let accel = match description.accel {
+            Accel::Kvm => "kvm",
+            _ => "tcg",
+        };
+        let booting = format!("booting the VM ({accel}, QEMU pid {})", qemu.pid());
+        status_notifier.status(&booting);
+        eprintln!("{name}: VM started (QEMU pid {}, vsock backend pid {}); {booting}", qemu.pid(), backend.pid());
+        let stop_timeout = Duration::from_millis(description.shutdown_timeout_ms).saturating_add(GUEST_STOP_MARGIN);
+        Ok(Runner { name: name.to_owned(), dir, uds, stop_timeout, events, qemu, backend, console, _lock: lock })
     }
 
     /// Waits for QEMU to exit, acting on signals and the guest's report; then cleans up.
@@ -533,8 +546,8 @@ impl Runner {
             }
             None => {
                 eprintln!(
-                    "{name}: QEMU exited ({qemu_ended}) without the guest reporting its daemon's exit status; see {}",
-                    self.dir.join(CONSOLE_LOG).display()
+                    "{name}: QEMU exited ({qemu_ended}) without the guest reporting its daemon's exit status; the \
+                     guest's console above says why"
                 );
                 Exit::OsError
             }
@@ -548,9 +561,13 @@ impl Runner {
         spawn_thread("ask", move || proxy::ask(&name, &uds, what, patience));
     }
 
-    /// Stops the vsock backend and removes the runner's sockets.
+    /// Stops the vsock backend, removes the runner's sockets and lets the console's last lines
+    /// out.
     fn finish(&mut self) {
         self.qemu.stop(Duration::ZERO);
+        if let Some(console) = self.console.take() {
+            let _ = console.join();
+        }
         self.backend.stop(Duration::from_secs(2));
         for socket in [
             self.dir.join(VHOST_SOCKET),
