@@ -9,7 +9,7 @@
 //! 1. takes the daemon's instance lock in its runtime directory, starts the vsock backend
 //!    (`vhost-device-vsock`, see [`super::hybrid`]) and waits for its socket, listens for the
 //!    guest's report, then starts QEMU; the guest's console (QEMU's standard output) is copied
-//!    line by line to the runner's standard output ([`console`]), so it is wherever the manager
+//!    line by line to the runner's standard output (`console`), so it is wherever the manager
 //!    keeps the daemon's output: the journal under systemd, the log file under duende's own
 //!    supervisor, with their rotation, across restarts;
 //! 2. relays every `NOTIFY` line of the guest's report, as it came, to its own `$NOTIFY_SOCKET`,
