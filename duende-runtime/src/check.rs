@@ -39,6 +39,18 @@ pub struct ConfigFacts {
     pub binary: Option<(PathBuf, BinaryState)>,
     /// `metrics.listen` when `[metrics] enabled = true`, and whether it could be bound just now.
     pub metrics: Option<(SocketAddr, Result<(), String>)>,
+    /// On the pepita platform: what `platform.pepita.kernel` is, or why it cannot boot a guest.
+    pub pepita_kernel: Option<KernelFacts>,
+}
+
+/// `platform.pepita.kernel` as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelFacts {
+    /// Whether the key is set at all (unset is a configuration problem, a bad file an
+    /// environment one).
+    pub set: bool,
+    /// What the kernel is, or why no guest can boot with it.
+    pub found: Result<String, String>,
 }
 
 /// The control channel as found from this process.
@@ -101,6 +113,7 @@ pub struct Facts {
 
 /// Reads every fact `check` needs: the configuration for `D`, and `host`.
 pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) -> Facts {
+    let (platform, detection) = resolve(common.platform, host);
     let config = config::load::<D::Config>(&crate::invocation::sources(options, common), D::validate)
         .map(|loaded| ConfigFacts {
             lock_memory: loaded.settings.resources.lock_memory,
@@ -113,9 +126,15 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
                 let listen = loaded.settings.metrics.listen;
                 (listen, std::net::TcpListener::bind(listen).map(drop).map_err(|err| err.to_string()))
             }),
+            pepita_kernel: (platform == Platform::Pepita).then(|| {
+                let kernel = loaded.settings.platform.pepita.kernel.as_deref();
+                KernelFacts {
+                    set: kernel.is_some(),
+                    found: crate::platform::pepita::check_kernel(host, kernel).map_err(|err| err.to_string()),
+                }
+            }),
         })
         .map_err(|err| err.to_string());
-    let (platform, detection) = resolve(common.platform, host);
     let notify = host.var("NOTIFY_SOCKET").filter(|v| !v.is_empty()).map(|value| NotifyFacts {
         error: Notifier::from_socket_var(Some(&value)).err().map(|err| err.to_string()),
         path_missing: value.starts_with('/') && !host.exists(Path::new(&value)),
@@ -260,6 +279,14 @@ fn configuration(name: &str, facts: &Facts, findings: &mut Findings) {
         }
     };
     findings.add_config(Mark::Ok, "configuration is valid", None);
+    if let Some(kernel) = &config.pepita_kernel {
+        let fix = || Some("set `platform.pepita.kernel` to a guest kernel with its modules beside it".to_owned());
+        match &kernel.found {
+            Ok(found) => findings.add_config(Mark::Ok, found.clone(), None),
+            Err(why) if !kernel.set => findings.add_config(Mark::Problem, why.clone(), fix()),
+            Err(why) => findings.add("configuration", Mark::Problem, why.clone(), fix()),
+        }
+    }
     let this = facts.this_binary.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
     let Some((path, state)) = &config.binary else {
         findings.add_config(Mark::Ok, format!("binary_path is not set: `install` uses this binary{this}"), None);
@@ -659,6 +686,27 @@ mod tests {
         assert_eq!(report.exit, Exit::OsError);
         assert_eq!(find(&report, "is not executable").fix.as_deref(), Some("`chmod +x /opt/demo`"));
         assert_eq!(report_of(&with(BinaryState::Missing)).exit, Exit::OsError);
+    }
+
+    #[test]
+    fn on_pepita_an_unset_kernel_is_a_configuration_problem_and_a_bad_one_an_environment_one() {
+        let with = |set, found| Facts {
+            config: Ok(ConfigFacts { pepita_kernel: Some(KernelFacts { set, found }), ..ConfigFacts::default() }),
+            ..healthy()
+        };
+        let good = report_of(&with(true, Ok("`platform.pepita.kernel` is Linux 6.1".to_owned())));
+        assert_eq!(good.exit, Exit::Success);
+        assert_eq!(find(&good, "is Linux 6.1").mark, Mark::Ok);
+        let unset = report_of(&with(false, Err("`platform.pepita.kernel` is not set".to_owned())));
+        assert_eq!(unset.exit, Exit::Config);
+        assert_eq!(find(&unset, "is not set").mark, Mark::Problem);
+        let missing =
+            report_of(&with(true, Err("`platform.pepita.kernel = \"/k\"`: there is no such file".to_owned())));
+        assert_eq!(missing.exit, Exit::OsError);
+        assert!(
+            find(&missing, "no such file").fix.as_deref().is_some_and(|fix| fix.contains("platform.pepita.kernel"))
+        );
+        assert!(!report_of(&healthy()).render("demo").contains("pepita"), "other platforms say nothing of it");
     }
 
     #[test]

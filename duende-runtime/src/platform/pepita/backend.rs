@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{HOW_TO_GET_A_KERNEL, Request, hybrid, qemu, runner};
+use super::{Request, hybrid, qemu, runner};
 use crate::platform::backend::{Backend, BackendError, InstallRequest, Level, LogQuery, Observed, Op, Service};
 use crate::platform::finding::{Finding, Mark};
 use crate::platform::host::Host;
@@ -162,12 +162,6 @@ impl Backend for PepitaBackend {
                 None,
             )
         });
-        found.push(Finding::new(
-            SECTION,
-            Mark::Ok,
-            "pepita: the guest kernel is `platform.pepita.kernel`; `install --dry-run` reads it and its modules",
-            Some(HOW_TO_GET_A_KERNEL.to_owned()),
-        ));
         found.extend(self.native.diagnose(level).into_iter().filter(|finding| finding.mark != Mark::Ok));
         found
     }

@@ -49,20 +49,49 @@ pub fn modules_dir(kernel: &Path) -> Result<(String, PathBuf), String> {
     Ok((version.to_owned(), root.join("lib/modules").join(version)))
 }
 
-/// Reads everything the bundle of `request` holds from `host`.
-pub fn gather(host: &Host, request: &Request<'_>) -> Result<BundleSpec, PepitaError> {
-    let settings = request.settings;
-    let kernel = settings.kernel.clone().ok_or(PepitaError::NoKernel)?;
-    if !host.path(&kernel).is_file() {
-        return Err(PepitaError::Kernel { path: kernel, reason: "there is no such file".to_owned() });
+/// The guest kernel as found on the host.
+struct GuestKernel {
+    /// `platform.pepita.kernel`.
+    path: PathBuf,
+    /// Its version, from its file name.
+    version: String,
+    /// Its modules directory.
+    dir: PathBuf,
+    /// The modules the guest loads, in order.
+    modules: Vec<Module>,
+}
+
+fn guest_kernel(host: &Host, kernel: Option<&Path>) -> Result<GuestKernel, PepitaError> {
+    let path = kernel.ok_or(PepitaError::NoKernel)?.to_path_buf();
+    if !host.path(&path).is_file() {
+        return Err(PepitaError::Kernel { path, reason: "there is no such file".to_owned() });
     }
-    let (kernel_version, dir) =
-        modules_dir(&kernel).map_err(|reason| PepitaError::Kernel { path: kernel.clone(), reason })?;
+    let (version, dir) = modules_dir(&path).map_err(|reason| PepitaError::Kernel { path: path.clone(), reason })?;
     let modules = kernel_modules(host, &dir).map_err(|reason| PepitaError::Modules {
-        kernel: kernel.clone(),
+        kernel: path.clone(),
         dir: dir.clone(),
         reason,
     })?;
+    Ok(GuestKernel { path, version, dir, modules })
+}
+
+/// What `check` says of `platform.pepita.kernel` (`kernel`): the kernel's version and the
+/// modules the guest would load from it, or why no bundle can be built with it.
+pub fn check_kernel(host: &Host, kernel: Option<&Path>) -> Result<String, PepitaError> {
+    let found = guest_kernel(host, kernel)?;
+    let modules = if found.modules.is_empty() {
+        "vsock is built into it".to_owned()
+    } else {
+        format!("{} vsock modules from {}", found.modules.len(), found.dir.display())
+    };
+    Ok(format!("`platform.pepita.kernel` is Linux {} ({}); {modules}", found.version, found.path.display()))
+}
+
+/// Reads everything the bundle of `request` holds from `host`.
+pub fn gather(host: &Host, request: &Request<'_>) -> Result<BundleSpec, PepitaError> {
+    let settings = request.settings;
+    let GuestKernel { path: kernel, version: kernel_version, dir, modules } =
+        guest_kernel(host, settings.kernel.as_deref())?;
     let mut module_files = Vec::new();
     for module in modules {
         module_files.push((module.path.clone(), read(host, &dir.join(&module.path))?));

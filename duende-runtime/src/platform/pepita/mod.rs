@@ -40,7 +40,7 @@ use crate::platform::runner::Invocation;
 
 pub use backend::PepitaBackend;
 pub use bundle::{Bundle, BundleSpec};
-pub use gather::{Request, gather, modules_dir};
+pub use gather::{Request, check_kernel, gather, modules_dir};
 pub use report::REPORT_PORT;
 
 /// The environment variable that marks a pepita guest, with the guest's vsock context id as its

@@ -53,7 +53,7 @@ fn missing_qemu_or_vsock_backend_names_the_package() {
 }
 
 #[test]
-fn check_reports_the_vmm_kvm_the_vsock_backend_and_the_kernel() {
+fn check_reports_the_vmm_kvm_and_the_vsock_backend() {
     let root = tempfile::tempdir().unwrap();
     let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64"]));
     let found = backend.diagnose(Level::User);
@@ -64,7 +64,36 @@ fn check_reports_the_vmm_kvm_the_vsock_backend_and_the_kernel() {
         lines.iter().any(|l| l.starts_with("Warn pepita: KVM cannot run the guest (there is no /dev/kvm)")),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|l| l.contains("`platform.pepita.kernel`")), "{lines:#?}");
+}
+
+#[test]
+fn check_says_what_the_configured_kernel_is_or_what_is_wrong_with_it() {
+    let root = tempfile::tempdir().unwrap();
+    let host = host_with(root.path(), &[]);
+    let kernel = Path::new("/k/boot/vmlinuz-6.1.0-57-cloud-amd64");
+    let why = |kernel: Option<&Path>| crate::platform::pepita::check_kernel(&host, kernel).unwrap_err().to_string();
+    assert!(why(None).starts_with("`platform.pepita.kernel` is not set"), "{}", why(None));
+    assert!(
+        why(Some(kernel)).contains("vmlinuz-6.1.0-57-cloud-amd64\"`: there is no such file"),
+        "{}",
+        why(Some(kernel))
+    );
+    std::fs::create_dir_all(root.path().join("k/boot")).unwrap();
+    std::fs::write(root.path().join("k/boot/vmlinuz-6.1.0-57-cloud-amd64"), "").unwrap();
+    let no_modules = why(Some(kernel));
+    assert!(no_modules.contains("/k/lib/modules/6.1.0-57-cloud-amd64: there is no such directory"), "{no_modules}");
+    let modules = root.path().join("k/lib/modules/6.1.0-57-cloud-amd64");
+    std::fs::create_dir_all(&modules).unwrap();
+    let builtin: String = crate::platform::pepita::modules::WANTED
+        .iter()
+        .map(|name| format!("kernel/net/vmw_vsock/{name}.ko\n"))
+        .collect();
+    std::fs::write(modules.join("modules.builtin"), builtin).unwrap();
+    std::fs::write(modules.join("modules.dep"), "").unwrap();
+    assert_eq!(
+        crate::platform::pepita::check_kernel(&host, Some(kernel)).unwrap(),
+        "`platform.pepita.kernel` is Linux 6.1.0-57-cloud-amd64 (/k/boot/vmlinuz-6.1.0-57-cloud-amd64); vsock is built into it"
+    );
 }
 
 #[test]
