@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::bundle::{self, BundleSpec};
 use super::modules::{self, Module, ModuleError};
 use super::{DEFAULT_CID, PepitaError, qemu};
-use crate::config::platforms::PepitaSettings;
+use crate::config::platforms::{PepitaSettings, Vmm};
 use crate::platform::Host;
 use crate::platform::container::elf;
 
@@ -90,6 +90,11 @@ pub fn check_kernel(host: &Host, kernel: Option<&Path>) -> Result<String, Pepita
 /// Reads everything the bundle of `request` holds from `host`.
 pub fn gather(host: &Host, request: &Request<'_>) -> Result<BundleSpec, PepitaError> {
     let settings = request.settings;
+    match settings.vmm {
+        Vmm::Auto | Vmm::Qemu => {}
+        Vmm::Firecracker => return Err(PepitaError::Vmm("firecracker")),
+        Vmm::CloudHypervisor => return Err(PepitaError::Vmm("cloud-hypervisor")),
+    }
     let GuestKernel { path: kernel, version: kernel_version, dir, modules } =
         guest_kernel(host, settings.kernel.as_deref())?;
     let mut module_files = Vec::new();

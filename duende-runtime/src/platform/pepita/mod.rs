@@ -139,6 +139,13 @@ pub enum PepitaError {
         /// The least memory it boots in.
         minimum_mb: u64,
     },
+    /// A monitor other than QEMU was asked for.
+    #[error(
+        "`platform.pepita.vmm = \"{0}\"` is not supported yet: this version runs guests with QEMU's `microvm` \
+         machine only (the host's vsock side already speaks Firecracker's hybrid protocol, but neither Firecracker nor \
+         cloud-hypervisor is started by it); set `platform.pepita.vmm = \"qemu\"` or `\"auto\"`"
+    )]
+    Vmm(&'static str),
 }
 
 /// Reads what the bundle of `request` holds from `host` and builds it ([`gather()`], then

@@ -1,7 +1,8 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::config::Settings;
+use crate::config::platforms::Vmm;
 use crate::platform::backend::InstallOptions;
 use crate::platform::status::Drift;
 
@@ -111,6 +112,31 @@ fn a_plan_without_a_kernel_names_the_config_key() {
     };
     let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
     assert!(err.contains("`platform.pepita.kernel` is not set") && err.contains("scripts/pepita-kernel"), "{err}");
+}
+
+#[test]
+fn a_monitor_other_than_qemu_is_refused_by_name() {
+    let root = tempfile::tempdir().unwrap();
+    let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64", "vhost-device-vsock"]));
+    for (vmm, word) in [(Vmm::Firecracker, "firecracker"), (Vmm::CloudHypervisor, "cloud-hypervisor")] {
+        let mut settings = Settings::<()> { name: "demo".to_owned(), ..Settings::default() };
+        settings.platform.pepita.vmm = vmm;
+        settings.platform.pepita.kernel = Some(PathBuf::from("/k/boot/vmlinuz-6.1"));
+        let request = InstallRequest {
+            options: InstallOptions::default(),
+            settings: &settings,
+            binary: Path::new("/usr/local/bin/demo"),
+            config_file: None,
+            sets: &[],
+            overrides: &[],
+        };
+        let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("`platform.pepita.vmm = \"{word}\"` is not supported yet"))
+                && err.contains("set `platform.pepita.vmm = \"qemu\"`"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
