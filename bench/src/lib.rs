@@ -102,3 +102,27 @@ pub fn median<T: Ord + Copy + Default>(values: impl IntoIterator<Item = T>) -> T
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
+
+/// Runs `command` to its end.
+pub fn run(command: &mut Command) -> Result<std::process::Output, String> {
+    command.output().map_err(|e| format!("cannot run {command:?}: {e}"))
+}
+
+/// Runs `command` to its end and returns its standard output; its whole output is the error when
+/// it fails.
+pub fn ok(command: &mut Command) -> Result<String, String> {
+    let out = run(command)?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `d` in milliseconds.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -12,29 +12,13 @@
 //! container and image removed) before the next, also after an error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use duende_bench::{median, scratch_dir};
+use duende_bench::{median, ms, ok, run, scratch_dir};
 
 const RUNS: usize = 5;
 const NAME: &str = "duende-idle";
-
-fn run(command: &mut Command) -> Result<Output, String> {
-    command.output().map_err(|e| format!("cannot run {command:?}: {e}"))
-}
-
-fn ok(command: &mut Command) -> Result<String, String> {
-    let out = run(command)?;
-    if !out.status.success() {
-        return Err(format!(
-            "{command:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 struct Bench {
     binary: PathBuf,
@@ -68,10 +52,6 @@ fn engine_cli(engine: &str, args: &[&str]) -> Command {
 fn answers(engine: &str) -> bool {
     let format = if engine == "podman" { "{{.Version.Version}}" } else { "{{.ServerVersion}}" };
     run(&mut engine_cli(engine, &["info", "--format", format])).is_ok_and(|o| o.status.success())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// `install --now` until ready, then uninstall; the time of the install.

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use duende_bench::{context_switches, drain, median, scratch_dir, spawn_quiet, terminate, wait_ready};
+use duende_bench::{context_switches, drain, median, ms, scratch_dir, spawn_quiet, terminate, wait_ready};
 
 use duende_runtime::config::settings::MetricsSettings;
 use duende_runtime::metrics::{DaemonMetrics, Exporter, Registry};
@@ -235,10 +235,6 @@ fn timed(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
     start.elapsed()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn err(e: impl std::fmt::Display) -> String {

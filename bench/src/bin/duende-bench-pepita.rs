@@ -20,11 +20,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use duende_bench::{median, scratch_dir};
+use duende_bench::{median, ms, ok, run, scratch_dir};
 use duende_runtime::platform::pepita::report::{self, Report};
 use duende_runtime::platform::pepita::runner::{self, Description};
 use duende_runtime::platform::pepita::{CONTROL_PORT, REPORT_PORT, hybrid};
@@ -32,26 +32,6 @@ use duende_runtime::platform::pepita::{CONTROL_PORT, REPORT_PORT, hybrid};
 const RUNS: usize = 5;
 const NAME: &str = "duende-idle";
 const PATIENCE: Duration = Duration::from_secs(120);
-
-fn run(command: &mut Command) -> Result<Output, String> {
-    command.output().map_err(|e| format!("cannot run {command:?}: {e}"))
-}
-
-fn ok(command: &mut Command) -> Result<String, String> {
-    let out = run(command)?;
-    if !out.status.success() {
-        return Err(format!(
-            "{command:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1048576.0

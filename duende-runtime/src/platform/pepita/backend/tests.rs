@@ -97,40 +97,34 @@ fn check_says_what_the_configured_kernel_is_or_what_is_wrong_with_it() {
     );
 }
 
-#[test]
-fn a_plan_without_a_kernel_names_the_config_key() {
+/// Why a plan for `/usr/local/bin/demo` with `settings` fails, on a host with both tools.
+fn plan_error(settings: &Settings<()>) -> String {
     let root = tempfile::tempdir().unwrap();
     let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64", "vhost-device-vsock"]));
-    let settings = Settings::<()> { name: "demo".to_owned(), ..Settings::default() };
     let request = InstallRequest {
         options: InstallOptions::default(),
-        settings: &settings,
+        settings,
         binary: Path::new("/usr/local/bin/demo"),
         config_file: None,
         sets: &[],
         overrides: &[],
     };
-    let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
+    backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string()
+}
+
+#[test]
+fn a_plan_without_a_kernel_names_the_config_key() {
+    let err = plan_error(&Settings::<()> { name: "demo".to_owned(), ..Settings::default() });
     assert!(err.contains("`platform.pepita.kernel` is not set") && err.contains("scripts/pepita-kernel"), "{err}");
 }
 
 #[test]
 fn a_monitor_other_than_qemu_is_refused_by_name() {
-    let root = tempfile::tempdir().unwrap();
-    let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64", "vhost-device-vsock"]));
     for (vmm, word) in [(Vmm::Firecracker, "firecracker"), (Vmm::CloudHypervisor, "cloud-hypervisor")] {
         let mut settings = Settings::<()> { name: "demo".to_owned(), ..Settings::default() };
         settings.platform.pepita.vmm = vmm;
         settings.platform.pepita.kernel = Some(PathBuf::from("/k/boot/vmlinuz-6.1"));
-        let request = InstallRequest {
-            options: InstallOptions::default(),
-            settings: &settings,
-            binary: Path::new("/usr/local/bin/demo"),
-            config_file: None,
-            sets: &[],
-            overrides: &[],
-        };
-        let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
+        let err = plan_error(&settings);
         assert!(
             err.contains(&format!("`platform.pepita.vmm = \"{word}\"` is not supported yet"))
                 && err.contains("set `platform.pepita.vmm = \"qemu\"`"),
