@@ -47,7 +47,15 @@ use crate::platform::Host;
 
 mod proxy;
 
-pub use crate::platform::native::supervisor::STOP_MARGIN;
+/// How long past `shutdown_timeout` the runner waits for the VM to power off before it kills
+/// QEMU. Its manager (systemd's `TimeoutStopSec=`, the native supervisor) kills the runner only
+/// at `shutdown_timeout` + 5 s: the runner's deadline and its [`WIND_DOWN`] fall before that.
+pub const STOP_MARGIN: Duration = Duration::from_secs(2);
+/// The longest the runner takes to end once QEMU is gone: waiting for a trailing `EXIT` report,
+/// then stopping the vsock backend.
+pub const WIND_DOWN: Duration = REPORT_PATIENCE.saturating_add(BACKEND_STOP_PATIENCE);
+/// How long the vsock backend may take to exit on SIGTERM before it is killed.
+const BACKEND_STOP_PATIENCE: Duration = Duration::from_millis(500);
 
 /// The machine's description in a bundle directory.
 pub const DESCRIPTION: &str = "vm.json";
@@ -551,7 +559,7 @@ impl Runner {
     /// Stops the vsock backend and removes the runner's sockets.
     fn finish(&mut self) {
         self.qemu.stop(Duration::ZERO);
-        self.backend.stop(Duration::from_secs(2));
+        self.backend.stop(BACKEND_STOP_PATIENCE);
         for socket in [
             self.dir.join(VHOST_SOCKET),
             self.uds.clone(),
