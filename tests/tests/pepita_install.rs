@@ -6,7 +6,7 @@
 //! leaves nothing behind.
 //!
 //! Needs `DUENDE_TEST_PEPITA_KERNEL` and `DUENDE_TEST_VHOST_VSOCK` (set by `scripts/test`, as for
-//! `pepita_boot`). The systemd path (a unit for the runner) is not written yet.
+//! `pepita_boot`). Where systemd is the init the runner is a systemd unit instead: `pepita_systemd`.
 #![cfg(feature = "root-tests")]
 
 use std::path::{Path, PathBuf};

@@ -87,9 +87,17 @@ fn pepita(env: &dyn EnvView) -> Vec<String> {
     var_evidence(env, &["PEPITA_VSOCK_CID", "PEPITA_VM"])
 }
 
+/// Whether systemd is this host's init, and so the manager services are installed with:
+/// `/run/systemd/system` exists (what `sd_booted()` checks). Being started by systemd
+/// (`INVOCATION_ID`, `NOTIFY_SOCKET`) is not enough for that: a user's manager may run where
+/// the init is something else.
+pub fn systemd_booted(env: &dyn EnvView) -> bool {
+    env.exists(Path::new("/run/systemd/system"))
+}
+
 fn systemd(env: &dyn EnvView) -> Vec<String> {
     let mut evidence = Vec::new();
-    if env.exists(Path::new("/run/systemd/system")) {
+    if systemd_booted(env) {
         evidence.push("/run/systemd/system exists".to_owned());
     }
     evidence.extend(var_evidence(env, &["INVOCATION_ID", "NOTIFY_SOCKET"]));

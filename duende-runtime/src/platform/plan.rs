@@ -103,6 +103,27 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+/// What a backend has a service manager run in the daemon's place (pepita's VM runner, which
+/// stands for a daemon that runs elsewhere and relays its notifications): the command after the
+/// binary and its configuration flags, the files it needs (planned with the rest and recorded in
+/// the definition's manifest), and what a manager's sandbox must allow it. `Hosted::default()`
+/// (no command) is the daemon itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hosted {
+    /// The subcommand and its arguments (`__pepita-vm --bundle DIR`).
+    pub command: Vec<String>,
+    /// Its files, written before the definition.
+    pub files: Vec<PlannedFile>,
+    /// Programs and files outside its own files that it runs or reads, each with what it is for
+    /// messages ("vsock backend"): a sandbox must not hide them.
+    pub needs: Vec<(&'static str, PathBuf)>,
+    /// It generates machine code at run time (QEMU's TCG): a sandbox must allow memory that is
+    /// both writable and executable.
+    pub jit: bool,
+    /// Device nodes it opens (`/dev/kvm`): a sandbox must let it at them.
+    pub devices: Vec<PathBuf>,
+}
+
 /// What `uninstall` does besides stopping the service and removing the recorded files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retirement {

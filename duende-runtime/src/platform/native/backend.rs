@@ -26,7 +26,7 @@ use crate::platform::finding::{Finding, Mark};
 use crate::platform::fs;
 use crate::platform::host::Host;
 use crate::platform::layout::{Places, home};
-use crate::platform::plan::{Action, FileRole, Found, Manifest, Plan, PlannedFile, Retirement};
+use crate::platform::plan::{Action, FileRole, Found, Hosted, Manifest, Plan, PlannedFile, Retirement};
 use crate::platform::runner::Invocation;
 use crate::platform::status::{ServiceState, ServiceStatus};
 
@@ -45,17 +45,6 @@ pub struct NativeBackend {
     host: Host,
     /// The platform it supervises for: native, or pepita (whose VM runner it supervises).
     platform: Platform,
-}
-
-/// What another backend has the native supervisor run in the daemon's place (pepita's VM
-/// runner): the command after the configuration flags, and the files it needs, planned with the
-/// rest and recorded in the definition's manifest.
-#[derive(Debug, Clone, Default)]
-pub struct Hosted {
-    /// The subcommand and its arguments (`__pepita-vm --bundle DIR`).
-    pub command: Vec<String>,
-    /// Its files, written before the definition.
-    pub files: Vec<PlannedFile>,
 }
 
 /// Where one native service's files are.
@@ -202,7 +191,7 @@ impl NativeBackend {
     }
 
     /// The plan of [`Backend::plan`], with `hosted` run in the daemon's place when its command is
-    /// not empty.
+    /// not empty. The supervisor has no sandbox: what `hosted` needs of one asks nothing here.
     pub fn plan_hosting(
         &self,
         service: &Service<'_>,

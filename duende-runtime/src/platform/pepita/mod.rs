@@ -21,7 +21,8 @@
 //!   exits with the guest daemon's status.
 //!
 //! - [`backend`](mod@backend): [`PepitaBackend`], `install --platform pepita`: the bundle directory
-//!   and the runner, supervised by the native supervisor.
+//!   and the runner, supervised by a systemd unit where systemd is the init and by duende's
+//!   native supervisor elsewhere.
 
 pub mod backend;
 pub mod bundle;

@@ -18,7 +18,7 @@
 //!    guest's control port ([`super::CONTROL_PORT`]): `status`, `reload` and `stop` work as for a
 //!    daemon on the host;
 //! 4. on SIGTERM or SIGINT asks the guest's daemon to stop (the control protocol's `stop`) and
-//!    kills QEMU if it has not powered off within `shutdown_timeout` plus [`GUEST_STOP_MARGIN`],
+//!    kills QEMU if it has not powered off within `shutdown_timeout` plus [`STOP_MARGIN`],
 //!    which leaves it time to clean up before its own manager's deadline (`shutdown_timeout` plus
 //!    the manager's larger margin); on SIGHUP it asks for a reload;
 //! 5. exits with the guest daemon's exit status from its `EXIT` line, or 71 when QEMU ended
@@ -51,11 +51,15 @@ use crate::platform::Host;
 mod console;
 mod proxy;
 
-/// What the runner adds to `shutdown_timeout` before it kills a VM that has not powered off.
-/// The host's manager kills the runner itself `shutdown_timeout` plus its own margin (5 s for
-/// systemd and duende's supervisor) after asking it to stop; this one must be shorter, so that
-/// the runner, not the manager, ends QEMU and the vsock backend and removes their sockets.
-pub const GUEST_STOP_MARGIN: Duration = Duration::from_secs(2);
+/// How long past `shutdown_timeout` the runner waits for the VM to power off before it kills
+/// QEMU. Its manager (systemd's `TimeoutStopSec=`, the native supervisor) kills the runner only
+/// at `shutdown_timeout` + 5 s: the runner's deadline and its [`WIND_DOWN`] fall before that.
+pub const STOP_MARGIN: Duration = Duration::from_secs(2);
+/// The longest the runner takes to end once QEMU is gone: waiting for a trailing `EXIT` report,
+/// then stopping the vsock backend.
+pub const WIND_DOWN: Duration = REPORT_PATIENCE.saturating_add(BACKEND_STOP_PATIENCE);
+/// How long the vsock backend may take to exit on SIGTERM before it is killed.
+const BACKEND_STOP_PATIENCE: Duration = Duration::from_millis(500);
 
 /// The machine's description in a bundle directory.
 pub const DESCRIPTION: &str = "vm.json";
@@ -467,7 +471,7 @@ impl Runner {
         let booting = format!("booting the VM ({accel}, QEMU pid {})", qemu.pid());
         status_notifier.status(&booting);
         eprintln!("{name}: VM started (QEMU pid {}, vsock backend pid {}); {booting}", qemu.pid(), backend.pid());
-        let stop_timeout = Duration::from_millis(description.shutdown_timeout_ms).saturating_add(GUEST_STOP_MARGIN);
+        let stop_timeout = Duration::from_millis(description.shutdown_timeout_ms).saturating_add(STOP_MARGIN);
         Ok(Runner { name: name.to_owned(), dir, uds, stop_timeout, events, qemu, backend, console, _lock: lock })
     }
 
@@ -568,7 +572,7 @@ impl Runner {
         if let Some(console) = self.console.take() {
             let _ = console.join();
         }
-        self.backend.stop(Duration::from_secs(2));
+        self.backend.stop(BACKEND_STOP_PATIENCE);
         for socket in [
             self.dir.join(VHOST_SOCKET),
             self.uds.clone(),

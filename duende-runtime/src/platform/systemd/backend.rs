@@ -10,7 +10,8 @@
 //! checked with `systemd-analyze verify` when that tool exists) ending with the manifest of what
 //! the install created. After files change, `daemon-reload`; `enable` whenever files change or
 //! the unit is not enabled yet (undone by `disable` then). The shared
-//! [`engine`] applies it.
+//! [`engine`] applies it. Another backend may have the unit run a command in the daemon's place
+//! ([`SystemdBackend::plan_hosting`]: pepita's VM runner, see [`UnitSpec::hosting`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,7 +28,7 @@ use crate::platform::engine::{self, Action};
 use crate::platform::finding::Finding;
 use crate::platform::fs;
 use crate::platform::host::Host;
-use crate::platform::plan::{FileRole, Found, Manifest, Plan, PlannedFile, Retirement, Step, When};
+use crate::platform::plan::{FileRole, Found, Hosted, Manifest, Plan, PlannedFile, Retirement, Step, When};
 use crate::platform::runner::{CommandOutput, CommandRunner, Invocation, SystemRunner};
 use crate::platform::status::{Drift, ServiceState};
 
@@ -130,6 +131,76 @@ impl<R: CommandRunner> SystemdBackend<R> {
     fn layout(&self, service: &Service<'_>) -> Result<Layout, BackendError> {
         Layout::of(&self.host, service.name, service.level)
     }
+
+    /// The plan of [`Backend::plan`], with `hosted` run in the daemon's place when its command is
+    /// not empty (see [`UnitSpec::hosting`]): its files are written before the unit and recorded
+    /// in the unit's manifest.
+    pub fn plan_hosting(
+        &self,
+        service: &Service<'_>,
+        request: &InstallRequest<'_>,
+        previous: &Manifest,
+        hosted: Hosted,
+    ) -> Result<Plan, BackendError> {
+        let layout = self.layout(service)?;
+        let mut notes = Vec::new();
+        let (exec, binary) = engine::binary_plan(request, &layout.places.binary, &mut notes)?;
+        let config = engine::config_plan(request, &layout.places.config)?;
+        let version = self.systemd_version(service.level)?;
+        let facts = InstallFacts {
+            binary: exec,
+            config_file: request.config_file.map(|_| layout.places.config.clone()),
+            level: service.level,
+            features: Features::of_version(version),
+            sets: request.sets.to_vec(),
+            overrides: request.overrides.to_vec(),
+        };
+        let spec = if hosted.command.is_empty() {
+            UnitSpec::new(request.settings, &facts)
+        } else {
+            UnitSpec::hosting(request.settings, &facts, &hosted)
+        };
+        let body = render(&spec).map_err(|e| BackendError::Render(e.to_string()))?;
+        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(hosted.files).collect();
+        let wants_entry = layout.wants_dir.join(unit_name(service.name));
+        let manifest = Manifest::of(
+            &self.host,
+            previous,
+            files.iter().map(|f| f.path.as_path()),
+            [layout.unit.as_path(), wants_entry.as_path()],
+        );
+        files.push(PlannedFile::text(layout.unit.clone(), body + &manifest.render(), 0o644, FileRole::Definition));
+
+        if service.level == Level::User
+            && let Some(user) = self.host.user()
+            && !self.host.path(&Path::new("/var/lib/systemd/linger").join(user)).exists()
+        {
+            notes.push(format!(
+                "warning: {user} has no linger: the service stops when {user} logs out and does not start at boot; \
+                 run `loginctl enable-linger {user}` (or install with `--system`)"
+            ));
+        }
+        let enable = if self.is_enabled(service)? {
+            Step { run: self.systemctl(service, "enable"), undo: None, when: When::FilesChanged }
+        } else {
+            Step {
+                run: self.systemctl(service, "enable"),
+                undo: Some(self.systemctl(service, "disable")),
+                when: When::Always,
+            }
+        };
+        Ok(Plan {
+            files,
+            reread: Some(self.leveled(service.level, "systemctl", &["daemon-reload"])),
+            steps: vec![enable],
+            after: Vec::new(),
+            side_dirs: [Some(layout.wants_dir), state_dir(&self.host, service.name, service.level, version)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            notes,
+        })
+    }
 }
 
 impl<R: CommandRunner> Backend for SystemdBackend<R> {
@@ -171,59 +242,7 @@ impl<R: CommandRunner> Backend for SystemdBackend<R> {
         request: &InstallRequest<'_>,
         previous: &Manifest,
     ) -> Result<Plan, BackendError> {
-        let layout = self.layout(service)?;
-        let mut notes = Vec::new();
-        let (exec, binary) = engine::binary_plan(request, &layout.places.binary, &mut notes)?;
-        let config = engine::config_plan(request, &layout.places.config)?;
-        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).collect();
-        let version = self.systemd_version(service.level)?;
-        let facts = InstallFacts {
-            binary: exec,
-            config_file: request.config_file.map(|_| layout.places.config.clone()),
-            level: service.level,
-            features: Features::of_version(version),
-            sets: request.sets.to_vec(),
-            overrides: request.overrides.to_vec(),
-        };
-        let body = render(&UnitSpec::new(request.settings, &facts)).map_err(|e| BackendError::Render(e.to_string()))?;
-        let wants_entry = layout.wants_dir.join(unit_name(service.name));
-        let manifest = Manifest::of(
-            &self.host,
-            previous,
-            files.iter().map(|f| f.path.as_path()),
-            [layout.unit.as_path(), wants_entry.as_path()],
-        );
-        files.push(PlannedFile::text(layout.unit.clone(), body + &manifest.render(), 0o644, FileRole::Definition));
-
-        if service.level == Level::User
-            && let Some(user) = self.host.user()
-            && !self.host.path(&Path::new("/var/lib/systemd/linger").join(user)).exists()
-        {
-            notes.push(format!(
-                "warning: {user} has no linger: the service stops when {user} logs out and does not start at boot; \
-                 run `loginctl enable-linger {user}` (or install with `--system`)"
-            ));
-        }
-        let enable = if self.is_enabled(service)? {
-            Step { run: self.systemctl(service, "enable"), undo: None, when: When::FilesChanged }
-        } else {
-            Step {
-                run: self.systemctl(service, "enable"),
-                undo: Some(self.systemctl(service, "disable")),
-                when: When::Always,
-            }
-        };
-        Ok(Plan {
-            files,
-            reread: Some(self.leveled(service.level, "systemctl", &["daemon-reload"])),
-            steps: vec![enable],
-            after: Vec::new(),
-            side_dirs: [Some(layout.wants_dir), state_dir(&self.host, service.name, service.level, version)]
-                .into_iter()
-                .flatten()
-                .collect(),
-            notes,
-        })
+        self.plan_hosting(service, request, previous, Hosted::default())
     }
 
     fn verify(

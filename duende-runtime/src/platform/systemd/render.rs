@@ -27,6 +27,12 @@
 //!   on purpose: `PrivateNetwork=`/`IPAddressDeny=` (daemons serve a network), `ProcSubset=pid`
 //!   (hides `/proc/meminfo` and friends that libraries read), `PrivateUsers=` (breaks `User=`
 //!   and capabilities).
+//! - A hosted command ([`Exec::Hosted`], pepita's VM runner) keeps the whole sandbox except what
+//!   it says it cannot live with: `MemoryDenyWriteExecute=no` when it generates code at run time
+//!   (QEMU's TCG), and for the device nodes it opens (`/dev/kvm`) `PrivateDevices=no` with
+//!   `DevicePolicy=closed` and a `DeviceAllow=PATH rw` each, so it reaches those and the pseudo
+//!   devices only. The programs and files it needs are refused at install time when the sandbox
+//!   would hide them, like the binary.
 //! - User units get no `User=`/`Group=` (refused: a user manager runs everything as its user), no
 //!   capabilities (refused: it has none to give), and only the sandboxing that needs no user
 //!   namespace (see [`Hardening`](crate::config::Hardening)).
@@ -36,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::escape::{self, EscapeError};
-use super::unit::{Reload, UnitSpec, restart_value};
+use super::unit::{Exec, Reload, UnitSpec, restart_value};
 use crate::config::{ProtectHome, ProtectSystem, RestartPolicy};
 use crate::platform::backend::Level;
 
@@ -221,9 +227,13 @@ fn absolute<'a>(key: &str, path: &'a Path) -> Result<&'a str, RenderError> {
 }
 
 /// `"BINARY" "run" ["--config" "PATH"] ["--set" "K=V"...] ["--" ARGS...]`: every word quoted and escaped; `--`
-/// keeps the daemon's own arguments from being read as the runtime's flags.
+/// keeps the daemon's own arguments from being read as the runtime's flags. A hosted command
+/// comes after the flags instead: `"BINARY" ["--config" "PATH"] ["--set" "K=V"...] COMMAND...`.
 fn exec_start(spec: &UnitSpec) -> Result<String, RenderError> {
-    let mut words = vec![("binary_path".to_owned(), absolute("binary_path", &spec.binary)?), ("run".to_owned(), "run")];
+    let mut words = vec![("binary_path".to_owned(), absolute("binary_path", &spec.binary)?)];
+    if spec.exec == Exec::Daemon {
+        words.push(("run".to_owned(), "run"));
+    }
     if let Some(config) = &spec.config_file {
         words.push(("--config".to_owned(), "--config"));
         words.push(("--config".to_owned(), absolute("--config", config)?));
@@ -231,6 +241,9 @@ fn exec_start(spec: &UnitSpec) -> Result<String, RenderError> {
     for set in &spec.sets {
         words.push(("--set".to_owned(), "--set"));
         words.push(("--set".to_owned(), set.as_str()));
+    }
+    if let Exec::Hosted { command, .. } = &spec.exec {
+        words.extend(command.iter().enumerate().map(|(index, word)| (format!("command[{index}]"), word.as_str())));
     }
     if !spec.args.is_empty() {
         words.push(("args".to_owned(), "--"));
@@ -382,7 +395,19 @@ fn hardening(unit: &mut Unit, spec: &UnitSpec) -> Result<(), RenderError> {
         unit.set("ProtectSystem", protect_system(h.protect_system));
         unit.set("ProtectHome", protect_home(h.protect_home));
         unit.set("PrivateTmp", yes_no(h.private_tmp));
-        unit.set("PrivateDevices", yes_no(h.private_devices));
+        match &spec.exec {
+            Exec::Hosted { devices, .. } if !devices.is_empty() => {
+                unit.set("PrivateDevices", "no");
+                unit.set("DevicePolicy", "closed");
+                for (index, device) in devices.iter().enumerate() {
+                    let key = format!("devices[{index}]");
+                    let text = absolute(&key, device)?;
+                    let word = escape::path_word(text).map_err(|e| value_error(&key, text, e))?;
+                    unit.set("DeviceAllow", &format!("{word} rw"));
+                }
+            }
+            _ => unit.set("PrivateDevices", yes_no(h.private_devices)),
+        }
         for (index, path) in h.read_write_paths.iter().enumerate() {
             let key = format!("hardening.read_write_paths[{index}]");
             let text = absolute(&key, path)?;
@@ -408,7 +433,11 @@ fn hardening(unit: &mut Unit, spec: &UnitSpec) -> Result<(), RenderError> {
     unit.set("RestrictRealtime", "yes");
     unit.set("RestrictSUIDSGID", "yes");
     unit.set("LockPersonality", "yes");
-    unit.set("MemoryDenyWriteExecute", yes_no(h.memory_deny_write_execute));
+    let jit = matches!(spec.exec, Exec::Hosted { jit: true, .. });
+    if jit && h.memory_deny_write_execute {
+        unit.line("# The command generates code at run time (QEMU's TCG does): it needs writable executable memory.");
+    }
+    unit.set("MemoryDenyWriteExecute", yes_no(h.memory_deny_write_execute && !jit));
     unit.set("SystemCallArchitectures", "native");
     unit.set("SystemCallFilter", "@system-service");
     unit.set("SystemCallErrorNumber", "EPERM");
@@ -455,11 +484,14 @@ fn check_visible(spec: &UnitSpec) -> Result<(), RenderError> {
     if h.private_tmp {
         hidden.extend(["/tmp", "/var/tmp"].map(|dir| (dir, "hardening.private_tmp = true")));
     }
-    let paths = [
+    let mut paths = vec![
         ("binary", Some(&spec.binary)),
         ("configuration file", spec.config_file.as_ref()),
         ("working directory", spec.working_dir.as_ref()),
     ];
+    if let Exec::Hosted { needs, .. } = &spec.exec {
+        paths.extend(needs.iter().map(|(what, path)| (*what, Some(path))));
+    }
     for (what, path) in paths {
         let Some(path) = path else { continue };
         if let Some((dir, setting)) = hidden.iter().find(|(dir, _)| path.starts_with(dir)) {

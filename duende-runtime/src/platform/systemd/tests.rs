@@ -23,8 +23,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::*;
+use crate::config::platforms::Accel;
 use crate::config::{NoConfig, ProtectHome, RestartPolicy, Settings};
 use crate::platform::backend::Level;
+use crate::platform::plan::Hosted;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/platform/systemd/golden");
 
@@ -129,6 +131,32 @@ fn nasty() -> (Settings<NoConfig>, InstallFacts) {
     (s, facts)
 }
 
+/// pepita's VM runner for the system bundle in `/var/lib/demo/pepita`, as its backend hosts it.
+fn pepita(accel: Accel) -> Hosted {
+    pepita_in("/var/lib/demo/pepita", accel)
+}
+
+fn pepita_in(bundle: &str, accel: Accel) -> Hosted {
+    let vsock = Path::new("/usr/local/bin/vhost-device-vsock");
+    crate::platform::pepita::backend::runner_hosted(Path::new(bundle), accel, vsock)
+}
+
+/// A daemon's settings that a hosted unit does not pass on: arguments, environment, a watchdog,
+/// memory locking and capabilities (they are the guest's), beside a restart policy and a
+/// shutdown timeout that it does.
+fn pepita_settings() -> Settings<NoConfig> {
+    let mut s = settings();
+    s.args = vec!["--port".into(), "8080".into()];
+    s.env.insert("RUST_BACKTRACE".into(), "1".into());
+    s.health_check.enabled = true;
+    s.resources.lock_memory = true;
+    s.resources.cpu_quota_percent = Some(150.0);
+    s.hardening.capabilities = vec!["CAP_NET_BIND_SERVICE".into()];
+    s.restart = RestartPolicy::Always;
+    s.shutdown_timeout = Duration::from_secs(10);
+    s
+}
+
 fn golden_cases() -> Vec<(&'static str, UnitSpec)> {
     let (nasty_settings, nasty_facts) = nasty();
     vec![
@@ -137,6 +165,12 @@ fn golden_cases() -> Vec<(&'static str, UnitSpec)> {
         ("system-every-setting", UnitSpec::new(&every_setting(), &system(V254))),
         ("system-hardening-off", UnitSpec::new(&hardening_off(), &system(V252))),
         ("system-nasty-values", UnitSpec::new(&nasty_settings, &nasty_facts)),
+        ("system-pepita", UnitSpec::hosting(&pepita_settings(), &system(V254), &pepita(Accel::Tcg))),
+        ("system-pepita-kvm", UnitSpec::hosting(&settings(), &system(V252), &pepita(Accel::Kvm))),
+        (
+            "user-pepita",
+            UnitSpec::hosting(&settings(), &user(V252), &pepita_in("/home/ana/.local/state/demo/pepita", Accel::Tcg)),
+        ),
     ]
 }
 
@@ -336,6 +370,65 @@ fn values_no_unit_can_hold_are_refused_with_their_key() {
         let err = render(&UnitSpec::new(&settings(), &InstallFacts { binary, ..system(V252) })).unwrap_err();
         assert!(matches!(err, RenderError::NotUtf8 { .. }), "{err}");
     }
+}
+
+#[test]
+fn a_hosted_unit_runs_its_command_with_what_qemu_needs_and_nothing_of_the_daemon() {
+    let text = rendered(&UnitSpec::hosting(&pepita_settings(), &system(V254), &pepita(Accel::Tcg)));
+    let lines: Vec<&str> = text.lines().collect();
+    for expected in [
+        "Type=notify",
+        "NotifyAccess=main",
+        r#"ExecStart="/usr/local/bin/demo" "--config" "/etc/demo/demo.toml" "__pepita-vm" "--bundle" "/var/lib/demo/pepita""#,
+        "ExecReload=kill -HUP $MAINPID",
+        "Restart=always",
+        // shutdown_timeout (10 s) + 5 s: after the runner's own deadline and its wind-down.
+        "TimeoutStopSec=15s",
+        "KillMode=mixed",
+        "StateDirectory=demo",
+        "RuntimeDirectory=demo",
+        "CPUQuota=150%",
+        "PrivateDevices=yes",
+        "MemoryDenyWriteExecute=no",
+        "CapabilityBoundingSet=",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+    ] {
+        assert!(lines.contains(&expected), "no {expected:?} in:\n{text}");
+    }
+    for absent in
+        ["run", "--port", "Environment=", "WatchdogSec=", "LimitMEMLOCK=", "AmbientCapabilities=", "DeviceAllow="]
+    {
+        assert!(
+            !lines.iter().any(|line| line.starts_with(absent) || line.contains(&format!("\"{absent}\""))),
+            "{absent:?} in:\n{text}"
+        );
+    }
+    let runner_deadline = Duration::from_secs(10) + crate::platform::pepita::runner::STOP_MARGIN;
+    assert!(runner_deadline + crate::platform::pepita::runner::WIND_DOWN < Duration::from_secs(15));
+
+    let kvm = rendered(&UnitSpec::hosting(&settings(), &system(V252), &pepita(Accel::Kvm)));
+    for expected in ["PrivateDevices=no", "DevicePolicy=closed", r#"DeviceAllow="/dev/kvm" rw"#] {
+        assert!(kvm.lines().any(|line| line == expected), "no {expected:?} in:\n{kvm}");
+    }
+}
+
+#[test]
+fn a_hosted_command_the_sandbox_would_hide_is_refused() {
+    let hosted = crate::platform::pepita::backend::runner_hosted(
+        Path::new("/var/lib/demo/pepita"),
+        Accel::Tcg,
+        Path::new("/root/.cargo/bin/vhost-device-vsock"),
+    );
+    let err = render(&UnitSpec::hosting(&settings(), &system(V252), &hosted)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the vsock backend \"/root/.cargo/bin/vhost-device-vsock\" is under /root, which `hardening.protect_home = \
+         \"yes\"` hides from the service; install it elsewhere or change `hardening.protect_home = \"yes\"`"
+    );
+    let mut s = settings();
+    s.hardening.protect_home = ProtectHome::ReadOnly;
+    assert!(render(&UnitSpec::hosting(&s, &system(V252), &hosted)).is_ok());
 }
 
 #[test]

@@ -17,12 +17,23 @@
 //!   `interval + timeout`; it becomes unhealthy only after `retries` failed checks in a row, so
 //!   the watchdog must outlast `retries` such periods plus the one in which the last good check
 //!   ran. The runtime pings at half that or more often while healthy.
+//! - **Hosted commands** ([`UnitSpec::hosting`]): a unit may run, in the daemon's place, a
+//!   command that stands for a daemon running elsewhere (pepita's VM runner, whose daemon is PID 1
+//!   of a microVM and whose notifications it relays). Such a unit runs `BINARY [--config PATH]
+//!   [--set K=V]... COMMAND...`: the command carries the daemon's arguments and environment
+//!   itself, so the unit sets neither. Its reload is always `ExecReload=kill -HUP $MAINPID`:
+//!   the relayed `RELOADING=1` carries a `MONOTONIC_USEC` of the other machine's clock, which
+//!   `Type=notify-reload` would not match with its own reload. It has no watchdog (the daemon
+//!   elsewhere is not given one to ping), and its stop timeout is the daemon's, which the
+//!   hosted command's own deadline must fall within (the pepita runner kills its VM at
+//!   `shutdown_timeout` + 2 s).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Hardening, Resources, RestartPolicy, Settings};
 use crate::platform::backend::Level;
+use crate::platform::plan::Hosted;
 
 /// What `TimeoutStopSec=` adds to `shutdown_timeout`: the runtime's deadline fires first and
 /// exits with status 75; this leaves time for that exit before systemd sends SIGKILL.
@@ -77,6 +88,25 @@ pub enum Reload {
     Signal,
 }
 
+/// What `ExecStart=` runs after the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exec {
+    /// The daemon: `[FLAGS] run [-- ARGS]`.
+    Daemon,
+    /// A command in the daemon's place (see the module documentation): `[FLAGS] COMMAND...`.
+    Hosted {
+        /// The subcommand and its arguments (`__pepita-vm --bundle DIR`).
+        command: Vec<String>,
+        /// It generates machine code at run time: `MemoryDenyWriteExecute=no`.
+        jit: bool,
+        /// Device nodes it opens: `PrivateDevices=no` and a `DeviceAllow=` each.
+        devices: Vec<PathBuf>,
+        /// What it runs or reads outside its unit's own files (what it is, where): checked
+        /// against the sandbox like the binary.
+        needs: Vec<(&'static str, PathBuf)>,
+    },
+}
+
 /// A growing restart delay (systemd ≥ 254).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestartSteps {
@@ -99,6 +129,8 @@ pub struct UnitSpec {
     pub level: Level,
     /// The binary `ExecStart=` runs.
     pub binary: PathBuf,
+    /// What it runs: the daemon, or a hosted command.
+    pub exec: Exec,
     /// `--config PATH`.
     pub config_file: Option<PathBuf>,
     /// `--set` flags, after `--config`.
@@ -140,6 +172,7 @@ impl UnitSpec {
             description: settings.description.clone(),
             level: facts.level,
             binary: facts.binary.clone(),
+            exec: Exec::Daemon,
             config_file: facts.config_file.clone(),
             sets: facts.sets.clone(),
             args: settings.args.clone(),
@@ -160,6 +193,32 @@ impl UnitSpec {
             watchdog: health.enabled.then(|| watchdog_timeout(health.interval, health.timeout, health.retries)),
             resources: settings.resources.clone(),
             hardening: settings.hardening.clone(),
+        }
+    }
+
+    /// The unit for `settings` running `hosted` in the daemon's place, installed as `facts`
+    /// says: no arguments, environment, working directory, watchdog, memory locking or
+    /// capabilities of the daemon's, and the reload by signal (see the module documentation).
+    /// The resource limits apply to everything the hosted command runs (for pepita, the whole
+    /// VM: QEMU and the guest's memory).
+    pub fn hosting<A>(settings: &Settings<A>, facts: &InstallFacts, hosted: &Hosted) -> UnitSpec {
+        UnitSpec {
+            exec: Exec::Hosted {
+                command: hosted.command.clone(),
+                jit: hosted.jit,
+                devices: hosted.devices.clone(),
+                needs: hosted.needs.clone(),
+            },
+            args: Vec::new(),
+            environment: Vec::new(),
+            working_dir: None,
+            reload: Reload::Signal,
+            watchdog: None,
+            // Memory is locked, and capabilities used, by the daemon where it runs: the command
+            // standing for it here needs neither.
+            resources: Resources { lock_memory: false, lock_memory_required: false, ..settings.resources.clone() },
+            hardening: Hardening { capabilities: Vec::new(), ..settings.hardening.clone() },
+            ..UnitSpec::new(settings, facts)
         }
     }
 

@@ -138,3 +138,59 @@ fn a_changed_kernel_is_kernel_drift() {
     assert_eq!(FileRole::Kernel.drift(), Drift::Kernel);
     assert_eq!(Drift::Kernel.to_string(), "kernel");
 }
+
+#[test]
+fn systemd_runs_the_vm_where_it_is_the_init_and_the_native_supervisor_elsewhere() {
+    let root = tempfile::tempdir().unwrap();
+    let tools = ["qemu-system-x86_64", "vhost-device-vsock"];
+    let native = PepitaBackend::new(host_with(root.path(), &tools));
+    assert_eq!(native.manager_platform(), Platform::Native);
+    assert_eq!(native.platform(), Platform::Pepita);
+    std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
+    let systemd = PepitaBackend::new(host_with(root.path(), &tools));
+    assert_eq!(systemd.manager_platform(), Platform::Systemd);
+    assert_eq!(systemd.platform(), Platform::Pepita);
+    let said: Vec<String> = systemd.diagnose(Level::User).into_iter().map(|f| f.text).collect();
+    assert!(said.iter().any(|t| t.contains("the VM runner is installed as a systemd unit")), "{said:#?}");
+    // Under systemd the runner's unit is the service's: its control socket is the unit's runtime
+    // directory's.
+    let system = Service { name: "demo", level: Level::System };
+    assert_eq!(systemd.control_socket(&system), Some(PathBuf::from("/run/demo/control.sock")));
+}
+
+#[test]
+fn the_runner_stops_the_vm_before_either_manager_kills_it() {
+    let ends = runner::STOP_MARGIN + runner::WIND_DOWN;
+    assert!(ends < crate::platform::systemd::unit::STOP_MARGIN, "{ends:?}");
+    assert!(ends < crate::platform::native::supervisor::STOP_MARGIN, "{ends:?}");
+}
+
+#[test]
+fn the_runner_has_a_sandbox_qemu_can_run_in() {
+    let vsock = Path::new("/usr/bin/vhost-device-vsock");
+    let tcg = runner_hosted(Path::new("/var/lib/demo/pepita"), Accel::Tcg, vsock);
+    assert_eq!(tcg.command, ["__pepita-vm", "--bundle", "/var/lib/demo/pepita"]);
+    assert!(tcg.jit && tcg.devices.is_empty());
+    assert_eq!(tcg.needs, [("vsock backend", vsock.to_path_buf())]);
+    let kvm = runner_hosted(Path::new("/var/lib/demo/pepita"), Accel::Kvm, vsock);
+    assert_eq!(kvm.devices, [PathBuf::from("/dev/kvm")]);
+}
+
+#[test]
+fn a_user_or_group_is_refused_with_the_key() {
+    let root = tempfile::tempdir().unwrap();
+    let backend = PepitaBackend::new(host_with(root.path(), &["qemu-system-x86_64", "vhost-device-vsock"]));
+    let settings = Settings::<()> { name: "demo".to_owned(), user: Some("demo".to_owned()), ..Settings::default() };
+    let request = InstallRequest {
+        options: InstallOptions::default(),
+        settings: &settings,
+        binary: Path::new("/usr/local/bin/demo"),
+        config_file: None,
+        sets: &[],
+        overrides: &[],
+    };
+    let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("`user` is set, but a pepita daemon runs as root of its own VM") && err.ends_with("unset `user`")
+    );
+}
