@@ -95,7 +95,9 @@ where
             crate::platform::native::supervisor::main(settings)
         }
         #[cfg(unix)]
-        Command::PepitaVm(args) => crate::platform::pepita::runner::main(options.name, &args.bundle),
+        Command::PepitaVm(args) => {
+            crate::platform::pepita::runner::main(options.name, &args.bundle, cli.common.config.as_deref())
+        }
         #[cfg(unix)]
         Command::Healthcheck => {
             let host = crate::platform::Host::from_process();

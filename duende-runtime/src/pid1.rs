@@ -35,10 +35,13 @@
 //! process first does what the kernel leaves to init: see `guest`. Its daemon is then the same
 //! binary run again as an ordinary process, and when the daemon ends init powers the VM off
 //! rather than exit: the guest kernel panics when init exits. There, after the `fork`, init also
-//! runs threads that talk to the host over vsock (`relay`, on the socket calls of `vsock`).
+//! runs threads that talk to the host over vsock (`relay`, on the socket calls of `vsock`), and
+//! fetches the host's configuration file (`fetch`) at boot and before each reload.
 //!
 //! On targets other than unix [`split`] does nothing.
 
+#[cfg(target_os = "linux")]
+mod fetch;
 #[cfg(target_os = "linux")]
 mod guest;
 #[cfg(target_os = "linux")]

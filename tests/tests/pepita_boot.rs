@@ -253,6 +253,9 @@ fn a_daemon_boots_as_an_ordinary_process_under_duende_as_pid_1() {
     let console = vm.console();
     assert!(!console.contains("duende: probe cannot start"), "{console}");
     assert!(!console.contains("Kernel panic"), "{console}");
+    // No host to fetch the configuration file from: one line, and the initramfs's copy is used.
+    let fallback = "; probe starts with the configuration in the initramfs";
+    assert_eq!(console.matches(fallback).count(), 1, "{console}");
 }
 
 #[test]

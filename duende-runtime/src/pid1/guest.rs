@@ -7,7 +7,9 @@
 //! 2. mounts `/proc`, `/sys`, `/dev` (devtmpfs), `/dev/shm`, and tmpfs on `/run` and `/tmp`,
 //!    creating the mount points that are missing (one already mounted is left as it is);
 //! 3. loads the kernel modules `/pepita/modules` lists, in order, with `finit_module` (one the
-//!    kernel has already is skipped);
+//!    kernel has already is skipped), then, when the bundle has a configuration file, fetches the
+//!    host's over vsock in its place (`super::fetch`; the initramfs's copy stays when the host
+//!    cannot be asked, said in one line);
 //! 4. reads the daemon's command line from `/pepita/argv` and the variables to add to its
 //!    environment from `/pepita/env`. Its other settings come from the kernel command line: the
 //!    kernel hands a `KEY=VALUE` parameter it does not know to init as an environment variable,
@@ -20,7 +22,8 @@
 //!    every child (as PID 1 it is every orphan's reaper already, no `PR_SET_CHILD_SUBREAPER`
 //!    needed) and forwards signals to the daemon;
 //! 6. starts the threads that talk to the host over vsock (`super::relay`): the daemon's
-//!    datagrams relayed as the guest's report, and its control channel served on a vsock port.
+//!    datagrams relayed as the guest's report, and its control channel served on a vsock port
+//!    (fetching the host's configuration file again before each `reload` it passes on).
 //!
 //! When the daemon ends, [`power_off`] reports its status (on the console, then over vsock, the
 //! host acknowledging) and powers the VM off. PID 1 never exits, which would panic the kernel: a
@@ -59,7 +62,7 @@ pub(super) fn boot(name: &'static str) -> ! {
             power_off(name, Exit::OsError.code(), None)
         }
     };
-    let Launch { argv, env, notify, control } = launch;
+    let Launch { argv, env, notify, control, config } = launch;
     match start(&argv, &env) {
         Ok(daemon) => {
             // Step 6, with the daemon started: threads only now, after the `fork`.
@@ -70,7 +73,7 @@ pub(super) fn boot(name: &'static str) -> ! {
                     None
                 }
             });
-            relay::serve_control(control);
+            relay::serve_control(control, config);
             unix::serve(daemon, &unix::Ending::PowerOff { name, relay })
         }
         Err(err) => {
@@ -88,6 +91,8 @@ struct Launch {
     notify: Option<UnixDatagram>,
     /// The daemon's control socket.
     control: PathBuf,
+    /// The daemon's configuration file, when the bundle has one.
+    config: Option<PathBuf>,
 }
 
 /// Steps 1 to 4: streams, mounts, modules, the daemon's command line and environment.
@@ -99,6 +104,7 @@ fn prepare(name: &str) -> io::Result<Launch> {
     for module in nul_list(MODULES_FILE, false)? {
         load_module(&module)?;
     }
+    super::fetch::at_boot(name);
     let argv = nul_list(ARGV_FILE, true)?;
     if argv.is_empty() {
         return Err(io::Error::other(format!("{ARGV_FILE} holds no command line")));
@@ -127,7 +133,8 @@ fn prepare(name: &str) -> io::Result<Launch> {
     }
     // The daemon runs as root (init's user), and finds its runtime directory by the same rule.
     let dir = crate::rundir::runtime_dir(name, &|key| variable(&env, key), Some(0));
-    Ok(Launch { argv, env, notify, control: crate::rundir::socket_in(&dir) })
+    let config = super::fetch::guest_file(name);
+    Ok(Launch { argv, env, notify, control: crate::rundir::socket_in(&dir), config })
 }
 
 /// The value of `key` in the `KEY=VALUE` list `env`.

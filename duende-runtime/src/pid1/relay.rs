@@ -8,7 +8,12 @@
 //!   for the end with [`Relay::finish`] and waits for it a bounded time before the power-off;
 //! - the control channel ([`serve_control`]): a vsock listener on [`CONTROL_PORT`], each
 //!   connection passed through, byte for byte in both directions, to the daemon's control
-//!   socket, at most [`MAX_CONTROL_CONNECTIONS`] at once.
+//!   socket, at most [`MAX_CONTROL_CONNECTIONS`] at once. The host's requests are read line by
+//!   line on the way ([`Requests`]): before a `reload` line goes on, init fetches the host's
+//!   configuration file into the guest (`super::fetch`), so the daemon reloads what the host
+//!   has. When that fails the line is not passed on: the daemon answers what came before it,
+//!   then the host gets a refusal (`reload-rejected` when the host cannot hand its file over,
+//!   `unavailable` when it cannot be asked) and the connection ends.
 //!
 //! Without vsock (no device, no modules, no host listening) the daemon runs the same: init says
 //! so in one line on the console, where the exit status is reported in any case, and the
@@ -24,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
+use super::fetch::{self, FetchFailure};
 use super::guest::say;
 use super::vsock::{self, HOST_CID};
 use crate::control::protocol::{self, ErrorCode, ErrorReply, Response};
@@ -187,8 +193,9 @@ impl Host {
 }
 
 /// Serves the daemon's control channel on vsock port [`CONTROL_PORT`], passing each connection
-/// through to the control socket at `socket`.
-pub(super) fn serve_control(socket: PathBuf) {
+/// through to the control socket at `socket`, with the daemon's configuration file `config`
+/// fetched from the host before each reload.
+pub(super) fn serve_control(socket: PathBuf, config: Option<PathBuf>) {
     let spawned = thread::Builder::new().name("control".into()).spawn(move || {
         let listener = match vsock::listen(CONTROL_PORT, MAX_CONTROL_CONNECTIONS as i32) {
             Ok(listener) => listener,
@@ -197,7 +204,7 @@ pub(super) fn serve_control(socket: PathBuf) {
                 return;
             }
         };
-        let socket = Arc::new(socket);
+        let (socket, config) = (Arc::new(socket), Arc::new(config));
         let active = Arc::new(AtomicUsize::new(0));
         loop {
             let guest = match vsock::accept(listener.as_fd()) {
@@ -215,9 +222,9 @@ pub(super) fn serve_control(socket: PathBuf) {
                 ));
                 continue;
             }
-            let (socket, done) = (Arc::clone(&socket), Arc::clone(&active));
+            let (socket, config, done) = (Arc::clone(&socket), Arc::clone(&config), Arc::clone(&active));
             let served = thread::Builder::new().name("control-conn".into()).spawn(move || {
-                pass_through(&guest, &socket);
+                pass_through(&guest, &socket, &|| fetch_for_reload(config.as_deref()));
                 done.fetch_sub(1, Ordering::AcqRel);
             });
             if served.is_err() {
@@ -230,10 +237,32 @@ pub(super) fn serve_control(socket: PathBuf) {
     }
 }
 
-/// One control connection from the host, passed through to the daemon's control socket.
-fn pass_through(guest: &OwnedFd, socket: &Path) {
+/// Before a reload: the host's configuration file into the guest's `config`; a refusal for the
+/// host when that fails. Nothing to fetch without a file.
+fn fetch_for_reload(config: Option<&Path>) -> Result<(), Refusal> {
+    let Some(path) = config else { return Ok(()) };
+    fetch::fetch(path).map(drop).map_err(|failure| {
+        say(&format!("reload not passed on: {failure}"));
+        match failure {
+            FetchFailure::Host(why) => {
+                Refusal(ErrorCode::ReloadRejected, format!("the reload did not reach the daemon: {why}"))
+            }
+            FetchFailure::Unreachable(_) => {
+                Refusal(ErrorCode::Unavailable, format!("{failure}; the daemon did not reload, try again"))
+            }
+        }
+    })
+}
+
+/// The error reply a connection ends with instead of passing a request on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal(ErrorCode, String);
+
+/// One control connection from the host, passed through to the daemon's control socket, with
+/// `before_reload` run before each `reload` line goes on.
+fn pass_through(guest: &OwnedFd, socket: &Path, before_reload: &dyn Fn() -> Result<(), Refusal>) {
     match UnixStream::connect(socket) {
-        Ok(daemon) => splice(guest.as_fd(), daemon.as_fd()),
+        Ok(daemon) => splice(guest.as_fd(), daemon.as_fd(), before_reload),
         Err(err) => refuse(
             guest.as_fd(),
             ErrorCode::Unavailable,
@@ -256,15 +285,23 @@ fn refuse(fd: BorrowedFd<'_>, code: ErrorCode, message: String) {
 /// end of the host's stream is passed on to the daemon, which still answers; the end of the
 /// daemon's ends the connection (the control server has closed it: after a reply that closes,
 /// an idle client's deadline, or, for `stop`, when the daemon exits, which the host then sees).
-fn splice(host: BorrowedFd<'_>, daemon: BorrowedFd<'_>) {
+/// The host's bytes go on a request line at a time; `before_reload` runs before a `reload`, and
+/// when it refuses, nothing more goes to the daemon and the refusal is the connection's last
+/// reply, after the daemon's answers to what came before.
+fn splice(host: BorrowedFd<'_>, daemon: BorrowedFd<'_>, before_reload: &dyn Fn() -> Result<(), Refusal>) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut host_open = true;
+    let mut requests = Requests::default();
+    let mut refused: Option<Refusal> = None;
     loop {
         let fds: &[BorrowedFd<'_>] = if host_open { &[daemon, host] } else { &[daemon] };
         let Ok(ready) = vsock::poll(fds, None) else { return };
         if ready.first() == Some(&true) {
             match vsock::recv(daemon, &mut buf, false) {
                 Ok(0) => {
+                    if let Some(Refusal(code, message)) = refused {
+                        refuse(host, code, message);
+                    }
                     vsock::shutdown_write(host);
                     return;
                 }
@@ -274,16 +311,95 @@ fn splice(host: BorrowedFd<'_>, daemon: BorrowedFd<'_>) {
             }
         }
         if ready.get(1) == Some(&true) {
-            match vsock::recv(host, &mut buf, false) {
+            let pieces = match vsock::recv(host, &mut buf, false) {
                 Ok(0) => {
                     host_open = false;
-                    vsock::shutdown_write(daemon);
+                    requests.finish()
                 }
-                Ok(n) if vsock::send_all(daemon, &buf[..n]).is_ok() => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Ok(_) | Err(_) => return,
+                Ok(n) => requests.feed(&buf[..n]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+                Err(_) => return,
+            };
+            for piece in pieces {
+                let (bytes, reload) = match piece {
+                    Piece::Pass(bytes) => (bytes, false),
+                    Piece::Reload(bytes) => (bytes, true),
+                };
+                if reload && let Err(refusal) = before_reload() {
+                    refused = Some(refusal);
+                    host_open = false;
+                    break;
+                }
+                if vsock::send_all(daemon, &bytes).is_err() {
+                    return;
+                }
+            }
+            if !host_open {
+                vsock::shutdown_write(daemon);
             }
         }
+    }
+}
+
+/// What the host sends, in the pieces it is passed on in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// Bytes to pass on as they are: a request line other than `reload`, a line that is not a
+    /// request (the daemon answers it), or part of a line too long to be one.
+    Pass(Vec<u8>),
+    /// A `reload` request line of this protocol version, newline included when it had one.
+    Reload(Vec<u8>),
+}
+
+/// The host's side of a control connection, cut into request lines as the control protocol
+/// frames them: a line ends with `\n`, what comes before the end of the stream counts as a last
+/// line, and a line longer than [`protocol::MAX_REQUEST_BYTES`] is passed on as it comes (the
+/// daemon refuses it and closes).
+#[derive(Debug, Default)]
+struct Requests {
+    /// The line so far.
+    line: Vec<u8>,
+    /// Inside a line too long to be a request.
+    overlong: bool,
+}
+
+impl Requests {
+    /// The pieces `bytes` completes, in order.
+    fn feed(&mut self, mut bytes: &[u8]) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        while !bytes.is_empty() {
+            let end = bytes.iter().position(|b| *b == b'\n').map_or(bytes.len(), |at| at + 1);
+            let (segment, rest) = bytes.split_at(end);
+            bytes = rest;
+            let complete = segment.last() == Some(&b'\n');
+            if self.overlong {
+                pieces.push(Piece::Pass(segment.to_vec()));
+                self.overlong = !complete;
+                continue;
+            }
+            self.line.extend_from_slice(segment);
+            if complete {
+                pieces.push(classify(std::mem::take(&mut self.line)));
+            } else if self.line.len() > protocol::MAX_REQUEST_BYTES {
+                pieces.push(Piece::Pass(std::mem::take(&mut self.line)));
+                self.overlong = true;
+            }
+        }
+        pieces
+    }
+
+    /// The end of the host's stream: the line it cut short, which counts as a last request.
+    fn finish(&mut self) -> Vec<Piece> {
+        if self.line.is_empty() { Vec::new() } else { vec![classify(std::mem::take(&mut self.line))] }
+    }
+}
+
+/// A `reload` line of this protocol version, or bytes to pass on.
+fn classify(line: Vec<u8>) -> Piece {
+    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+    match serde_json::from_slice::<protocol::Request>(text) {
+        Ok(request) if request.op == protocol::Op::Reload && request.v == protocol::VERSION => Piece::Reload(line),
+        _ => Piece::Pass(line),
     }
 }
 
@@ -299,9 +415,16 @@ mod tests {
     /// `splice` on a thread between the host's connection and the daemon's; returns the test's
     /// ends of both and the thread.
     fn spliced() -> (UnixStream, UnixStream, thread::JoinHandle<()>) {
+        spliced_with(|| Ok(()))
+    }
+
+    /// `spliced`, with `before_reload` run before each reload line.
+    fn spliced_with(
+        before_reload: impl Fn() -> Result<(), Refusal> + Send + 'static,
+    ) -> (UnixStream, UnixStream, thread::JoinHandle<()>) {
         let (host, host_proxy) = UnixStream::pair().unwrap();
         let (daemon_proxy, daemon) = UnixStream::pair().unwrap();
-        let thread = thread::spawn(move || splice(host_proxy.as_fd(), daemon_proxy.as_fd()));
+        let thread = thread::spawn(move || splice(host_proxy.as_fd(), daemon_proxy.as_fd(), &before_reload));
         for end in [&host, &daemon] {
             end.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         }
@@ -340,6 +463,104 @@ mod tests {
         let mut rest = Vec::new();
         host.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty());
+        thread.join().unwrap();
+    }
+
+    const RELOAD: &[u8] = b"{\"v\":1,\"op\":\"reload\"}\n";
+    const STATUS: &[u8] = b"{\"v\":1,\"op\":\"status\"}\n";
+
+    #[test]
+    fn request_lines_are_cut_as_the_protocol_frames_them_and_reloads_told_apart() {
+        let mut requests = Requests::default();
+        // A reload cut across reads, a status, then a reload without a newline at the end.
+        let mut pieces = requests.feed(&RELOAD[..7]);
+        assert!(pieces.is_empty(), "{pieces:?}");
+        pieces.extend(requests.feed(&[&RELOAD[7..], STATUS, b" {\"op\" : \"reload\", \"v\":1}"].concat()));
+        pieces.extend(requests.finish());
+        assert_eq!(
+            pieces,
+            [
+                Piece::Reload(RELOAD.to_vec()),
+                Piece::Pass(STATUS.to_vec()),
+                Piece::Reload(b" {\"op\" : \"reload\", \"v\":1}".to_vec())
+            ]
+        );
+        assert!(requests.finish().is_empty());
+    }
+
+    #[test]
+    fn lines_that_are_not_reloads_of_this_version_pass_as_they_are() {
+        for line in [
+            &b"{\"v\":2,\"op\":\"reload\"}\n"[..],
+            b"{\"v\":1,\"op\":\"reload\",\"x\":1}\n",
+            b"reload\n",
+            b"\n",
+            b"{\"v\":1,\"op\":\"stop\"}\r\n",
+        ] {
+            assert_eq!(
+                Requests::default().feed(line),
+                [Piece::Pass(line.to_vec())],
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_too_long_to_be_a_request_passes_on_as_it_comes_and_the_next_line_is_read_again() {
+        let mut requests = Requests::default();
+        let long = vec![b'x'; protocol::MAX_REQUEST_BYTES + 1];
+        let pieces = requests.feed(&long);
+        assert_eq!(pieces, [Piece::Pass(long.clone())]);
+        assert_eq!(requests.feed(b"yy"), [Piece::Pass(b"yy".to_vec())]);
+        assert_eq!(
+            requests.feed(&[b"z\n", RELOAD].concat()),
+            [Piece::Pass(b"z\n".to_vec()), Piece::Reload(RELOAD.to_vec())]
+        );
+        // Exactly the limit, newline excluded, is still a request.
+        let mut padded = vec![b' '; protocol::MAX_REQUEST_BYTES - (RELOAD.len() - 1)];
+        padded.extend_from_slice(RELOAD);
+        assert_eq!(Requests::default().feed(&padded), [Piece::Reload(padded.clone())]);
+    }
+
+    #[test]
+    fn a_reload_goes_on_only_after_the_fetch_and_other_requests_fetch_nothing() {
+        let fetched = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&fetched);
+        let (mut host, daemon, thread) = spliced_with(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        host.write_all(STATUS).unwrap();
+        assert_eq!(line(&daemon).as_bytes(), STATUS);
+        assert_eq!(fetched.load(Ordering::SeqCst), 0);
+        host.write_all(RELOAD).unwrap();
+        assert_eq!(line(&daemon).as_bytes(), RELOAD);
+        assert_eq!(fetched.load(Ordering::SeqCst), 1, "the fetch ran before the line reached the daemon");
+        drop((host, daemon));
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_failed_fetch_keeps_the_reload_from_the_daemon_and_ends_with_the_refusal_after_earlier_replies() {
+        let refusal = Refusal(ErrorCode::ReloadRejected, "cannot read the configuration file on the host".into());
+        let (mut host, mut daemon, thread) = spliced_with(move || Err(refusal.clone()));
+        host.write_all(&[STATUS, RELOAD, STATUS].concat()).unwrap();
+        let mut got = Vec::new();
+        daemon.read_to_end(&mut got).unwrap();
+        assert_eq!(got, STATUS, "the daemon gets what came before the reload, then the end of the stream");
+        daemon.write_all(b"status reply\n").unwrap();
+        drop(daemon);
+        let mut replies = String::new();
+        host.read_to_string(&mut replies).unwrap();
+        let (first, refused) = replies.split_once('\n').unwrap();
+        assert_eq!(first, "status reply");
+        let err = client::decode::<()>(Path::new("vsock"), refused.trim_end().as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Refused { error, .. } if error.code == ErrorCode::ReloadRejected
+                && error.message.contains("cannot read the configuration file")),
+            "{err}"
+        );
         thread.join().unwrap();
     }
 

@@ -22,6 +22,8 @@ pub enum FileRole {
     Config,
     /// A guest kernel (pepita's bundle).
     Kernel,
+    /// A pepita bundle's initramfs.
+    Bundle,
     /// Anything else.
     Other,
 }
@@ -34,6 +36,7 @@ impl FileRole {
             FileRole::Binary => Drift::Binary,
             FileRole::Config => Drift::Config,
             FileRole::Kernel => Drift::Kernel,
+            FileRole::Bundle => Drift::Bundle,
             FileRole::Other => Drift::File,
         }
     }

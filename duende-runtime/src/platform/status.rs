@@ -94,6 +94,9 @@ pub enum Drift {
     Config,
     /// The guest kernel of a pepita bundle.
     Kernel,
+    /// A pepita bundle's initramfs: the binary's libraries, the guest's modules, or the copy of
+    /// the configuration the guest falls back on when the host cannot hand it the installed one.
+    Bundle,
     /// Another file `install` writes.
     File,
     /// The manager has not re-read a changed definition yet.
@@ -107,6 +110,7 @@ impl fmt::Display for Drift {
             Drift::Binary => "binary",
             Drift::Config => "config",
             Drift::Kernel => "kernel",
+            Drift::Bundle => "bundle",
             Drift::File => "file",
             Drift::NotReloaded => "not-reloaded",
         })

@@ -34,6 +34,9 @@ struct ProbeConfig {
     level: i64,
     /// Declare a health check `stuck` that blocks its thread and never returns.
     stuck_check: bool,
+    /// `run` returns an error (a crash, a non-zero exit) when a reload brings this in; a start
+    /// with it set runs as usual.
+    crash_on_reload: bool,
 }
 
 struct Probe;
@@ -116,7 +119,13 @@ impl Daemon for Probe {
                     return Ok(ExitReason::Graceful);
                 }
                 event = ctx.next_event() => match event {
-                    Some(Event::Reloaded { generation }) => say(&format!("reloaded generation={generation} label={}", ctx.app().label)),
+                    Some(Event::Reloaded { generation }) => {
+                        say(&format!("reloaded generation={generation} label={}", ctx.app().label));
+                        if ctx.app().crash_on_reload {
+                            say("crashing on reload");
+                            anyhow::bail!("told to crash on reload");
+                        }
+                    }
                     Some(Event::ReloadRejected { reason }) => say(&format!("reload rejected label={} reason={}", ctx.app().label, reason.replace('\n', " | "))),
                     Some(other) => say(&format!("event {other:?}")),
                     None => return Ok(ExitReason::Graceful),

@@ -13,8 +13,11 @@
 //! | system | `/var/lib/NAME/pepita/`             |
 //! | user   | `$XDG_STATE_HOME/NAME/pepita/` (`~/.local/state/NAME/pepita/` without it) |
 //!
-//! holding `initramfs` (the binary, its libraries, the configuration and the guest's modules:
-//! a change of binary is binary drift), `vmlinuz` (a copy of `platform.pepita.kernel`, so that
+//! holding `initramfs` (the binary, its libraries, the guest's modules and a copy of the
+//! configuration, which the guest falls back on when the host cannot hand it the installed file:
+//! any change to it is `bundle` drift, beside the `binary` or `config` drift of its cause; an
+//! edit of the installed configuration, which the guest reads at boot and at reload, is `bundle`
+//! drift alone), `vmlinuz` (a copy of `platform.pepita.kernel`, so that
 //! the bundle boots whatever happens to the configured file and a changed kernel is kernel
 //! drift) and `vm.json` (the machine, [`super::runner::Description`], with the vsock backend's
 //! absolute path as `install` found it on `PATH`, so a manager's own `PATH` need not have it).
@@ -174,7 +177,7 @@ impl PepitaBackend {
                 shown: super::describe(&bundle, &vmm),
                 contents: std::mem::take(&mut bundle.initramfs),
                 mode: 0o600,
-                role: FileRole::Binary,
+                role: FileRole::Bundle,
             },
             PlannedFile::text(dir.join(runner::DESCRIPTION), json, 0o644, FileRole::Other),
         ];

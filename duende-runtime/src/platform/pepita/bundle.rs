@@ -9,7 +9,9 @@
 //! - `/init`: the daemon's binary; the kernel runs it as PID 1. Its loader and libraries sit at
 //!   the paths it names them by (a dynamically linked glibc binary finds them there without
 //!   `/etc/ld.so.cache`).
-//! - `/etc/NAME/NAME.toml`: the configuration, passed with `--config`.
+//! - `/etc/NAME/NAME.toml`: the configuration, passed with `--config`. At boot the guest's init
+//!   replaces it with the host's installed file, fetched over vsock (`config_port`), and does so
+//!   again before each reload: this copy is what the guest runs when the host cannot be asked.
 //! - `/lib/modules/VERSION/...`: the kernel modules the guest loads, and `/pepita/modules`
 //!   listing them in load order.
 //! - `/pepita/argv`, `/pepita/env`: the daemon's command line and its extra environment, each

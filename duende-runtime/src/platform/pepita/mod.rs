@@ -11,9 +11,12 @@
 //!   [`NOTIFY_SOCKET`] and relays every datagram, then the daemon's exit status, to the host over
 //!   vsock ([`report`], to host port [`REPORT_PORT`]); it serves the daemon's control channel on
 //!   vsock port [`CONTROL_PORT`], each connection passed through to the daemon's control socket;
+//!   it fetches the host's configuration file (host port [`CONFIG_PORT`], [`config_port`]) before
+//!   the daemon starts and before each `reload` it passes on;
 //! - on the host, [`hybrid`] speaks Firecracker's hybrid vsock (QEMU with `vhost-device-vsock`,
 //!   Firecracker, cloud-hypervisor): a listener for the guest's report, and `CONNECT` to the
-//!   guest's control port, where the control protocol's client works as on a unix socket.
+//!   guest's control port, where the control protocol's client works as on a unix socket; and a
+//!   listener that answers the guest with the host's configuration file.
 //!
 //! - [`runner`] is the program a host's manager supervises for a pepita daemon
 //!   (`NAME __pepita-vm --bundle DIR`): it runs the vsock backend and QEMU, relays the guest's
@@ -26,6 +29,7 @@
 
 pub mod backend;
 pub mod bundle;
+pub mod config_port;
 pub mod cpio;
 mod gather;
 pub mod hybrid;
@@ -41,6 +45,7 @@ use crate::platform::runner::Invocation;
 
 pub use backend::PepitaBackend;
 pub use bundle::{Bundle, BundleSpec};
+pub use config_port::CONFIG_PORT;
 pub use gather::{Request, check_kernel, gather, modules_dir};
 pub use report::REPORT_PORT;
 

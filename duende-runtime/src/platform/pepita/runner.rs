@@ -8,10 +8,12 @@
 //!
 //! 1. takes the daemon's instance lock in its runtime directory, starts the vsock backend
 //!    (`vhost-device-vsock`, see [`super::hybrid`]) and waits for its socket, listens for the
-//!    guest's report, then starts QEMU; the guest's console (QEMU's standard output) is copied
-//!    line by line to the runner's standard output (`console`), so it is wherever the manager
-//!    keeps the daemon's output: the journal under systemd, the log file under duende's own
-//!    supervisor, with their rotation, across restarts;
+//!    guest's report and for its requests for the configuration file (`--config PATH` of the
+//!    runner, answered with the file's current bytes, see [`super::config_port`]), then starts
+//!    QEMU; the guest's console (QEMU's standard output) is copied line by line to the runner's
+//!    standard output (`console`), so it is wherever the manager keeps the daemon's output: the
+//!    journal under systemd, the log file under duende's own supervisor, with their rotation,
+//!    across restarts;
 //! 2. relays every `NOTIFY` line of the guest's report, as it came, to its own `$NOTIFY_SOCKET`,
 //!    and acknowledges `EXIT`;
 //! 3. serves `control.sock` in the runtime directory, each connection passed through to the
@@ -20,7 +22,10 @@
 //! 4. on SIGTERM or SIGINT asks the guest's daemon to stop (the control protocol's `stop`) and
 //!    kills QEMU if it has not powered off within `shutdown_timeout` plus [`STOP_MARGIN`],
 //!    which leaves it time to clean up before its own manager's deadline (`shutdown_timeout` plus
-//!    the manager's larger margin); on SIGHUP it asks for a reload;
+//!    the manager's larger margin); on SIGHUP it asks for a reload (the guest fetches the
+//!    configuration file first). A configuration file it cannot hand over is a rejected reload,
+//!    told to its manager as the daemon tells one (`RELOADING=1`, then `READY=1` with
+//!    `X_DUENDE_RELOAD=rejected`);
 //! 5. exits with the guest daemon's exit status from its `EXIT` line, or 71 when QEMU ended
 //!    without one (75 when it had to be killed after a stop), once QEMU and the vsock backend are
 //!    gone (killed by PID where needed) and their sockets removed.
@@ -39,9 +44,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::bundle::Bundle;
+use super::config_port::{self, Answer};
 use super::qemu;
 use super::report::{self, Report};
-use super::{REPORT_PORT, hybrid};
+use super::{CONFIG_PORT, REPORT_PORT, hybrid};
 use crate::config::platforms::Accel;
 use crate::control::lock::{self, Locked};
 use crate::exit::Exit;
@@ -360,6 +366,8 @@ struct Runner {
     name: String,
     dir: PathBuf,
     uds: PathBuf,
+    /// The configuration file on the host, the guest's configuration.
+    config: Option<PathBuf>,
     stop_timeout: Duration,
     events: Receiver<Event>,
     // Dropped in this order: QEMU before its vsock backend.
@@ -370,11 +378,13 @@ struct Runner {
     _lock: lock::InstanceLock,
 }
 
-/// `__pepita-vm --bundle DIR`: boots the bundle in `bundle` for the daemon `name` and stays until
-/// QEMU has exited; the exit status is the guest daemon's.
-pub fn main(name: &str, bundle: &Path) -> Exit {
+/// `[--config PATH] __pepita-vm --bundle DIR`: boots the bundle in `bundle` for the daemon `name`
+/// and stays until QEMU has exited; the exit status is the guest daemon's. `config` is the
+/// configuration file on the host, which the guest fetches at boot and before each reload.
+pub fn main(name: &str, bundle: &Path, config: Option<&Path>) -> Exit {
     let host = Host::from_process();
-    let started = match read(bundle).and_then(|description| Runner::start(name, &host, bundle, &description)) {
+    let started = read(bundle).and_then(|description| Runner::start(name, &host, bundle, config, &description));
+    let started = match started {
         Ok(runner) => runner,
         Err(err) => {
             eprintln!("{name}: {err}");
@@ -385,7 +395,13 @@ pub fn main(name: &str, bundle: &Path) -> Exit {
 }
 
 impl Runner {
-    fn start(name: &str, host: &Host, bundle: &Path, description: &Description) -> Result<Runner, RunnerError> {
+    fn start(
+        name: &str,
+        host: &Host,
+        bundle: &Path,
+        config: Option<&Path>,
+        description: &Description,
+    ) -> Result<Runner, RunnerError> {
         let backend_program = match &description.vsock_backend {
             Some(path) if path.is_file() => path.clone(),
             Some(path) => return Err(RunnerError::NoBackend { where_: format!("is not at {}", path.display()) }),
@@ -402,7 +418,9 @@ impl Runner {
             Locked::HeldBy(pid) => return Err(RunnerError::AlreadyRunning { name: name.to_owned(), dir, pid }),
         };
         let (vhost, uds) = (dir.join(VHOST_SOCKET), dir.join(VSOCK_SOCKET));
-        for stale in [&vhost, &uds, &hybrid::listener_path(&uds, REPORT_PORT)] {
+        for stale in
+            [&vhost, &uds, &hybrid::listener_path(&uds, REPORT_PORT), &hybrid::listener_path(&uds, CONFIG_PORT)]
+        {
             let _ = std::fs::remove_file(stale);
         }
 
@@ -438,6 +456,13 @@ impl Runner {
             let sender = sender.clone();
             move || read_reports(&listener, &notifier, &sender)
         });
+        let config_path = hybrid::listener_path(&uds, CONFIG_PORT);
+        let config_listener =
+            hybrid::listen(&uds, CONFIG_PORT).map_err(|source| RunnerError::Listen { path: config_path, source })?;
+        spawn_thread("config", {
+            let config = config.map(Path::to_path_buf);
+            move || config_port::serve(&config_listener, config)
+        });
         let control = crate::rundir::socket_in(&dir);
         let control_listener =
             proxy::bind(&dir, &control).map_err(|source| RunnerError::Listen { path: control.clone(), source })?;
@@ -472,7 +497,18 @@ impl Runner {
         status_notifier.status(&booting);
         eprintln!("{name}: VM started (QEMU pid {}, vsock backend pid {}); {booting}", qemu.pid(), backend.pid());
         let stop_timeout = Duration::from_millis(description.shutdown_timeout_ms).saturating_add(STOP_MARGIN);
-        Ok(Runner { name: name.to_owned(), dir, uds, stop_timeout, events, qemu, backend, console, _lock: lock })
+        Ok(Runner {
+            name: name.to_owned(),
+            dir,
+            uds,
+            config: config.map(Path::to_path_buf),
+            stop_timeout,
+            events,
+            qemu,
+            backend,
+            console,
+            _lock: lock,
+        })
     }
 
     /// Waits for QEMU to exit, acting on signals and the guest's report; then cleans up.
@@ -559,10 +595,22 @@ impl Runner {
     }
 
     /// Asks the guest's daemon for `what` on a thread of its own, trying until `patience` is over
-    /// (the guest may still be booting).
+    /// (the guest may still be booting). A reload whose configuration file cannot be handed to
+    /// the guest is rejected here, and the runner's manager told so.
     fn ask(&self, what: Ask, patience: Duration) {
-        let (uds, name) = (self.uds.clone(), self.name.clone());
-        spawn_thread("ask", move || proxy::ask(&name, &uds, what, patience));
+        let (uds, name, config) = (self.uds.clone(), self.name.clone(), self.config.clone());
+        spawn_thread("ask", move || {
+            if let (Ask::Reload, Answer::Error(why)) = (what, config_port::answer_for(config.as_deref())) {
+                eprintln!("{name}: reload rejected: {why}");
+                let notifier = Notifier::from_socket_var(std::env::var("NOTIFY_SOCKET").ok().as_deref());
+                if let Ok(notifier) = notifier {
+                    notifier.reloading();
+                    notifier.reloaded(&format!("reload rejected: {why}"), false);
+                }
+                return;
+            }
+            proxy::ask(&name, &uds, what, patience);
+        });
     }
 
     /// Stops the vsock backend, removes the runner's sockets and lets the console's last lines
@@ -577,6 +625,7 @@ impl Runner {
             self.dir.join(VHOST_SOCKET),
             self.uds.clone(),
             hybrid::listener_path(&self.uds, REPORT_PORT),
+            hybrid::listener_path(&self.uds, CONFIG_PORT),
             crate::rundir::socket_in(&self.dir),
         ] {
             let _ = std::fs::remove_file(socket);

@@ -50,7 +50,7 @@ fn missing_tools_are_named_with_how_to_install_them() {
     let empty = tempfile::tempdir().unwrap();
     let bundle = tempfile::tempdir().unwrap();
     let host = Host::from_process().with_var("PATH", empty.path().display().to_string());
-    let err = Runner::start("probe", &host, bundle.path(), &description()).err().unwrap();
+    let err = Runner::start("probe", &host, bundle.path(), None, &description()).err().unwrap();
     assert_eq!(err.exit(), Exit::Unavailable);
     assert_eq!(
         err.to_string(),
@@ -58,12 +58,12 @@ fn missing_tools_are_named_with_how_to_install_them() {
          (`cargo install --locked vhost-device-vsock`) and put it in PATH, or name it in `vsock_backend`"
     );
     let elsewhere = Description { vsock_backend: Some(empty.path().join("nope")), ..description() };
-    let err = Runner::start("probe", &host, bundle.path(), &elsewhere).err().unwrap();
+    let err = Runner::start("probe", &host, bundle.path(), None, &elsewhere).err().unwrap();
     assert!(err.to_string().starts_with("the vsock backend `vhost-device-vsock` is not at "), "{err}");
 
     let backend = empty.path().join(hybrid::BACKEND);
     std::fs::write(&backend, "").unwrap();
-    let err = Runner::start("probe", &host, bundle.path(), &description()).err().unwrap();
+    let err = Runner::start("probe", &host, bundle.path(), None, &description()).err().unwrap();
     assert_eq!(
         err.to_string(),
         "`qemu-system-x86_64` is not in PATH: install the apt package `qemu-system-x86` (`apt-get install qemu-system-x86`)"
