@@ -291,12 +291,15 @@ fn install_now_status_reload_across_the_boundary_stop_reinstall_and_uninstall() 
     let again = home.ok(&["install"]);
     assert!(again.contains("nothing to change"), "a second identical install changes nothing:\n{again}");
 
-    // A good edit of the installed file reaches the guest at `reload` (SIGHUP to the runner).
+    // A good edit of the installed file reaches the guest at `reload` (through the runner's
+    // control socket, which answers with the guest daemon's verdict).
     home.edit_installed(&home.config_with("label = \"two\"\n"));
     let asked = Instant::now();
     let out = home.run(&["reload"], None);
     let took = asked.elapsed();
     assert!(out.status.success(), "reload: {}", show_output(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("probe: configuration reloaded; generation 2 is in effect"), "{said}");
     eprintln!("reload across the VM boundary took {took:?}: {}", String::from_utf8_lossy(&out.stdout).trim());
     let status = home.status();
     assert_eq!(status["live"]["config_generation"], 2, "the reload reached the guest: {status}");

@@ -167,12 +167,16 @@ fn the_vm_runner_is_a_systemd_unit_where_systemd_runs() {
     assert_eq!(live["config_generation"], 1, "{status}");
     assert_ne!(live["pid"], main, "the live report is the guest daemon's, not the runner's: {status}");
 
-    // `reload` is `systemctl reload`: SIGHUP to the runner, which asks the guest.
-    host.ok(&["reload"]);
+    // `reload` asks the guest through the runner's control socket and reports its verdict.
+    let said = host.ok(&["reload"]);
+    assert!(said.contains("probe: configuration reloaded; generation 2 is in effect"), "{said}");
+    assert_eq!(host.status()["live"]["config_generation"], 2, "{}", host.journal());
+    // `systemctl reload` (the unit's ExecReload, SIGHUP to the runner) reaches the guest too.
+    host.sb.run(&["systemctl", "reload", UNIT]);
     wait_until(
-        "the reload to reach the guest (config_generation 2)",
+        "the reload to reach the guest (config_generation 3)",
         PATIENCE,
-        || host.status()["live"]["config_generation"] == 2,
+        || host.status()["live"]["config_generation"] == 3,
         || format!("{}\n{}", host.status(), host.journal()),
     );
     assert_eq!(host.show("MainPID"), main.to_string(), "a reload keeps the VM");

@@ -51,6 +51,10 @@ use crate::platform::plan::{Action, FileRole, Found, Hosted, Manifest, Plan, Pla
 use crate::platform::runner::{Invocation, SystemRunner};
 use crate::platform::systemd::SystemdBackend;
 
+/// What a reload through the runner may take beyond the daemon's own reload wait: the guest's
+/// fetch of the configuration and the way over vsock.
+const RELOAD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The guest kernel's copy in the bundle directory.
 pub const KERNEL: &str = "vmlinuz";
 
@@ -134,6 +138,47 @@ impl PepitaBackend {
         match &self.manager {
             Manager::Systemd(systemd) => systemd,
             Manager::Native(native) => native,
+        }
+    }
+
+    /// `reload` through the runner's control socket, under either manager: the guest fetches the
+    /// installed configuration and its daemon answers with its verdict, which is the command's
+    /// (a rejection names the daemon's reason). The manager still sees the reload, through the
+    /// `RELOADING=1` and `READY=1` the runner relays; SIGHUP to the runner (`systemctl reload`)
+    /// does the same without the verdict.
+    fn reload(&self, service: &Service<'_>, dry_run: bool) -> Result<Action, BackendError> {
+        use crate::control::client::{self, ClientError};
+        use crate::control::protocol::{ErrorCode, Op as ControlOp, ReloadResult};
+        let socket = self.manager().control_socket(service).ok_or_else(|| BackendError::NotObserved {
+            expected: crate::platform::status::ServiceState::Running,
+            observed: crate::platform::status::ServiceState::Running,
+            detail: format!("{} has no control socket to reach the guest through", service.name),
+        })?;
+        let planned = format!("ask the guest's daemon to reload through {}", socket.display());
+        if dry_run {
+            return Ok(Action::Do { planned, done: String::new() });
+        }
+        let bound = crate::control::server::Limits::default().reload_wait + RELOAD_MARGIN;
+        let asked =
+            crate::control::command::block_on(&socket, client::call::<ReloadResult>(&socket, ControlOp::Reload, bound));
+        match asked {
+            Ok(reloaded) => Ok(Action::Do {
+                planned,
+                done: format!(
+                    "{}: configuration reloaded; generation {} is in effect",
+                    service.name, reloaded.generation
+                ),
+            }),
+            Err(ClientError::Refused { error, .. }) if error.code == ErrorCode::ReloadRejected => {
+                let kept =
+                    error.generation.map(|g| format!("; configuration generation {g} stays")).unwrap_or_default();
+                Err(BackendError::Rejected(format!("reload rejected{kept}: {}", error.message)))
+            }
+            Err(err) => Err(BackendError::NotObserved {
+                expected: crate::platform::status::ServiceState::Running,
+                observed: crate::platform::status::ServiceState::Running,
+                detail: format!("the guest's daemon did not answer the reload: {err}"),
+            }),
         }
     }
 
@@ -303,7 +348,10 @@ impl Backend for PepitaBackend {
     }
 
     fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<Action, BackendError> {
-        self.manager().act(service, op, dry_run)
+        match op {
+            Op::Reload => self.reload(service, dry_run),
+            _ => self.manager().act(service, op, dry_run),
+        }
     }
 
     fn run_step(&self, service: &Service<'_>, step: &Invocation) -> Result<(), BackendError> {
