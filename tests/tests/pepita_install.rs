@@ -64,8 +64,8 @@ impl Home {
             chown(&home.at(dir));
         }
         let config = format!(
-            "shutdown_timeout = \"10s\"\n[backoff]\ninitial = \"200ms\"\n[platform.pepita]\nkernel = \"{}\"\nmemory_mb = 512\n\
-             accel = \"tcg\"\n",
+            "shutdown_timeout = \"10s\"\n[backoff]\ninitial = \"200ms\"\n[resources]\nlock_memory = true\n\
+             [platform.pepita]\nkernel = \"{}\"\nmemory_mb = 512\naccel = \"tcg\"\n",
             kernel.display()
         );
         home.write("probe.toml", &format!("{config}[app]\nlabel = \"one\"\n"));
@@ -286,6 +286,18 @@ fn install_now_status_reload_across_the_boundary_stop_reinstall_and_uninstall() 
     assert_eq!(live["config_generation"], 1, "the guest daemon's own report: {status}");
     assert_eq!(live["ready"], true, "{status}");
     assert_eq!(live["health"]["state"], "healthy", "{status}");
+    // `resources.lock_memory`: the guest daemon locks its memory in the guest (as root there),
+    // whatever the host user's RLIMIT_MEMLOCK.
+    let logs = home.logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("memory locked: VmLck is "))
+        .unwrap_or_else(|| panic!("no `memory locked` line from the guest:\n{logs}"));
+    let locked: u64 = line
+        .split_once("locked_bytes=")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no locked_bytes in {line:?}"));
+    assert!(locked >= 16 << 20, "the guest daemon's binary alone is more than 16 MiB, all locked: {line}");
     assert_eq!(home.booted_label().as_deref(), Some("one"), "{}", home.logs());
 
     let again = home.ok(&["install"]);
