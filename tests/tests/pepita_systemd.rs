@@ -100,7 +100,12 @@ fn the_vm_runner_is_a_systemd_unit_where_systemd_runs() {
     let vsock = env_path("DUENDE_TEST_VHOST_VSOCK", "`cargo install --locked vhost-device-vsock`, export its path");
     let sb = Systemd::boot("pepita-systemd").unwrap_or_else(|e| panic!("{e:#}"));
     eprintln!("[pepita-systemd] booted in {:?}", sb.boot_time());
-    let tools = vsock.parent().map(Path::to_path_buf).unwrap_or_default();
+    // A copy of the vsock backend in the container's own /usr/local (its overlay, gone with it):
+    // the checkout may be under /tmp, which the unit's `PrivateTmp=` hides (and install refuses).
+    let tools = Path::new("/usr/local/libexec/duende-test");
+    let inside = sb.root().join(tools.strip_prefix("/").unwrap_or(tools));
+    std::fs::create_dir_all(&inside).expect("a directory for the vsock backend in the container");
+    std::fs::copy(&vsock, inside.join("vhost-device-vsock")).expect("copy the vsock backend into the container");
     let host = Host { sb, path: format!("PATH={}:/usr/sbin:/usr/bin:/sbin:/bin", tools.display()) };
     let config = format!(
         "shutdown_timeout = \"10s\"\nrestart = \"on-failure\"\n[platform.pepita]\nkernel = \"{}\"\nmemory_mb = 512\n\
@@ -117,7 +122,8 @@ fn the_vm_runner_is_a_systemd_unit_where_systemd_runs() {
     let unit = std::fs::read_to_string(host.sb.root().join("etc/systemd/system").join(UNIT)).expect("the unit");
     assert!(unit.contains("\"__pepita-vm\" \"--bundle\" \"/var/lib/probe/pepita\""), "{unit}");
     let description = std::fs::read_to_string(host.sb.root().join("var/lib/probe/pepita/vm.json")).expect("vm.json");
-    assert!(description.contains(&format!("\"vsock_backend\": \"{}\"", vsock.display())), "{description}");
+    let backend = tools.join("vhost-device-vsock");
+    assert!(description.contains(&format!("\"vsock_backend\": \"{}\"", backend.display())), "{description}");
 
     // Active means READY=1 arrived: the runner relays it only from the guest's report.
     assert_eq!(host.show("ActiveState"), "active", "{}", host.journal());
@@ -147,8 +153,8 @@ fn the_vm_runner_is_a_systemd_unit_where_systemd_runs() {
     let (qemu, qemu_cmdline) = &qemus[0];
     assert!(qemu_cmdline.contains("-accel tcg") && qemu_cmdline.contains("/var/lib/probe/pepita/initramfs"));
     assert_eq!(host.parent(*qemu), main, "QEMU is the runner's child");
-    let backend = processes.iter().find(|(_, c)| c.starts_with(&vsock.display().to_string())).map(|(p, _)| *p);
-    let backend = backend.unwrap_or_else(|| panic!("no vsock backend: {processes:#?}"));
+    let backend_pid = processes.iter().find(|(_, c)| c.starts_with(&backend.display().to_string())).map(|(p, _)| *p);
+    let backend = backend_pid.unwrap_or_else(|| panic!("no vsock backend: {processes:#?}"));
     assert_eq!(host.parent(backend), main, "the vsock backend is the runner's child");
     for pid in [main, *qemu, backend] {
         assert!(members.contains(&pid), "{pid} in {cgroup}: {members:?}");
