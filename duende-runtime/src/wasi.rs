@@ -14,6 +14,8 @@
 //!   socket, no metrics listener (the registry still records; `status` reports the totals), no
 //!   service manager inside the module: `install` and the other management commands belong to
 //!   the host build of the same daemon.
+//! - **No unwinding.** A panic aborts the module (its host sees a trap), where the native build
+//!   catches it and exits 70.
 //!
 //! Standard input is polled without blocking ([`POLL_INTERVAL`](crate::control::stdio::POLL_INTERVAL)):
 //! a blocking read would freeze the module's only thread, timers included. tokio on

@@ -423,3 +423,26 @@ fn check_says_what_is_degraded_and_management_commands_are_the_hosts() {
     assert_eq!(code, 69, "{out}{err}");
     assert!(err.contains("`status` is not available inside a WASI module"), "{err}");
 }
+
+#[test]
+fn metrics_record_without_a_listener_and_say_so_once() {
+    let Some(wasi) = wasi() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("RUNTIME_DIRECTORY", "/cfg")];
+    let args =
+        ["--set", "metrics.enabled=true", "--set", "metrics.upkeep_interval=100ms", "--set", "app.interval_ms=20"];
+    let mut module = wasi.start("01_counter", dir.path(), &env, &args);
+    module.notice(NoticeEvent::Ready);
+    thread::sleep(Duration::from_millis(300));
+    let status = module.ask::<StatusResult>("status").result.expect("status");
+    assert!(status.metrics.get("requests_total").and_then(Value::as_u64).unwrap_or(0) >= 5, "{status:?}");
+    module.close_stdin();
+    assert_eq!(module.wait_exit(), 0, "{}", module.log_text());
+    let log = module.log_text();
+    assert_eq!(log.matches("no metrics listener on WASI").count(), 1, "{log}");
+    assert!(log.contains("metrics.listen 127.0.0.1:9464 is not served"), "{log}");
+    assert!(!log.contains("serving metrics at"), "{log}");
+    // The restart count lives in the preopened runtime directory, like on the host.
+    let restarts = std::fs::read_to_string(dir.path().join("restarts")).expect("the restart record");
+    assert_eq!(restarts.trim(), "stopped 0");
+}
