@@ -8,7 +8,6 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::cli::Common;
 use crate::config;
@@ -16,9 +15,14 @@ use crate::daemon::Daemon;
 use crate::exit::Exit;
 use crate::invocation::MainOptions;
 use crate::mlock::{self, Forecast, MlockMode, Probe};
+#[cfg(unix)]
 use crate::notify::Notifier;
+#[cfg(unix)]
+use crate::platform::EnvView;
 pub use crate::platform::finding::{Finding, Mark};
-use crate::platform::{Detection, EnvView, Host, Level, Platform, backend_for, resolve};
+use crate::platform::{Detection, Host, Level, Platform, backend_for, resolve};
+
+mod wasi;
 
 /// Runs `check` for the daemon `D`: prints the report to stdout and returns its exit status.
 pub fn run<D: Daemon>(options: MainOptions, common: &Common) -> Exit {
@@ -107,8 +111,12 @@ pub struct Facts {
     pub notify: Option<NotifyFacts>,
     /// This binary, for when `binary_path` is not set.
     pub this_binary: Option<PathBuf>,
-    /// The control channel.
-    pub control: ControlFacts,
+    /// The control socket; `None` in a WASI module, whose control channel is its standard input
+    /// and output.
+    pub control: Option<ControlFacts>,
+    /// This is a WASI module (wasm32-wasip1, WOS): signals, threads, sockets and memory locking
+    /// are not there, and the report says what that changes.
+    pub wasi: bool,
 }
 
 /// Reads every fact `check` needs: the configuration for `D`, and `host`.
@@ -126,6 +134,7 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
                 let listen = loaded.settings.metrics.listen;
                 (listen, std::net::TcpListener::bind(listen).map(drop).map_err(|err| err.to_string()))
             }),
+            #[cfg(unix)]
             pepita_kernel: (platform == Platform::Pepita).then(|| {
                 let kernel = loaded.settings.platform.pepita.kernel.as_deref();
                 KernelFacts {
@@ -133,13 +142,19 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
                     found: crate::platform::pepita::check_kernel(host, kernel).map_err(|err| err.to_string()),
                 }
             }),
+            #[cfg(not(unix))]
+            pepita_kernel: None,
         })
         .map_err(|err| err.to_string());
+    #[cfg(unix)]
     let notify = host.var("NOTIFY_SOCKET").filter(|v| !v.is_empty()).map(|value| NotifyFacts {
         error: Notifier::from_socket_var(Some(&value)).err().map(|err| err.to_string()),
         path_missing: value.starts_with('/') && !host.exists(Path::new(&value)),
         value,
     });
+    // A WASI module reports readiness on standard output whatever NOTIFY_SOCKET says.
+    #[cfg(not(unix))]
+    let notify = None;
     let level = Level::resolve(false, false, host.euid);
     Facts {
         config,
@@ -150,16 +165,22 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
         memlock: mlock::probe().map_err(|err| err.to_string()),
         notify,
         this_binary: host.this_binary.clone(),
-        control: control_facts(options.name, host),
+        #[cfg(unix)]
+        control: Some(control_facts(options.name, host)),
+        #[cfg(not(unix))]
+        control: None,
+        wasi: cfg!(target_os = "wasi"),
     }
 }
 
+#[cfg(unix)]
 fn control_facts(name: &str, host: &Host) -> ControlFacts {
     use crate::control::client::{ClientError, call};
     use crate::control::command::block_on;
     use crate::control::protocol::{Op, StatusResult};
     let socket = crate::control::socket_in(&host.runtime_dir(name));
-    let running = match block_on(&socket, call::<StatusResult>(&socket, Op::Status, Duration::from_secs(2))) {
+    let timeout = std::time::Duration::from_secs(2);
+    let running = match block_on(&socket, call::<StatusResult>(&socket, Op::Status, timeout)) {
         Ok(status) => Ok(Some(status.pid)),
         Err(ClientError::NotRunning { .. }) => Ok(None),
         Err(err) => Err(err.to_string()),
@@ -256,8 +277,12 @@ pub fn report(name: &str, facts: &Facts) -> Report {
     if let Ok(manager) = &facts.manager {
         findings.0.extend(manager.iter().cloned());
     }
-    notify_socket(facts, &mut findings);
-    channels(facts, &mut findings);
+    if facts.wasi {
+        wasi::report(facts, &mut findings);
+    } else {
+        notify_socket(facts, &mut findings);
+        channels(facts, &mut findings);
+    }
     let findings = findings.0;
     let exit = if findings.iter().any(|f| f.mark == Mark::Problem && f.in_config) {
         Exit::Config
@@ -327,7 +352,9 @@ fn platform(facts: &Facts, findings: &mut Findings) {
         None => format!("chosen with `--platform {platform}`"),
     };
     findings.add("platform", Mark::Ok, format!("{platform} ({how})"), None);
-    if let Err(missing) = &facts.manager {
+    if let Err(missing) = &facts.manager
+        && !facts.wasi
+    {
         findings.add(
             "platform",
             Mark::Warn,
@@ -402,8 +429,9 @@ fn memory_locking(facts: &Facts, findings: &mut Findings) {
 /// The control socket and the metrics listener: what `run` will open, and whether it can.
 fn channels(facts: &Facts, findings: &mut Findings) {
     const SECTION: &str = "channels";
-    let socket = facts.control.socket.display();
-    let running = match &facts.control.running {
+    let Some(control) = &facts.control else { return };
+    let socket = control.socket.display();
+    let running = match &control.running {
         Ok(Some(pid)) => {
             findings.add(
                 SECTION,
@@ -492,7 +520,7 @@ mod tests {
     const SUPERVISOR: &str = "service manager";
 
     /// A healthy native host: valid configuration, nothing asked of mlock, root.
-    fn healthy() -> Facts {
+    pub(super) fn healthy() -> Facts {
         Facts {
             config: Ok(ConfigFacts::default()),
             macro_mlock: MlockMode::Off,
@@ -502,7 +530,8 @@ mod tests {
             memlock: Ok(Probe { soft: Limit::Bytes(8 * MIB), hard: Limit::Bytes(8 * MIB), cap_ipc_lock: true }),
             notify: None,
             this_binary: Some(PathBuf::from("/usr/local/bin/demo")),
-            control: ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(None) },
+            control: Some(ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(None) }),
+            wasi: false,
         }
     }
 
@@ -551,7 +580,7 @@ mod tests {
         assert!(finding.text.ends_with("`run` would exit 71"), "{}", finding.text);
         assert!(finding.fix.as_deref().is_some_and(|fix| fix.contains("metrics.listen")));
 
-        let running = ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(Some(4242)) };
+        let running = Some(ControlFacts { socket: PathBuf::from("/run/demo/control.sock"), running: Ok(Some(4242)) });
         let report = report_of(&Facts { config: Ok(config), control: running, ..healthy() });
         assert_eq!(report.exit, Exit::Success);
         assert_eq!(find(&report, "presumably by the running daemon (pid 4242)").mark, Mark::Ok);

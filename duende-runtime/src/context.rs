@@ -34,6 +34,13 @@ pub enum Event {
     },
 }
 
+/// Queues an event for the daemon without waiting; a full queue drops it (logged at debug).
+pub(crate) fn deliver(events: &mpsc::Sender<Event>, event: Event) {
+    if let Err(mpsc::error::TrySendError::Full(event)) = events.try_send(event) {
+        tracing::debug!(?event, "event queue full (the daemon is not reading events); dropped");
+    }
+}
+
 /// Which signal events are queued and not yet read: a signal of a kind already waiting is
 /// coalesced into it, as the kernel coalesces pending signals. So a flood of one kind can never
 /// crowd another out of the queue.
@@ -55,6 +62,7 @@ impl Pending {
     }
 
     /// Marks `event` as queued; false when one of its kind is already waiting.
+    #[cfg(unix)]
     pub(crate) fn claim(&self, event: &Event) -> bool {
         self.flag(event).is_none_or(|flag| !flag.swap(true, Ordering::AcqRel))
     }

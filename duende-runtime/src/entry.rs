@@ -6,6 +6,10 @@
 //! configuration asks) → logging → signal handling, reloading and the shutdown deadline (threads
 //! of their own) → async runtime → the user's `main` body → `init` → ready → `run` → `shutdown`,
 //! the last two bounded by `shutdown_timeout` once a shutdown has been requested.
+//!
+//! Built for WASI (WOS) the order is the same, on what the target has: no signals and no
+//! threads, so reloading and the deadline are tasks of one current-thread runtime, and the stop
+//! path is the control protocol on standard input and output (`crate::wasi`).
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -25,21 +29,28 @@ use crate::health::{self, HealthState};
 use crate::link::Link;
 use crate::live::Live;
 use crate::logging::{self, LogControl};
+#[cfg(unix)]
+use crate::manage;
 use crate::metrics;
 use crate::metrics::DaemonMetrics;
 use crate::mlock::{self, MlockMode};
+#[cfg(unix)]
 use crate::notify;
 use crate::shutdown::Shutdown;
+#[cfg(unix)]
 use crate::signals::{self, Routes};
-use crate::{check, manage, name};
+use crate::{check, name};
 
 /// Stack size of each async runtime thread (tokio's default, made explicit so the locked-memory
 /// headroom check knows it).
+#[cfg(unix)]
 const WORKER_STACK: u64 = 2 << 20;
 /// The guard page below each thread stack.
+#[cfg(unix)]
 const STACK_GUARD: u64 = 4096;
 /// duende's own threads: signal routing, reloading, the shutdown deadline (plus metrics upkeep
 /// when metrics are on).
+#[cfg(unix)]
 const SERVICE_THREADS: u64 = 3;
 
 pub use crate::invocation::MainOptions;
@@ -63,6 +74,7 @@ where
     // As PID 1 (a container's entrypoint) the process splits first, while it has one thread and
     // before it locks memory (locks are not inherited across fork): init stays behind, reaping
     // and forwarding signals, and only the daemon returns here.
+    #[cfg(unix)]
     crate::pid1::split(options.name);
     let args: Vec<OsString> = std::env::args_os().collect();
     // With `mlock = "required"` or `"best-effort"` locking comes first, before the command line is
@@ -89,6 +101,7 @@ where
         Command::Config => show_config::<D>(options, cli.common),
         Command::Check => check::run::<D>(options, &cli.common),
         // Before any async runtime exists: the supervisor forks its daemon.
+        #[cfg(unix)]
         Command::Supervise => {
             let sources = crate::invocation::sources(&options, &cli.common);
             let settings = config::load_settings::<D::Config>(&sources, D::validate).map_err(|err| err.to_string());
@@ -103,7 +116,10 @@ where
             let host = crate::platform::Host::from_process();
             crate::control::command::healthcheck(options.name, &host, &mut std::io::stdout().lock())
         }
+        #[cfg(unix)]
         other => manage::manage::<D>(options, &other, &cli.common),
+        #[cfg(not(unix))]
+        other => crate::wasi::unmanaged(options.name, &other),
     }
 }
 
@@ -147,7 +163,9 @@ where
     if let Some(mlock::LockOutcome { plan, result: Err(err), .. }) = &lock
         && required
     {
-        eprintln!("{}: {plan}", options.name);
+        if !err.is_unsupported() {
+            eprintln!("{}: {plan}", options.name);
+        }
         eprintln!("{}: memory locking is required and failed: {err}", options.name);
         return Exit::OsError;
     }
@@ -156,20 +174,15 @@ where
     if let Some(outcome) = &lock {
         outcome.log(required);
     }
-    let link = Arc::new(Link::from_env(&crate::platform::Host::from_process()));
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    // Under a finite lock limit every new thread stack is locked as it is mapped, and tokio
-    // cannot recover from a worker it fails to spawn: check the headroom before building.
-    if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = &lock {
-        let workers_need = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
-        let services = SERVICE_THREADS + u64::from(settings.metrics.enabled);
-        let service_need = services * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
-        let what = format!("the async runtime's {workers} worker threads and duende's {services} service threads");
-        if let Err(err) = locked.fits(workers_need + service_need, &what) {
-            tracing::error!("{err}");
-            return Exit::OsError;
-        }
-    }
+    let host = crate::platform::Host::from_process();
+    #[cfg(target_os = "wasi")]
+    crate::wasi::announce(&host, &settings);
+    let link = Arc::new(Link::from_env(&host));
+    #[cfg(unix)]
+    let workers = match worker_threads(&lock, &settings) {
+        Ok(workers) => workers,
+        Err(exit) => return exit,
+    };
 
     // The metrics port is bound (or the daemon refused) before anything of the daemon's runs.
     let mut metrics = match metrics::Setup::prepare(&settings.metrics) {
@@ -181,22 +194,37 @@ where
     };
 
     // Signal handlers go in before the async runtime and any user code exist.
-    let Wiring { live, routes, reloader, reload_requests, config: config_rx, ctx } =
-        Wiring::<D>::new(options.name, settings, sources, link, metrics.daemon_metrics(), log, args);
+    let Wiring {
+        live,
+        #[cfg(unix)]
+        routes,
+        reloader,
+        reload_requests,
+        config: config_rx,
+        ctx,
+    } = Wiring::<D>::new(options.name, settings, sources, link, metrics.daemon_metrics(), log, args);
     let deadline = Deadline { shutdown: live.shutdown().clone(), config: config_rx.clone() };
-    if let Err(err) =
-        signals::install(routes).and_then(|()| reloader.start(reload_requests)).and_then(|()| deadline.start())
-    {
-        tracing::error!(%err, "cannot install signal handling");
-        return Exit::OsError;
-    }
-
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_stack_size(usize::try_from(WORKER_STACK).unwrap_or(usize::MAX))
-        .enable_all()
-        .build()
-    {
+    #[cfg(unix)]
+    let runtime = {
+        if let Err(err) =
+            signals::install(routes).and_then(|()| reloader.start(reload_requests)).and_then(|()| deadline.start())
+        {
+            tracing::error!(%err, "cannot install signal handling");
+            return Exit::OsError;
+        }
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_stack_size(usize::try_from(WORKER_STACK).unwrap_or(usize::MAX))
+            .enable_all()
+            .build()
+    };
+    // No threads: one current-thread runtime carries the reloader and the deadline as tasks.
+    #[cfg(target_os = "wasi")]
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().inspect(|runtime| {
+        runtime.spawn(reloader.serve(reload_requests));
+        runtime.spawn(deadline.watch());
+    });
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(%err, "cannot start the async runtime");
@@ -217,6 +245,9 @@ where
             return err.exit();
         }
     };
+    // On WASI the control channel is the module's standard input and output (the stop path).
+    #[cfg(target_os = "wasi")]
+    crate::wasi::open_control(&runtime, &live, &config_rx);
     metrics.count_restart(options.name);
     let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
         .unwrap_or_else(|_| {
@@ -228,14 +259,34 @@ where
     exit
 }
 
+/// How many worker threads the async runtime gets. Under a finite lock limit every new thread
+/// stack is locked as it is mapped, and tokio cannot recover from a worker it fails to spawn:
+/// the headroom is checked before building.
+#[cfg(unix)]
+fn worker_threads<C>(lock: &Option<mlock::LockOutcome>, settings: &config::Settings<C>) -> Result<usize, Exit> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = lock {
+        let workers_need = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
+        let services = SERVICE_THREADS + u64::from(settings.metrics.enabled);
+        let service_need = services * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
+        let what = format!("the async runtime's {workers} worker threads and duende's {services} service threads");
+        if let Err(err) = locked.fits(workers_need + service_need, &what) {
+            tracing::error!("{err}");
+            return Err(Exit::OsError);
+        }
+    }
+    Ok(workers)
+}
+
 /// How the parts of a running daemon are connected: the context it is handed, the live state
 /// reported on it, where signals go, and the reloader. One construction, used by `run` and by
 /// the test kit alike.
 pub(crate) struct Wiring<D: Daemon> {
     pub(crate) live: Arc<Live>,
+    #[cfg(unix)]
     pub(crate) routes: Routes,
     pub(crate) reloader: Reloader<D>,
-    pub(crate) reload_requests: std::sync::mpsc::Receiver<()>,
+    pub(crate) reload_requests: mpsc::Receiver<()>,
     pub(crate) config: watch::Receiver<Generation<D::Config>>,
     pub(crate) ctx: DaemonContext<D::Config>,
 }
@@ -251,14 +302,24 @@ impl<D: Daemon> Wiring<D> {
         args: Vec<String>,
     ) -> Wiring<D> {
         let (events_tx, events_rx) = mpsc::channel(64);
-        let (reload_tx, reload_requests) = std::sync::mpsc::sync_channel(1);
+        // Capacity 1: a request while one is pending joins it.
+        let (reload_tx, reload_requests) = mpsc::channel(1);
         let live = Live::new(name, &settings.version, Shutdown::new(), link, reload_tx, metrics);
         let (config_tx, config) = watch::channel(Generation { number: 1, settings: Arc::new(settings) });
         let pending = Arc::new(Pending::default());
+        #[cfg(unix)]
         let routes = Routes { live: Arc::clone(&live), events: events_tx.clone(), pending: Arc::clone(&pending) };
         let reloader = Reloader::<D> { sources, config: config_tx, events: events_tx, live: Arc::clone(&live), log };
         let ctx = DaemonContext::new(config.clone(), Arc::clone(&live), events_rx, pending, args);
-        Wiring { live, routes, reloader, reload_requests, config, ctx }
+        Wiring {
+            live,
+            #[cfg(unix)]
+            routes,
+            reloader,
+            reload_requests,
+            config,
+            ctx,
+        }
     }
 }
 
@@ -293,7 +354,7 @@ where
         let _checks = AbortOnDrop(checks);
         link.ready("running");
         let latency = live.mark_ready();
-        tracing::info!(pid = std::process::id(), after = ?latency, "ready");
+        tracing::info!(pid = crate::platform::env::process_id(), after = ?latency, "ready");
         let ran = if shutdown.is_triggered() {
             tracing::debug!("shutdown requested during init; run skipped");
             Ok(ExitReason::Graceful)
@@ -325,6 +386,7 @@ impl Drop for AbortOnDrop {
 
 /// Sends `WATCHDOG=1` at half of `WATCHDOG_USEC` while the daemon is not unhealthy. Without a
 /// watchdog it waits forever without a timer, so an idle daemon does not wake.
+#[cfg(unix)]
 async fn watchdog(link: &Link, health: HealthState) -> std::convert::Infallible {
     let usec = std::env::var("WATCHDOG_USEC").ok();
     let pid = std::env::var("WATCHDOG_PID").ok();
@@ -344,6 +406,12 @@ async fn watchdog(link: &Link, health: HealthState) -> std::convert::Infallible 
     }
 }
 
+/// No watchdog outside Unix: a WASI module's host sees it alive by its notices and replies.
+#[cfg(not(unix))]
+async fn watchdog(_link: &Link, _health: HealthState) -> std::convert::Infallible {
+    std::future::pending().await
+}
+
 /// Bounds `run`'s return plus `shutdown` by `shutdown_timeout` from the moment shutdown is
 /// requested. A thread of its own, not a timer of the async runtime: the bound must hold most of
 /// all when the daemon has wedged the runtime.
@@ -353,6 +421,7 @@ struct Deadline<C> {
 }
 
 impl<C: Send + Sync + 'static> Deadline<C> {
+    #[cfg(unix)]
     fn start(self) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("duende-deadline".to_owned())
@@ -368,6 +437,18 @@ impl<C: Send + Sync + 'static> Deadline<C> {
                 std::process::exit(i32::from(Exit::ShutdownTimeout.code()));
             })
             .map(drop)
+    }
+
+    /// The deadline as a task, where there are no threads (WASI). It holds while the daemon
+    /// yields to the runtime; a module that wedges its one thread is for its host to stop (the
+    /// startup log says so).
+    #[cfg(target_os = "wasi")]
+    async fn watch(self) {
+        self.shutdown.wait().await;
+        let timeout = self.config.borrow().settings.shutdown_timeout;
+        tokio::time::sleep(timeout).await;
+        tracing::error!(timeout = %humantime::format_duration(timeout), "shutdown did not finish within shutdown_timeout");
+        std::process::exit(i32::from(Exit::ShutdownTimeout.code()));
     }
 }
 
@@ -404,16 +485,26 @@ pub(crate) struct Reloader<D: Daemon> {
 }
 
 impl<D: Daemon> Reloader<D> {
-    fn start(self, requests: std::sync::mpsc::Receiver<()>) -> std::io::Result<()> {
+    #[cfg(unix)]
+    fn start(self, mut requests: mpsc::Receiver<()>) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("duende-reload".to_owned())
             .stack_size(signals::SERVICE_THREAD_STACK)
             .spawn(move || {
-                while requests.recv().is_ok() {
+                while requests.blocking_recv().is_some() {
                     self.reload();
                 }
             })
             .map(drop)
+    }
+
+    /// The reloader as a task, where there are no threads (WASI): a reload's file I/O then runs
+    /// on the daemon's one thread, between its awaits.
+    #[cfg(target_os = "wasi")]
+    async fn serve(self, mut requests: mpsc::Receiver<()>) {
+        while requests.recv().await.is_some() {
+            self.reload();
+        }
     }
 
     /// One reload: every layer re-read and validated, then swapped in or rejected.
@@ -422,7 +513,10 @@ impl<D: Daemon> Reloader<D> {
         self.live.reload_starting();
         let link = self.live.link();
         link.reloading();
+        #[cfg(unix)]
         tracing::info!("SIGHUP: reloading configuration");
+        #[cfg(not(unix))]
+        tracing::info!("reloading configuration");
         match config::load_settings::<D::Config>(&self.sources, D::validate) {
             Ok(settings) => {
                 let number = number + 1;
@@ -431,13 +525,13 @@ impl<D: Daemon> Reloader<D> {
                 link.reloaded(&format!("running (configuration generation {number})"), true);
                 self.live.record_reload(number, None);
                 tracing::info!(generation = number, "configuration reloaded");
-                signals::deliver(&self.events, Event::Reloaded { generation: number });
+                crate::context::deliver(&self.events, Event::Reloaded { generation: number });
             }
             Err(err) => {
                 tracing::error!(generation = number, "reload rejected, the running configuration stays: {err}");
                 link.reloaded(&format!("running (reload rejected; configuration generation {number} kept)"), false);
                 self.live.record_reload(number, Some(err.to_string()));
-                signals::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
+                crate::context::deliver(&self.events, Event::ReloadRejected { reason: err.to_string() });
             }
         }
     }

@@ -8,6 +8,11 @@
 //! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus,
 //! `pid1` stands in as init beside a daemon that is PID 1 (a container's entrypoint, or a pepita
 //! microVM's `/init`).
+//!
+//! The same lifecycle builds for wasm32-wasip1 (WOS): `wasi` (compiled for that target only)
+//! says what the module lacks, one log line each, and serves its stop path, the control protocol
+//! on standard input and output ([`control::stdio`]); the signal, socket, service-manager and
+//! PID 1 modules are Unix only.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;
@@ -23,18 +28,25 @@ pub mod invocation;
 pub mod link;
 pub(crate) mod live;
 pub mod logging;
+#[cfg(unix)]
 pub mod manage;
 pub mod metrics;
 pub mod mlock;
 pub mod name;
+#[cfg(unix)]
 pub mod notify;
+#[cfg(unix)]
 mod pid1;
 pub mod platform;
 pub mod rundir;
 pub mod shutdown;
+#[cfg(unix)]
 pub mod signals;
-#[cfg(feature = "testing")]
+// The test kit drives a daemon with signals: it runs where they exist (the host, not WASI).
+#[cfg(all(feature = "testing", unix))]
 pub mod testing;
+#[cfg(target_os = "wasi")]
+pub mod wasi;
 
 pub use config::{NoConfig, Settings, Violation};
 pub use context::{AppConfig, DaemonContext, Event};

@@ -10,8 +10,15 @@
 //!
 //! In a pepita microVM the link is [`Link::Notify`] too: the guest's init owns `$NOTIFY_SOCKET`
 //! and relays each datagram to the host over vsock (`pid1`, `platform::pepita::report`), so the
-//! daemon needs no variant of its own there. WOS's stop path is a further variant of this type.
+//! daemon needs no variant of its own there.
+//!
+//! - [`Link::Stdio`]: a WASI module (WOS) has neither `$NOTIFY_SOCKET` nor signals; its host holds
+//!   its standard input and output, and hears the same messages as control-protocol notices there
+//!   ([`crate::control::stdio`]): `{"v":1,"event":"ready","status":"running"}`.
 
+use crate::control::protocol::NoticeEvent;
+use crate::control::stdio::Output;
+#[cfg(unix)]
 use crate::notify::Notifier;
 use crate::platform::EnvView;
 
@@ -21,13 +28,17 @@ pub enum Link {
     /// Nobody listens.
     Silent,
     /// sd_notify on `$NOTIFY_SOCKET` (systemd, the native supervisor).
+    #[cfg(unix)]
     Notify(Notifier),
+    /// Notices on standard output, beside the control channel's replies (WASI).
+    Stdio(Output),
 }
 
 impl Link {
     /// The link the environment names: `$NOTIFY_SOCKET` when set, otherwise silent. An unusable
     /// `$NOTIFY_SOCKET` is logged and leaves the daemon silent: it still runs, and says why its
     /// manager will not hear from it.
+    #[cfg(unix)]
     pub fn from_env(env: &dyn EnvView) -> Link {
         match Notifier::from_socket_var(env.var("NOTIFY_SOCKET").as_deref()) {
             Ok(notifier) if notifier.is_enabled() => Link::Notify(notifier),
@@ -39,15 +50,25 @@ impl Link {
         }
     }
 
+    /// A WASI module's link: notices on standard output, whatever the environment says (there
+    /// is no socket to notify).
+    #[cfg(not(unix))]
+    pub fn from_env(_env: &dyn EnvView) -> Link {
+        Link::Stdio(Output::stdout())
+    }
+
     /// True when a manager listens.
     pub fn is_listening(&self) -> bool {
-        matches!(self, Link::Notify(_))
+        !matches!(self, Link::Silent)
     }
 
     /// The daemon is ready, with a status line.
     pub fn ready(&self, status: &str) {
-        if let Link::Notify(notifier) = self {
-            notifier.ready(status);
+        match self {
+            Link::Silent => {}
+            #[cfg(unix)]
+            Link::Notify(notifier) => notifier.ready(status),
+            Link::Stdio(output) => output.notice(NoticeEvent::Ready, Some(status), None),
         }
     }
 
@@ -55,41 +76,56 @@ impl Link {
     /// taken (`X_DUENDE_RELOAD=accepted|rejected`, a variable of our own as sd_notify(3) allows:
     /// systemd ignores it, the native supervisor reports it).
     pub fn reloaded(&self, status: &str, accepted: bool) {
-        if let Link::Notify(notifier) = self {
-            notifier.reloaded(status, accepted);
+        match self {
+            Link::Silent => {}
+            #[cfg(unix)]
+            Link::Notify(notifier) => notifier.reloaded(status, accepted),
+            Link::Stdio(output) => output.notice(NoticeEvent::Reloaded, Some(status), Some(accepted)),
         }
     }
 
     /// The daemon is reloading its configuration.
     pub fn reloading(&self) {
-        if let Link::Notify(notifier) = self {
-            notifier.reloading();
+        match self {
+            Link::Silent => {}
+            #[cfg(unix)]
+            Link::Notify(notifier) => notifier.reloading(),
+            Link::Stdio(output) => output.notice(NoticeEvent::Reloading, None, None),
         }
     }
 
     /// The daemon is shutting down, with a status line.
     pub fn stopping(&self, status: &str) {
-        if let Link::Notify(notifier) = self {
-            notifier.stopping(status);
+        match self {
+            Link::Silent => {}
+            #[cfg(unix)]
+            Link::Notify(notifier) => notifier.stopping(status),
+            Link::Stdio(output) => output.notice(NoticeEvent::Stopping, Some(status), None),
         }
     }
 
     /// A status line (the daemon's health, why init failed).
     pub fn status(&self, status: &str) {
-        if let Link::Notify(notifier) = self {
-            notifier.status(status);
+        match self {
+            Link::Silent => {}
+            #[cfg(unix)]
+            Link::Notify(notifier) => notifier.status(status),
+            Link::Stdio(output) => output.notice(NoticeEvent::Status, Some(status), None),
         }
     }
 
     /// The daemon is alive (a watchdog ping).
     pub fn watchdog(&self) {
-        if let Link::Notify(notifier) = self {
-            notifier.watchdog();
+        match self {
+            Link::Silent => {}
+            #[cfg(unix)]
+            Link::Notify(notifier) => notifier.watchdog(),
+            Link::Stdio(output) => output.notice(NoticeEvent::Watchdog, None, None),
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::net::UnixDatagram;
 

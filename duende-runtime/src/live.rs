@@ -3,13 +3,16 @@
 //! daemon; every field is read without blocking the daemon.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::watch;
 
-use crate::health::{Health, HealthState};
+#[cfg(unix)]
+use crate::health::Health;
+use crate::health::HealthState;
 use crate::link::Link;
 use crate::metrics::DaemonMetrics;
 use crate::shutdown::Shutdown;
@@ -50,7 +53,7 @@ pub struct Live {
     generation: AtomicU64,
     reloads: watch::Sender<ReloadRecord>,
     reloads_started: AtomicU64,
-    reload: SyncSender<()>,
+    reload: Sender<()>,
     metrics: DaemonMetrics,
 }
 
@@ -62,7 +65,7 @@ impl Live {
         version: &str,
         shutdown: Shutdown,
         link: Arc<Link>,
-        reload: SyncSender<()>,
+        reload: Sender<()>,
         metrics: DaemonMetrics,
     ) -> Arc<Live> {
         // The metrics registry (when there is one) reads this daemon's state when it renders.
@@ -119,7 +122,7 @@ impl Live {
     }
 
     /// Resolves once the daemon is ready.
-    #[cfg(feature = "testing")]
+    #[cfg(all(feature = "testing", unix))]
     pub async fn wait_ready(&self) {
         let mut ready = self.ready.subscribe();
         // The sender lives in `self`, so the wait can only end by readiness.
@@ -152,6 +155,7 @@ impl Live {
     /// Whether the daemon serves, as a probe asks (`GET /healthz` on the metrics listener): once
     /// `init` succeeded, while no shutdown is under way, and while it is not unhealthy (degraded
     /// still serves); otherwise why not.
+    #[cfg(unix)]
     pub fn serving(&self) -> Result<(), String> {
         if self.shutdown.is_triggered() {
             return Err("stopping: a shutdown is under way".to_owned());
@@ -212,7 +216,7 @@ impl Live {
         match self.reload.try_send(()) {
             Ok(()) => Ok(true),
             Err(TrySendError::Full(())) => Ok(false),
-            Err(TrySendError::Disconnected(())) => Err(ReloadRefused::Stopped),
+            Err(TrySendError::Closed(())) => Err(ReloadRefused::Stopped),
         }
     }
 
@@ -271,8 +275,8 @@ impl ReloadTicket {
 mod tests {
     use super::*;
 
-    fn live() -> (Arc<Live>, std::sync::mpsc::Receiver<()>) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    fn live() -> (Arc<Live>, tokio::sync::mpsc::Receiver<()>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
         let live = Live::new("svc", "1.0", Shutdown::new(), Arc::new(Link::Silent), tx, DaemonMetrics::new());
         (live, rx)
     }
@@ -304,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reload_request_reaches_the_reloader_and_its_outcome_comes_back() {
-        let (live, rx) = live();
+        let (live, mut rx) = live();
         let outcomes = live.request_reload().unwrap();
         let again = live.request_reload().unwrap();
         rx.try_recv().unwrap();
@@ -323,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reload_already_under_way_does_not_answer_a_later_request() {
-        let (live, rx) = live();
+        let (live, mut rx) = live();
         live.request_reload().unwrap();
         rx.try_recv().unwrap();
         live.reload_starting(); // this attempt read the configuration before the next request

@@ -47,7 +47,7 @@ pub struct LogControl {
 
 impl LogControl {
     /// A control that changes nothing (the process's logging is not the daemon's to set).
-    #[cfg(feature = "testing")]
+    #[cfg(all(feature = "testing", unix))]
     pub(crate) fn inert() -> LogControl {
         LogControl { handle: None, from_env: true }
     }

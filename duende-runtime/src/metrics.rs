@@ -4,13 +4,16 @@
 //!
 //! With `[metrics] enabled = true` the registry's recorder is also installed as the global one (so
 //! the daemon's own `metrics::counter!` calls are exported too) and [`Exporter`] serves it over
-//! HTTP. With metrics off there is no recorder, no task and no timer: recording a request is one
+//! HTTP (on Unix; a WASI module has no listener, see `crate::wasi`). With metrics off there is no recorder, no task and no timer: recording a request is one
 //! atomic add for the totals `status` shows.
 //!
 //! Every name follows the Prometheus conventions: a `duende_` prefix, base units (`_seconds`,
 //! `_bytes`), `_total` for counters. See [`Registry`] for the list.
 
+mod error;
+#[cfg(unix)]
 mod exporter;
+#[cfg(unix)]
 mod http;
 mod registry;
 pub mod restarts;
@@ -24,7 +27,9 @@ use std::time::Instant;
 use metrics::{Counter, Histogram, counter, histogram};
 use serde::Serialize;
 
-pub use exporter::{Exporter, MetricsError, RunningExporter};
+pub use error::MetricsError;
+#[cfg(unix)]
+pub use exporter::{Exporter, RunningExporter};
 pub use registry::Registry;
 pub(crate) use setup::Setup;
 

@@ -307,6 +307,21 @@ pub enum MlockError {
         /// `std::env::consts::OS`.
         platform: &'static str,
     },
+    /// A WASI module (WOS): WASI has no mlock, and the module's memory belongs to the runtime
+    /// that hosts it.
+    #[error(
+        "memory locking is impossible in a WASI module: WASI has no mlock, and the module's memory belongs to the \
+         WebAssembly runtime that hosts it; run the daemon's native build where its memory must stay locked, or drop \
+         the requirement (`mlock = \"off\"`, `resources.lock_memory_required = false`)"
+    )]
+    Wasi,
+}
+
+impl MlockError {
+    /// True when this target cannot lock memory at all (so a plan beforehand adds nothing).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, MlockError::Unsupported { .. } | MlockError::Wasi)
+    }
 }
 
 /// Everything [`lock_all`] did: the plan said beforehand and the confirmed result.
@@ -396,9 +411,15 @@ pub fn probe() -> Result<Probe, MlockError> {
 }
 
 /// Reads `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` for this process: unsupported on this target.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "wasi")))]
 pub fn probe() -> Result<Probe, MlockError> {
     Err(MlockError::Unsupported { platform: std::env::consts::OS })
+}
+
+/// Reads `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` for this process: a WASI module has neither.
+#[cfg(target_os = "wasi")]
+pub fn probe() -> Result<Probe, MlockError> {
+    Err(MlockError::Wasi)
 }
 
 /// Locks memory as `required` or best effort. Best effort declines (and says why) when the
@@ -447,13 +468,19 @@ pub fn lock_all() -> LockOutcome {
 }
 
 /// Locks all memory of the process: unsupported on this target, which is said, never faked.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "wasi")))]
 pub fn lock_all() -> LockOutcome {
     let platform = std::env::consts::OS;
     LockOutcome {
         plan: format!("memory locking is not available on {platform}: nothing will be locked"),
         result: Err(MlockError::Unsupported { platform }),
     }
+}
+
+/// Locks all memory of the process: a WASI module cannot, which is said, never faked.
+#[cfg(target_os = "wasi")]
+pub fn lock_all() -> LockOutcome {
+    LockOutcome { plan: "WASI has no mlock: nothing will be locked".to_owned(), result: Err(MlockError::Wasi) }
 }
 
 #[cfg(target_os = "linux")]

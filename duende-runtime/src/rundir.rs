@@ -23,9 +23,22 @@ pub fn runtime_dir(name: &str, var: &dyn Fn(&str) -> Option<String>, euid: Optio
         Some(0) => Path::new("/run").join(name),
         _ => match var("XDG_RUNTIME_DIR").filter(|dir| dir.starts_with('/')) {
             Some(base) => Path::new(&base).join(name),
-            None => std::env::temp_dir().join(format!("duende-{}", euid.unwrap_or(0))).join(name),
+            None => temp_dir().join(format!("duende-{}", euid.unwrap_or(0))).join(name),
         },
     }
+}
+
+/// The system's directory for temporary files.
+#[cfg(unix)]
+fn temp_dir() -> PathBuf {
+    std::env::temp_dir()
+}
+
+/// `/tmp`: WASI's standard library has no temporary directory (asking for it panics), and a
+/// module sees only the directories its host preopened; set `RUNTIME_DIRECTORY` to one of them.
+#[cfg(not(unix))]
+fn temp_dir() -> PathBuf {
+    PathBuf::from("/tmp")
 }
 
 /// The socket's file name in the runtime directory.

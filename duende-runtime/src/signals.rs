@@ -92,13 +92,6 @@ fn deliver_signal(routes: &Routes, event: Event) {
     }
 }
 
-/// Queues an event for the daemon without waiting; a full queue drops it (logged at debug).
-pub(crate) fn deliver(events: &mpsc::Sender<Event>, event: Event) {
-    if let Err(mpsc::error::TrySendError::Full(event)) = events.try_send(event) {
-        tracing::debug!(?event, "event queue full (the daemon is not reading events); dropped");
-    }
-}
-
 /// The conventional name of a handled signal.
 pub fn name(signal: i32) -> &'static str {
     match signal {

@@ -164,7 +164,7 @@ pub struct TestDaemon<D: Daemon> {
     exit: Option<Exit>,
     live: Arc<Live>,
     routes: Routes,
-    reload_requests: std::sync::mpsc::Receiver<()>,
+    reload_requests: tokio::sync::mpsc::Receiver<()>,
     reloader: Reloader<D>,
     config: watch::Receiver<Generation<D::Config>>,
     registry: Registry,

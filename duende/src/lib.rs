@@ -68,7 +68,7 @@ pub use tokio;
 
 /// The test kit: run a daemon in-process on a paused clock, send it signals and new
 /// configurations, read its health, metrics and exit (needs the `testing` feature).
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", unix))]
 pub use duende_runtime::testing;
 
 /// Everything a daemon's source usually needs.

@@ -8,10 +8,16 @@
 //!   by credentials (the daemon's user or root), bounded requests, deadlines and connections.
 //! - [`client`]: requests with timeouts and errors that tell "not running" from "not allowed".
 //! - `command`: the management commands (`status`, `reload`, `stop`) built on the client.
+//! - `answer`: what the daemon answers to one request line, whatever transport carried it.
 //! - [`report`]: how `status` shows the live state, as text and as JSON.
+//!
+//! - [`stdio`]: the same protocol over standard input and output, the stop path of a WASI
+//!   module (WOS), where there is no socket and no signal.
 
+pub(crate) mod answer;
 pub mod protocol;
 pub mod report;
+pub mod stdio;
 
 #[cfg(unix)]
 pub mod client;

@@ -388,6 +388,57 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ErrorReply> {
         .map_err(|err| ErrorReply::new(ErrorCode::InvalidRequest, format!("not a valid request: {err}")))
 }
 
+/// What a daemon tells its host unasked, where the control channel is its standard input and
+/// output (a WASI module on WOS): the sd_notify messages of that platform, as JSON.
+/// `{"v":1,"event":"ready","status":"running"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notice {
+    /// The protocol version.
+    pub v: u32,
+    /// What happened.
+    pub event: NoticeEvent,
+    /// The daemon's status line, when the event has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// With `reloaded`: whether the new configuration was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
+}
+
+impl Notice {
+    /// A notice of `event` with an optional status line.
+    pub fn new(event: NoticeEvent, status: Option<&str>) -> Notice {
+        Notice { v: VERSION, event, status: status.map(str::to_owned), accepted: None }
+    }
+}
+
+/// The events a [`Notice`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeEvent {
+    /// `init` succeeded: the daemon serves (sd_notify's `READY=1`).
+    Ready,
+    /// A configuration reload began (`RELOADING=1`).
+    Reloading,
+    /// A reload is over, taken or refused (`accepted`); the daemon serves again.
+    Reloaded,
+    /// A graceful shutdown began (`STOPPING=1`).
+    Stopping,
+    /// A new status line (`STATUS=`): the daemon's health, why `init` failed.
+    Status,
+    /// The daemon is alive (`WATCHDOG=1`).
+    Watchdog,
+}
+
+/// A notice as one line, newline included.
+pub fn encode_notice(notice: &Notice) -> Vec<u8> {
+    // A notice holds only strings, booleans and numbers: it always serialises.
+    let mut line = serde_json::to_vec(notice).unwrap_or_else(|_| br#"{"v":1,"event":"status"}"#.to_vec());
+    line.push(b'\n');
+    line
+}
+
 /// A reply as one line, newline included.
 pub fn encode<T: Serialize>(response: &Response<T>) -> Vec<u8> {
     match serde_json::to_vec(response) {

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -24,16 +24,13 @@ use tokio::sync::watch;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 
+use super::answer::{Then, answer, failure};
 use super::client::{self, ClientError};
 use super::lock::{self, InstanceLock, Locked};
-use super::protocol::{
-    self, CheckReport, DaemonState, ErrorCode, ErrorReply, HealthLevel, HealthReport, LastReload, MAX_REQUEST_BYTES,
-    Op, ReloadOutcome, ReloadResult, Response, StatusResult, StopResult,
-};
+use super::protocol::{self, ErrorCode, ErrorReply, MAX_REQUEST_BYTES, Op, Response, StatusResult};
 use crate::config::Generation;
 use crate::exit::Exit;
-use crate::health::Health;
-use crate::live::{Live, ReloadRefused};
+use crate::live::Live;
 
 /// The bounds every connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -372,25 +369,16 @@ fn refuse(stream: UnixStream, error: ErrorReply) {
     }
 }
 
-/// What happens to a connection after a reply.
-enum Then {
-    /// Read the next request.
-    Next,
-    /// Close it.
-    Close,
-    /// Request the shutdown (only now that the reply is on its way: the runtime may end this
-    /// task any moment after), then keep the connection open, reading nothing more, until the
-    /// process ends.
-    StopAndHold,
-}
-
 async fn connection(mut stream: UnixStream, peer: Peer, shared: Arc<Shared>, _slot: OwnedSemaphorePermit) {
     let limits = shared.limits;
     let mut pending = Vec::new();
     loop {
         let read = tokio::time::timeout(limits.read_deadline, read_line(&mut stream, &mut pending, limits.max_request));
         let (reply, then) = match read.await {
-            Ok(Ok(Line::Complete(line))) => answer(&line, peer, &shared).await,
+            Ok(Ok(Line::Complete(line))) => {
+                let shutdown_timeout = &*shared.shutdown_timeout;
+                answer(&line, &peer, &shared.live, limits.reload_wait, shutdown_timeout).await
+            }
             Ok(Ok(Line::End)) | Ok(Err(_)) => return,
             Ok(Ok(Line::TooLong)) => {
                 let message = format!(
@@ -456,129 +444,5 @@ async fn read_line(stream: &mut UnixStream, pending: &mut Vec<u8>, max: usize) -
             return Ok(if pending.is_empty() { Line::End } else { Line::Complete(std::mem::take(pending)) });
         }
         pending.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn failure(error: ErrorReply) -> Vec<u8> {
-    protocol::encode(&Response::<()>::failure(error))
-}
-
-fn success<T: serde::Serialize>(result: T) -> Vec<u8> {
-    protocol::encode(&Response::success(result))
-}
-
-/// Carries out one request line; the reply, and what to do with the connection after it.
-async fn answer(line: &[u8], peer: Peer, shared: &Shared) -> (Vec<u8>, Then) {
-    let request = match protocol::parse_request(line) {
-        Ok(request) => request,
-        Err(error) => {
-            tracing::debug!(%peer, code = ?error.code, "control channel: bad request");
-            let then = if error.code.closes_connection() { Then::Close } else { Then::Next };
-            return (failure(error), then);
-        }
-    };
-    tracing::debug!(%peer, op = request.op.name(), "control request");
-    let live = &shared.live;
-    match request.op {
-        Op::Status => (success(status_of(live)), Then::Next),
-        Op::Reload => (reload(live, peer, shared.limits.reload_wait).await, Then::Next),
-        Op::Stop => {
-            let result = StopResult {
-                pid: std::process::id(),
-                already_stopping: live.shutdown().is_triggered(),
-                shutdown_timeout_seconds: (shared.shutdown_timeout)().as_secs_f64(),
-            };
-            (success(result), Then::StopAndHold)
-        }
-    }
-}
-
-async fn reload(live: &Live, peer: Peer, wait: Duration) -> Vec<u8> {
-    tracing::info!("configuration reload requested through the control channel ({peer})");
-    let ticket = match live.request_reload() {
-        Ok(ticket) => ticket,
-        Err(ReloadRefused::Stopped) => {
-            return failure(ErrorReply::new(ErrorCode::Unavailable, "the daemon is stopping; it reloads no more"));
-        }
-    };
-    match tokio::time::timeout(wait, ticket.outcome()).await {
-        Ok(Some(record)) => match record.rejected {
-            None => success(ReloadResult { generation: record.generation }),
-            Some(reason) => failure(ErrorReply {
-                generation: Some(record.generation),
-                ..ErrorReply::new(ErrorCode::ReloadRejected, reason)
-            }),
-        },
-        Ok(None) => failure(ErrorReply::new(ErrorCode::Unavailable, "the daemon stopped before it reloaded")),
-        Err(_elapsed) => failure(ErrorReply::new(
-            ErrorCode::Timeout,
-            format!(
-                "the reload did not finish within {}; it may still finish: see `status` for the generation in effect",
-                humantime::format_duration(wait)
-            ),
-        )),
-    }
-}
-
-/// The live state `status` reports.
-pub(crate) fn status_of(live: &Live) -> StatusResult {
-    let state = if live.shutdown().is_triggered() {
-        DaemonState::Stopping
-    } else if live.is_ready() {
-        DaemonState::Running
-    } else {
-        DaemonState::Starting
-    };
-    let health = live.health().get();
-    let checks = live
-        .health()
-        .checks()
-        .into_iter()
-        .map(|check| CheckReport {
-            state: level(&check.health),
-            score: check.health.score(),
-            reason: check.health.reason().map(str::to_owned),
-            name: check.name,
-            failures: check.failures,
-        })
-        .collect();
-    let record = live.last_reload();
-    let last_reload = (record.attempts > 0).then(|| LastReload {
-        outcome: if record.rejected.is_none() { ReloadOutcome::Accepted } else { ReloadOutcome::Rejected },
-        generation: record.generation,
-        reason: record.rejected.clone(),
-        attempts: record.attempts,
-        accepted: record.accepted,
-    });
-    let metrics = match serde_json::to_value(live.metrics().summary()) {
-        Ok(serde_json::Value::Object(fields)) => fields,
-        _ => serde_json::Map::new(),
-    };
-    StatusResult {
-        name: live.name().to_owned(),
-        version: live.version().to_owned(),
-        pid: std::process::id(),
-        state,
-        ready: live.is_ready(),
-        ready_after_seconds: live.ready_after().map(|after| after.as_secs_f64()),
-        uptime_seconds: live.uptime().as_secs_f64(),
-        started_at: live.started_at().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs()),
-        health: HealthReport {
-            state: level(&health),
-            score: health.score(),
-            reason: health.reason().map(str::to_owned),
-            checks,
-        },
-        config_generation: live.generation(),
-        last_reload,
-        metrics,
-    }
-}
-
-fn level(health: &Health) -> HealthLevel {
-    match health {
-        Health::Healthy { .. } => HealthLevel::Healthy,
-        Health::Degraded { .. } => HealthLevel::Degraded,
-        Health::Unhealthy { .. } => HealthLevel::Unhealthy,
     }
 }

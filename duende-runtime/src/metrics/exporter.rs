@@ -19,8 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::Registry;
 use super::http::{self, Route, Status};
+use super::{MetricsError, Registry};
 use crate::config::settings::MetricsSettings;
 
 /// Time a client has to send its request head.
@@ -35,46 +35,6 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 64 * 1024;
 /// Pause after a failed `accept` (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Why metrics cannot be exported.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MetricsError {
-    /// The configured address could not be bound.
-    #[error(
-        "cannot listen for metrics scrapes on {address} (metrics.listen): {source}; choose a free port, such as \
-         `--set metrics.listen=127.0.0.1:9465` (port 0 picks one), or stop what holds this one"
-    )]
-    Bind {
-        /// `metrics.listen`.
-        address: SocketAddr,
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
-    },
-    /// The bound socket could not be handed to the async runtime.
-    #[error("cannot serve metrics on {address}: {source}")]
-    Serve {
-        /// The bound address.
-        address: SocketAddr,
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
-    },
-    /// The upkeep thread could not be started.
-    #[error("cannot start the metrics upkeep thread: {source}")]
-    Upkeep {
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
-    },
-    /// Something installed a global `metrics` recorder first.
-    #[error(
-        "another `metrics` recorder is already installed globally, so the daemon's own `metrics::` calls are \
-         recorded there and not exported; the runtime's metrics are exported all the same"
-    )]
-    RecorderTaken,
-}
 
 /// A bound scrape endpoint, not yet serving: binding comes before the daemon's `init`, so a busy
 /// port stops the daemon before it starts.

@@ -213,6 +213,7 @@ impl Registry {
 
     /// What `GET /healthz` answers: whether the attached daemon serves ([`Live::serving`]); a
     /// registry with no daemon attached has nothing that serves.
+    #[cfg(unix)]
     pub(crate) fn serving(&self) -> Result<(), String> {
         self.live().map_or_else(|| Err("no daemon is attached to these metrics".to_owned()), |live| live.serving())
     }

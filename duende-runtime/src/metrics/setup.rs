@@ -2,9 +2,14 @@
 //! daemon exists (bind the port, install the recorder, count the restart), start on the async
 //! runtime, finish when the daemon has stopped. With `[metrics] enabled = false` every step does
 //! nothing: no recorder, no task, no timer, no file.
+//!
+//! A WASI module cannot listen: there the registry records without an exporter (the startup log
+//! says so, `crate::wasi`), and its upkeep is a task of the runtime instead of a thread.
 
 use super::restarts::RestartLog;
-use super::{DaemonMetrics, Exporter, MetricsError, Registry, RunningExporter};
+use super::{DaemonMetrics, MetricsError, Registry};
+#[cfg(unix)]
+use super::{Exporter, RunningExporter};
 use crate::config::settings::MetricsSettings;
 use crate::exit::Exit;
 
@@ -12,8 +17,12 @@ use crate::exit::Exit;
 #[derive(Debug)]
 pub(crate) struct Setup {
     registry: Option<Registry>,
+    #[cfg(unix)]
     exporter: Option<Exporter>,
+    #[cfg(unix)]
     running: Option<RunningExporter>,
+    #[cfg(not(unix))]
+    upkeep: std::time::Duration,
     restarts: Option<RestartLog>,
 }
 
@@ -22,15 +31,22 @@ impl Setup {
     /// that cannot be bound is an error (the daemon must not start without what it was told to
     /// serve); a recorder installed by someone else is logged.
     pub(crate) fn prepare(settings: &MetricsSettings) -> Result<Setup, MetricsError> {
-        if !settings.enabled {
-            return Ok(Setup { registry: None, exporter: None, running: None, restarts: None });
-        }
-        let registry = Registry::new();
-        let exporter = Exporter::bind(settings, &registry)?;
-        if let Err(err) = registry.install_globally() {
+        let registry = settings.enabled.then(Registry::new);
+        #[cfg(unix)]
+        let exporter = registry.as_ref().map(|registry| Exporter::bind(settings, registry)).transpose()?;
+        if let Some(Err(err)) = registry.as_ref().map(Registry::install_globally) {
             tracing::warn!("{err}");
         }
-        Ok(Setup { registry: Some(registry), exporter: Some(exporter), running: None, restarts: None })
+        Ok(Setup {
+            registry,
+            #[cfg(unix)]
+            exporter,
+            #[cfg(unix)]
+            running: None,
+            #[cfg(not(unix))]
+            upkeep: settings.upkeep_interval,
+            restarts: None,
+        })
     }
 
     /// Counts this start in the restart record of the runtime directory. Called once this process
@@ -57,6 +73,7 @@ impl Setup {
     }
 
     /// Starts serving scrapes and running upkeep on `runtime`.
+    #[cfg(unix)]
     pub(crate) fn start(&mut self, runtime: &tokio::runtime::Handle) -> Result<(), MetricsError> {
         if let Some(exporter) = self.exporter.take() {
             let running = exporter.start(runtime)?;
@@ -67,9 +84,26 @@ impl Setup {
         Ok(())
     }
 
+    /// Runs upkeep on `runtime`, every `metrics.upkeep_interval` (nothing serves scrapes here).
+    #[cfg(not(unix))]
+    pub(crate) fn start(&mut self, runtime: &tokio::runtime::Handle) -> Result<(), MetricsError> {
+        if let Some(registry) = self.registry.clone() {
+            let upkeep = self.upkeep;
+            runtime.spawn(async move {
+                let mut every = tokio::time::interval(upkeep);
+                loop {
+                    every.tick().await;
+                    registry.run_upkeep();
+                }
+            });
+        }
+        Ok(())
+    }
+
     /// Closes the scrape endpoint and, when the daemon stopped gracefully, records that the next
     /// start is not a restart.
     pub(crate) fn finish(self, exit: Exit) {
+        #[cfg(unix)]
         if let Some(running) = self.running {
             running.stop();
         }

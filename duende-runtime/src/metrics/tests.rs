@@ -15,7 +15,7 @@ use crate::live::Live;
 use crate::shutdown::Shutdown;
 
 fn live_with(metrics: DaemonMetrics) -> Arc<Live> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
     std::mem::forget(rx); // the reload queue stays open for the test's lifetime
     Live::new("svc", "1.0", Shutdown::new(), Arc::new(Link::Silent), tx, metrics)
 }

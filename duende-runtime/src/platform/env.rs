@@ -120,6 +120,18 @@ pub fn effective_uid() -> Option<u32> {
     None
 }
 
+/// This process's id, as `status` reports it: 0 in a WASI module, which has no process id.
+#[cfg(unix)]
+pub fn process_id() -> u32 {
+    std::process::id()
+}
+
+/// This process's id, as `status` reports it: 0 in a WASI module, which has no process id.
+#[cfg(not(unix))]
+pub fn process_id() -> u32 {
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

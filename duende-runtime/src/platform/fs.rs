@@ -3,6 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -39,11 +40,19 @@ pub fn missing_dirs(path: &Path) -> Vec<PathBuf> {
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), BackendError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.duende-{}", std::process::id()));
+    let temp = dir.join(format!(".{file_name}.duende-{}", super::env::process_id()));
     let written = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&temp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(mode);
+        let mut file = options.open(&temp)?;
         file.write_all(contents)?;
+        #[cfg(unix)]
         file.set_permissions(fs::Permissions::from_mode(mode))?;
+        // Without Unix permissions (a WASI module) a file has no mode to set.
+        #[cfg(not(unix))]
+        let _ = mode;
         file.sync_all()?;
         fs::rename(&temp, path)?;
         File::open(dir)?.sync_all()
@@ -81,7 +90,10 @@ impl Transaction {
             return Ok(());
         }
         let contents = read(path)?;
+        #[cfg(unix)]
         let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+        #[cfg(not(unix))]
+        let mode = 0o644;
         self.before.push(Before { path: path.to_path_buf(), contents, mode });
         Ok(())
     }

@@ -36,7 +36,8 @@ impl Host {
                 .collect(),
             euid: super::env::effective_uid(),
             this_binary: std::env::current_exe().ok(),
-            os: std::env::consts::OS.to_owned(),
+            // WASI's standard library leaves `OS` empty; the target says what it is.
+            os: if cfg!(target_os = "wasi") { "wasi" } else { std::env::consts::OS }.to_owned(),
             arch: std::env::consts::ARCH.to_owned(),
         }
     }

@@ -16,9 +16,11 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`], [`pepita`].
+//! One folder per backend: `systemd`, `native`, `container`, `kubernetes`, `pepita` (Unix only:
+//! a WASI module has no service manager to drive).
 
 pub mod backend;
+#[cfg(unix)]
 pub mod container;
 pub mod detect;
 pub mod engine;
@@ -26,13 +28,17 @@ pub mod env;
 pub mod finding;
 pub mod fs;
 pub mod host;
+#[cfg(unix)]
 pub mod kubernetes;
 pub mod layout;
+#[cfg(unix)]
 pub mod native;
+#[cfg(unix)]
 pub mod pepita;
 pub mod plan;
 pub mod runner;
 pub mod status;
+#[cfg(unix)]
 pub mod systemd;
 
 use std::fmt;
@@ -65,11 +71,23 @@ pub struct Unsupported {
 /// The backend that manages services on `platform` on `host`.
 pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, Unsupported> {
     match platform {
+        #[cfg(unix)]
         Platform::Systemd => Ok(Box::new(systemd::SystemdBackend::new(runner::SystemRunner, host.clone()))),
+        #[cfg(unix)]
         Platform::Native => Ok(Box::new(native::NativeBackend::new(host.clone()))),
+        #[cfg(unix)]
         Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
+        #[cfg(unix)]
         Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
+        #[cfg(unix)]
         Platform::Pepita => Ok(Box::new(pepita::PepitaBackend::new(host.clone()))),
+        // Inside a WASI module (WOS) there is no service manager to drive: the backends are the
+        // host build's, and `manage` says so before it gets here.
+        #[cfg(not(unix))]
+        Platform::Systemd | Platform::Native | Platform::Container | Platform::Kubernetes | Platform::Pepita => {
+            let _ = host;
+            Err(Unsupported { platform })
+        }
         Platform::Launchd | Platform::Wos => Err(Unsupported { platform }),
     }
 }

@@ -41,7 +41,7 @@ fn predicted(bytes: &[u8]) -> Vec<ErrorCode> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_bad_requests_get_error_replies_and_change_nothing() {
-    let (live, requests) = live();
+    let (live, mut requests) = live();
     live.mark_ready();
     let (dir, _guard) = serve(&live, Limits::default()).await;
     let path = socket(&dir);

@@ -9,8 +9,8 @@ mod serving;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -24,7 +24,7 @@ use crate::shutdown::Shutdown;
 
 /// A daemon's live state without a daemon, and the reload requests it makes.
 fn live() -> (Arc<Live>, Receiver<()>) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
     let live = Live::new("svc", "1.2.3", Shutdown::new(), Arc::new(Link::Silent), tx, DaemonMetrics::new());
     (live, rx)
 }

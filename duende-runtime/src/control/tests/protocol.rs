@@ -183,7 +183,16 @@ fn every_example_in_the_protocol_document_is_the_types() {
     let kinds: Vec<&str> = examples.iter().map(|(kind, _)| kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["request", "status-response", "reload-response", "stop-response", "error-response", "error-response"]
+        [
+            "request",
+            "status-response",
+            "reload-response",
+            "stop-response",
+            "error-response",
+            "error-response",
+            "notice",
+            "notice"
+        ]
     );
     for (kind, json) in &examples {
         match kind.as_str() {
@@ -195,6 +204,10 @@ fn every_example_in_the_protocol_document_is_the_types() {
             "reload-response" => assert!(round_trip::<Response<ReloadResult>>(json).ok),
             "stop-response" => assert!(round_trip::<Response<StopResult>>(json).ok),
             "error-response" => assert!(round_trip::<Response<()>>(json).error.is_some()),
+            "notice" => {
+                let notice = round_trip::<Notice>(json);
+                assert_eq!(encode_notice(&notice), format!("{json}\n").into_bytes());
+            }
             other => panic!("unknown example kind {other}"),
         }
     }
@@ -210,6 +223,11 @@ fn the_document_lists_every_error_code_and_op_and_the_limits() {
     }
     for op in Op::ALL {
         assert!(doc.contains(&format!("| `{}` |", op.name())), "the document has no row for op {}", op.name());
+    }
+    use NoticeEvent::{Ready, Reloaded, Reloading, Status, Stopping, Watchdog};
+    for event in [Ready, Reloading, Reloaded, Stopping, Status, Watchdog] {
+        let name = serde_json::to_value(event).unwrap();
+        assert!(doc.contains(&format!("| `{}` |", name.as_str().unwrap())), "the document has no row for {name}");
     }
     let limits = crate::control::server::Limits::default();
     assert!(doc.contains(&format!("| request line | {MAX_REQUEST_BYTES} bytes")));

@@ -15,11 +15,11 @@ use crate::health::Health;
 use crate::live::Live;
 
 /// Plays the reloader: answers each reload request with the next outcome (`None` accepts).
-fn reloader(live: &Arc<Live>, requests: std::sync::mpsc::Receiver<()>, outcomes: Vec<Option<&'static str>>) {
+fn reloader(live: &Arc<Live>, mut requests: tokio::sync::mpsc::Receiver<()>, outcomes: Vec<Option<&'static str>>) {
     let live = Arc::clone(live);
     std::thread::spawn(move || {
         for outcome in outcomes {
-            if requests.recv().is_err() {
+            if requests.blocking_recv().is_none() {
                 return;
             }
             live.reload_starting();
