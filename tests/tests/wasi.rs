@@ -3,10 +3,11 @@
 //! the environment, readiness as a notice, status, reload and stop through standard input, the
 //! exit codes, and `check`.
 //!
-//! Switched on by `DUENDE_TEST_WASI_PYTHON` (a Python with the `wasmtime` package) and
+//! One of the suites `scripts/test` switches on (the `root-tests` feature; these need no root
+//! themselves). It needs `DUENDE_TEST_WASI_PYTHON` (a Python with the `wasmtime` package) and
 //! `DUENDE_TEST_WASM_DIR` (where `cargo build --target wasm32-wasip1 --examples` put the
-//! modules); `scripts/test` sets both. With them set, a missing part fails the test; without them
-//! every test here returns at once, so plain `cargo test` stays hermetic.
+//! modules), which `scripts/test` sets; a missing one, or a missing part, fails the test.
+#![cfg(feature = "root-tests")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use serde_json::Value;
 /// The ASCII record separator before each line of the control channel on standard output.
 const RS: u8 = 0x1e;
 
-/// Where the modules and the runner are; `None` when the suite is off.
+/// Where the modules and the runner are.
 struct Wasi {
     python: PathBuf,
     modules: PathBuf,
@@ -32,8 +33,10 @@ struct Wasi {
     cache: PathBuf,
 }
 
-fn wasi() -> Option<Wasi> {
-    let python = PathBuf::from(std::env::var_os("DUENDE_TEST_WASI_PYTHON")?);
+fn wasi() -> Wasi {
+    let python = PathBuf::from(std::env::var_os("DUENDE_TEST_WASI_PYTHON").expect(
+        "DUENDE_TEST_WASI_PYTHON is not set: point it at a Python with the `wasmtime` package (scripts/test makes one)",
+    ));
     let modules = PathBuf::from(
         std::env::var_os("DUENDE_TEST_WASM_DIR")
             .expect("DUENDE_TEST_WASI_PYTHON is set but DUENDE_TEST_WASM_DIR is not: point it at the built modules"),
@@ -44,7 +47,7 @@ fn wasi() -> Option<Wasi> {
     assert!(runner.is_file(), "the WASI runner {} is missing", runner.display());
     // Compiled code is cached beside the modules: only the first start of each pays for it.
     let cache = modules.join("wasmtime-cache");
-    Some(Wasi { python, modules, runner, cache })
+    Wasi { python, modules, runner, cache }
 }
 
 impl Wasi {
@@ -228,7 +231,7 @@ fn config_dir(file: &str, text: &str) -> tempfile::TempDir {
 
 #[test]
 fn counter_layers_a_preopened_file_and_the_environment() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = config_dir("counter.toml", "shutdown_timeout = \"7s\"\n[app]\ninterval_ms = 500\n");
     let env = [("COUNTER_APP__INTERVAL_MS", "20")];
     let (code, out, err) = wasi.run("01_counter", dir.path(), &env, &["--config", "/cfg/counter.toml", "config"]);
@@ -241,7 +244,7 @@ fn counter_layers_a_preopened_file_and_the_environment() {
 
 #[test]
 fn counter_reports_ready_answers_status_and_stops_gracefully_through_standard_input() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = config_dir("counter.toml", "[app]\ninterval_ms = 20\n");
     let env = [("WOS_VERSION", "0.1-test")];
     let mut module = wasi.start("01_counter", dir.path(), &env, &["--config", "/cfg/counter.toml"]);
@@ -276,7 +279,7 @@ fn counter_reports_ready_answers_status_and_stops_gracefully_through_standard_in
 
 #[test]
 fn closing_standard_input_is_a_graceful_stop() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut module = wasi.start("01_counter", dir.path(), &[], &["--set", "app.interval_ms=10"]);
     module.notice(NoticeEvent::Ready);
@@ -291,7 +294,7 @@ fn closing_standard_input_is_a_graceful_stop() {
 
 #[test]
 fn reload_through_standard_input_takes_a_valid_file_and_refuses_an_invalid_one() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = config_dir("greeter.toml", "[app]\ngreeting = \"hello\"\n");
     let file = dir.path().join("greeter.toml");
     let mut module = wasi.start("03_reload", dir.path(), &[], &["--config", "/cfg/greeter.toml"]);
@@ -325,7 +328,7 @@ fn reload_through_standard_input_takes_a_valid_file_and_refuses_an_invalid_one()
 
 #[test]
 fn a_bad_configuration_exits_78_naming_the_key_and_its_source() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = config_dir("greeter.toml", "[app]\ngreeting = \"hi\"\nrepeat = 11\n");
     let (code, out, err) = wasi.run("03_reload", dir.path(), &[], &["--config", "/cfg/greeter.toml"]);
     assert_eq!(code, 78, "{out}{err}");
@@ -340,7 +343,7 @@ fn a_bad_configuration_exits_78_naming_the_key_and_its_source() {
 
 #[test]
 fn required_memory_locking_exits_71_with_one_line_saying_why() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, out, err) = wasi.run("02_mlock", dir.path(), &[], &[]);
     assert_eq!(code, 71, "{out}{err}");
@@ -354,7 +357,7 @@ fn required_memory_locking_exits_71_with_one_line_saying_why() {
 
 #[test]
 fn health_checks_run_on_their_schedule_beside_the_daemon() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = tempfile::tempdir().expect("tempdir");
     let spool = dir.path().join("spool");
     std::fs::create_dir(&spool).expect("mkdir");
@@ -401,7 +404,7 @@ fn health_checks_run_on_their_schedule_beside_the_daemon() {
 
 #[test]
 fn check_says_what_is_degraded_and_management_commands_are_the_hosts() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("WOS_VERSION", "0.1-test")];
     let (code, out, err) = wasi.run("01_counter", dir.path(), &env, &["check"]);
@@ -426,7 +429,7 @@ fn check_says_what_is_degraded_and_management_commands_are_the_hosts() {
 
 #[test]
 fn metrics_record_without_a_listener_and_say_so_once() {
-    let Some(wasi) = wasi() else { return };
+    let wasi = wasi();
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("RUNTIME_DIRECTORY", "/cfg")];
     let args =
