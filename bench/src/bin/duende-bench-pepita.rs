@@ -9,7 +9,8 @@
 //!   runner's READY=1, relayed from the guest over vsock; `status --json` confirms it), and
 //!   `stop` until no QEMU of the bundle is left, median of 5, against the hand-written
 //!   equivalent measured in the same run: `vhost-device-vsock` and QEMU started with the same
-//!   command lines, the guest's READY=1 read from the same vsock report stream, and `stop` as one
+//!   command lines, the configuration file answered on the guest's request as the runner does,
+//!   the guest's READY=1 read from the same vsock report stream, and `stop` as one
 //!   control-protocol line over vsock, then waiting for QEMU to exit. The hand-written runs also
 //!   give the floor: QEMU started until the guest's first console line, which is the kernel's
 //!   boot and the initramfs's unpacking before any of duende's code runs.
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 use duende_bench::{median, ms, ok, run, scratch_dir};
 use duende_runtime::platform::pepita::report::{self, Report};
 use duende_runtime::platform::pepita::runner::{self, Description};
-use duende_runtime::platform::pepita::{CONTROL_PORT, REPORT_PORT, hybrid};
+use duende_runtime::platform::pepita::{CONFIG_PORT, CONTROL_PORT, REPORT_PORT, config_port, hybrid};
 
 const RUNS: usize = 5;
 const NAME: &str = "duende-idle";
@@ -135,6 +136,11 @@ fn hand_cycle(bench: &Bench, description: &Description) -> Result<(Duration, Dur
     );
     wait_for("the vsock backend's socket", || vhost.exists())?;
     let listener = hybrid::listen(&uds, REPORT_PORT).map_err(|e| e.to_string())?;
+    // The guest asks for its configuration file before it starts the daemon: the same file,
+    // answered as the runner answers it.
+    let config = hybrid::listen(&uds, CONFIG_PORT).map_err(|e| e.to_string())?;
+    let file = bench.scratch.join("idle.toml");
+    std::thread::spawn(move || config_port::serve(&config, Some(file)));
 
     let start = Instant::now();
     let mut qemu = Killed(
@@ -237,6 +243,15 @@ fn measure(bench: &Bench) -> Result<(), String> {
         hand_starts.push(ready);
         hand_stops.push(stop);
     }
+    let runs = |label: &str, values: &[Duration]| {
+        let each: Vec<String> = values.iter().map(|d| format!("{:.0}", ms(*d))).collect();
+        println!("    {label} (ms, in run order): {}", each.join(" "));
+    };
+    runs("start -> READY", &starts);
+    runs("by hand", &hand_starts);
+    runs("floor", &floors);
+    runs("stop -> QEMU gone", &stops);
+    runs("by hand", &hand_stops);
     let (start, hand_start, floor) = (median(starts), median(hand_starts), median(floors));
     let (stop, hand_stop) = (median(stops), median(hand_stops));
     println!(
