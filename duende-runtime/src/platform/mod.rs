@@ -16,7 +16,8 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: [`systemd`], [`native`], [`container`], [`kubernetes`], [`pepita`].
+//! One folder per backend: [`systemd`], [`launchd`], [`native`], [`container`], [`kubernetes`],
+//! [`pepita`].
 
 pub mod backend;
 pub mod container;
@@ -27,6 +28,7 @@ pub mod finding;
 pub mod fs;
 pub mod host;
 pub mod kubernetes;
+pub mod launchd;
 pub mod layout;
 pub mod native;
 pub mod pepita;
@@ -70,7 +72,8 @@ pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, 
         Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
         Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
         Platform::Pepita => Ok(Box::new(pepita::PepitaBackend::new(host.clone()))),
-        Platform::Launchd | Platform::Wos => Err(Unsupported { platform }),
+        Platform::Launchd => Ok(Box::new(launchd::LaunchdBackend::new(runner::SystemRunner, host.clone()))),
+        Platform::Wos => Err(Unsupported { platform }),
     }
 }
 
@@ -212,9 +215,9 @@ mod tests {
     }
 
     #[test]
-    fn backends_exist_for_all_but_launchd_and_wos_yet() {
+    fn backends_exist_for_all_but_wos_yet() {
         let host = host::Host::under("/", 0);
-        let served = |platform| !matches!(platform, Platform::Launchd | Platform::Wos);
+        let served = |platform| !matches!(platform, Platform::Wos);
         for platform in Platform::ALL {
             match backend_for(platform, &host) {
                 Ok(backend) => {
