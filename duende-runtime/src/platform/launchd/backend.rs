@@ -33,7 +33,8 @@
 //! **Ready** is what the daemon itself says: launchd has no readiness protocol, so while `print`
 //! says `running` the backend asks the daemon's control socket (in the runtime directory the
 //! plist gives it), and the job is ready when the daemon there has the pid launchd reports and
-//! says it is ready ([`DaemonProbe`]).
+//! says it is ready ([`DaemonProbe`]). A user who may not ask a LaunchDaemon's socket sees it
+//! running, with its readiness not observed (never ready).
 //!
 //! **Finding the plist**: the label may be configured, and the engine asks what is installed
 //! before it reads the configuration. The backend looks for `LABEL.plist` of the default label,
@@ -73,10 +74,20 @@ pub struct Answer {
     pub ready: bool,
 }
 
+/// Why a daemon gave no [`Answer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Nothing answers (yet): the daemon is still starting, or it is not a duende daemon's
+    /// socket.
+    Silent(String),
+    /// This user may not ask it (a LaunchDaemon's socket, asked by another user).
+    Denied(String),
+}
+
 /// Asks a daemon, through its control socket, whether it is ready.
 pub trait DaemonProbe: std::fmt::Debug {
     /// The answer of the daemon on `socket`, or why there is none.
-    fn probe(&self, socket: &Path) -> Result<Answer, String>;
+    fn probe(&self, socket: &Path) -> Result<Answer, NoAnswer>;
 }
 
 /// [`DaemonProbe`] over the control channel (`status`, answered within 2 s).
@@ -84,12 +95,15 @@ pub trait DaemonProbe: std::fmt::Debug {
 pub struct ControlProbe;
 
 impl DaemonProbe for ControlProbe {
-    fn probe(&self, socket: &Path) -> Result<Answer, String> {
-        use crate::control::client::call;
+    fn probe(&self, socket: &Path) -> Result<Answer, NoAnswer> {
+        use crate::control::client::{ClientError, call};
         use crate::control::command::block_on;
         use crate::control::protocol::{Op as ControlOp, StatusResult};
-        let asked = call::<StatusResult>(socket, ControlOp::Status, std::time::Duration::from_secs(2));
-        block_on(socket, asked).map(|status| Answer { pid: status.pid, ready: status.ready }).map_err(|e| e.to_string())
+        let asked = call::<StatusResult>(socket, ControlOp::Status, Duration::from_secs(2));
+        block_on(socket, asked).map(|status| Answer { pid: status.pid, ready: status.ready }).map_err(|err| match err {
+            ClientError::PermissionDenied { .. } => NoAnswer::Denied(err.to_string()),
+            other => NoAnswer::Silent(other.to_string()),
+        })
     }
 }
 
@@ -302,11 +316,26 @@ impl<R: CommandRunner> LaunchdBackend<R> {
                         status.ready = true;
                         ServiceState::Running
                     }
-                    (_, Ok(answer)) => {
-                        status.detail = format!("the daemon (pid {}) is not ready yet", answer.pid);
+                    (Some(pid), Ok(answer)) if answer.pid == pid => {
+                        status.detail = format!("the daemon (pid {pid}) is not ready yet");
                         ServiceState::Starting
                     }
-                    (_, Err(why)) => {
+                    (pid, Ok(answer)) => {
+                        let pid = pid.map_or_else(|| "none".to_owned(), |pid| pid.to_string());
+                        status.detail = format!(
+                            "the daemon on {} is pid {}, and launchd's is {pid}: not the job's daemon (yet)",
+                            socket.display(),
+                            answer.pid
+                        );
+                        ServiceState::Starting
+                    }
+                    // launchd runs it; whether it is ready is the daemon's to say, and it may not
+                    // be asked by this user: running, readiness not observed.
+                    (_, Err(NoAnswer::Denied(why))) => {
+                        status.detail = format!("running; its readiness was not observed: {why}");
+                        ServiceState::Running
+                    }
+                    (_, Err(NoAnswer::Silent(why))) => {
                         status.detail = format!("running; its daemon does not answer yet: {why}");
                         ServiceState::Starting
                     }

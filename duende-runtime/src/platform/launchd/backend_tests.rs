@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use ::plist::Value as Parsed;
 
-use super::backend::{Answer, DaemonProbe, LaunchdBackend};
+use super::backend::{Answer, DaemonProbe, LaunchdBackend, NoAnswer};
 use crate::config::{RestartPolicy, Settings};
 use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, Op, Service};
 use crate::platform::engine::{Action, Applied, Engine};
@@ -56,6 +56,8 @@ struct Model {
     slow_bootout: bool,
     /// Labels on their way out after such a `bootout`.
     leaving: Vec<String>,
+    /// The daemon's control socket refuses this user.
+    deny_probe: bool,
     reloads: u32,
     calls: Vec<Invocation>,
 }
@@ -293,10 +295,13 @@ impl CommandRunner for Fake {
 }
 
 impl DaemonProbe for Fake {
-    fn probe(&self, _socket: &Path) -> Result<Answer, String> {
+    fn probe(&self, _socket: &Path) -> Result<Answer, NoAnswer> {
         let model = self.model();
+        if model.deny_probe {
+            return Err(NoAnswer::Denied("permission denied on the socket".to_owned()));
+        }
         let running = model.jobs.values().find_map(|job| job.pid);
-        running.map(|pid| Answer { pid, ready: true }).ok_or_else(|| "no daemon answers".to_owned())
+        running.map(|pid| Answer { pid, ready: true }).ok_or_else(|| NoAnswer::Silent("no daemon answers".to_owned()))
     }
 }
 
@@ -621,6 +626,12 @@ fn status_reads_state_pid_exit_and_runs_from_print() -> io::Result<()> {
     let status = ok(ENGINE.status(&backend, &SYSTEM, None))?;
     assert_eq!((status.state, status.last_exit_status, status.ready), (ServiceState::Starting, Some(78), false));
     assert_eq!(status.detail, "last exited with status 78");
+    fake.model().fail_spawns = 0;
+    fake.model().launchctl(&["kickstart", "-k", "system/local.duende.demo"]);
+    fake.model().deny_probe = true;
+    let status = ok(ENGINE.status(&backend, &SYSTEM, None))?;
+    assert_eq!((status.state, status.ready), (ServiceState::Running, false), "running, readiness not observed");
+    assert!(status.detail.starts_with("running; its readiness was not observed"), "{}", status.detail);
     Ok(())
 }
 

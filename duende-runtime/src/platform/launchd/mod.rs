@@ -29,7 +29,7 @@ mod backend_tests;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{Answer, ControlProbe, DaemonProbe, LaunchdBackend};
+pub use backend::{Answer, ControlProbe, DaemonProbe, LaunchdBackend, NoAnswer};
 pub use job::{JobFacts, JobSpec, KeepAlive};
 pub use launchctl::{Domain, LastExit, Printed};
 pub use paths::Layout;
