@@ -40,7 +40,8 @@
 //! before it reads the configuration. The backend looks for `LABEL.plist` of the default label,
 //! then for a plist duende wrote for this daemon's name in the jobs directory, and reads the
 //! label from it. A plan for another label than the installed one is refused (uninstall
-//! first). Between a plan and the write of its plist (`--dry-run`), the planned plist stands in.
+//! first). Between a plan and the write of its plist (`--dry-run`), the planned plist stands in,
+//! and a job the plan boots out counts as not loaded when `--dry-run` shows what starts it again.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -120,7 +121,8 @@ pub struct LaunchdBackend<R = SystemRunner> {
     runner: R,
     host: Host,
     probe: Box<dyn DaemonProbe>,
-    planned: Mutex<Option<Job>>,
+    /// The last plan's job, and whether the plan boots it out first.
+    planned: Mutex<Option<(Job, bool)>>,
 }
 
 impl<R: CommandRunner> LaunchdBackend<R> {
@@ -206,7 +208,7 @@ impl<R: CommandRunner> LaunchdBackend<R> {
                 }
             }
         }
-        Ok(self.planned.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        Ok(self.planned.lock().unwrap_or_else(PoisonError::into_inner).clone().map(|(job, _)| job))
     }
 
     /// The installed job, or the default label's (nothing installed).
@@ -476,7 +478,7 @@ impl<R: CommandRunner> Backend for LaunchdBackend<R> {
             }
             None => Vec::new(),
         };
-        *self.planned.lock().unwrap_or_else(PoisonError::into_inner) = Some(job);
+        *self.planned.lock().unwrap_or_else(PoisonError::into_inner) = Some((job, !steps.is_empty()));
         Ok(Plan { files, reread: None, steps, after: Vec::new(), side_dirs: Vec::new(), notes })
     }
 
@@ -536,7 +538,16 @@ impl<R: CommandRunner> Backend for LaunchdBackend<R> {
 
     fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<Action, BackendError> {
         let job = self.job(service)?;
-        let loaded = self.print(service, &job)?.is_some();
+        // Under `--dry-run` the plan's `bootout` was shown, not run: the job it boots out is
+        // started the way an unloaded one is.
+        let booted_out = dry_run
+            && self
+                .planned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .is_some_and(|(planned, boots_out)| *boots_out && *planned == job);
+        let loaded = !booted_out && self.print(service, &job)?.is_some();
         let invocation = match (op, loaded) {
             (Op::Start, true) => self.on_target(service, &job, &["kickstart"])?,
             (Op::Restart, true) => self.on_target(service, &job, &["kickstart", "-k"])?,

@@ -20,7 +20,7 @@ use ::plist::Value as Parsed;
 
 use super::backend::{Answer, DaemonProbe, LaunchdBackend, NoAnswer};
 use crate::config::{RestartPolicy, Settings};
-use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, Op, Service};
+use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service};
 use crate::platform::engine::{Action, Applied, Engine};
 use crate::platform::host::Host;
 use crate::platform::runner::{CommandOutput, CommandRunner, Invocation};
@@ -466,6 +466,13 @@ fn a_changed_binary_is_written_and_the_job_booted_out_and_bootstrapped() -> io::
     let (backend, fake) = fx.backend(0);
     ok(install(&fx, &backend, now()))?;
     fs::write(&fx.binary, "binary version 2")?;
+    let dry = ok(install(&fx, &backend, InstallOptions { dry_run: true, ..copied() }))?;
+    assert_eq!(
+        runs(&dry),
+        [format!("launchctl bootout system/{LABEL}"), format!("launchctl bootstrap system {DAEMON}")],
+        "--dry-run shows the same commands"
+    );
+    assert_eq!(fs::read_to_string(fx.root.join("usr/local/bin/demo"))?, "binary version 1");
     // The daemon takes longer to exit than `bootout` waits: `bootstrap` waits for the unload.
     fake.model().slow_bootout = true;
     let applied = ok(install(&fx, &backend, copied()))?;
@@ -479,6 +486,9 @@ fn a_changed_binary_is_written_and_the_job_booted_out_and_bootstrapped() -> io::
     assert!(job.as_ref().is_some_and(|job| job.pid.is_some() && job.runs == 1), "a fresh load: {job:?}");
     let status = ok(ENGINE.status(&backend, &SYSTEM, None))?;
     assert_eq!((status.state, status.ready, status.pid), (ServiceState::Running, true, Some(4001)));
+    let mut shown = Vec::new();
+    ok(backend.logs(&SYSTEM, LogQuery { lines: Some(1), follow: false }, &mut shown))?;
+    assert_eq!(String::from_utf8_lossy(&shown), "demo: ready\n", "the last line of launchd's log file");
     Ok(())
 }
 
