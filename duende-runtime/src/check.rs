@@ -684,13 +684,13 @@ mod tests {
                 error: Some("NOTIFY_SOCKET `notify` is neither an absolute path nor an abstract `@name`".to_owned()),
                 path_missing: false,
             }),
-            manager: Err("this version of duende has no launchd backend".to_owned()),
+            manager: Err("this version of duende has no wos backend".to_owned()),
             ..healthy()
         };
         let report = report_of(&facts);
         assert_eq!(report.exit, Exit::Success);
         assert_eq!(find(&report, "is unusable").mark, Mark::Warn);
-        let missing = find(&report, "no launchd backend: `install`, `start` and the other management commands exit 69");
+        let missing = find(&report, "no wos backend: `install`, `start` and the other management commands exit 69");
         assert_eq!(missing.mark, Mark::Warn);
     }
 

@@ -1,5 +1,5 @@
 //! The generated command line: help, version, usage errors, management commands without a
-//! backend, `config` and `check`.
+//! backend (or, for launchd, without macOS), `config` and `check`.
 
 use duende_tests::Spawn;
 
@@ -32,13 +32,24 @@ fn usage_errors_exit_64() {
 
 #[test]
 fn management_commands_without_a_backend_fail_naming_the_platform() {
-    for (command, platform) in [("install", "launchd"), ("restart", "launchd"), ("start", "wos"), ("logs", "wos")] {
+    for (command, platform) in [("install", "wos"), ("restart", "wos"), ("start", "wos"), ("logs", "wos")] {
         let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
         assert_eq!(code, 69, "{command} on {platform}:\n{out}");
         assert!(
             out.contains(&format!("`{command}`")) && out.contains(platform) && out.contains("not supported"),
             "{out}"
         );
+    }
+}
+
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn launchd_elsewhere_than_macos_says_so_and_changes_nothing() {
+    let commands: [&[&str]; 3] = [&["install", "--dry-run"], &["restart"], &["status"]];
+    for command in commands {
+        let (code, out) = Spawn::new(PROBE).args(command).args(["--platform", "launchd"]).run();
+        assert_eq!(code, 69, "{command:?}:\n{out}");
+        assert!(out.contains("launchd is the service manager of macOS, and this host runs linux"), "{out}");
     }
 }
 

@@ -204,16 +204,43 @@ impl Default for WosSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LaunchdSettings {
-    /// The job's label; empty: reverse-DNS from the name.
+    /// The job's label; empty: `label_prefix` + `.` + the name.
     pub label: String,
+    /// The reverse-DNS prefix of the label made from the name when `label` is empty, such as
+    /// `"com.example"` (the label is then `com.example.NAME`).
+    pub label_prefix: String,
     /// `ProcessType`: `Background`, `Standard`, `Adaptive` or `Interactive`.
     pub process_type: String,
 }
 
+/// The prefix of a launchd label made from the daemon's name when none is configured.
+pub const DEFAULT_LABEL_PREFIX: &str = "local.duende";
+
 impl Default for LaunchdSettings {
     fn default() -> Self {
-        LaunchdSettings { label: String::new(), process_type: "Standard".to_owned() }
+        LaunchdSettings {
+            label: String::new(),
+            label_prefix: DEFAULT_LABEL_PREFIX.to_owned(),
+            process_type: "Standard".to_owned(),
+        }
     }
+}
+
+impl LaunchdSettings {
+    /// The job's label for the daemon `name`: `label`, or `label_prefix.NAME` when it is empty.
+    pub fn label_for(&self, name: &str) -> String {
+        if self.label.is_empty() { format!("{}.{name}", self.label_prefix) } else { self.label.clone() }
+    }
+}
+
+/// A reverse-DNS label such as `com.example.demo`: at least `min_parts` dot-separated parts, each
+/// of ASCII letters, digits, `-` and `_`; at most 200 characters (it also names the plist file).
+pub fn is_reverse_dns(text: &str, min_parts: usize) -> bool {
+    text.len() <= 200
+        && text.split('.').count() >= min_parts
+        && text
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
 }
 
 /// How a swarm service is scheduled.
@@ -305,6 +332,10 @@ pub(super) const ALLOWED: &[(&str, &str)] = &[
     ("platform.wos.runtime", "one of `auto`, `wos-ctl`, `wasmtime`"),
     ("platform.launchd", "a table"),
     ("platform.launchd.label", "empty or a reverse-DNS label such as \"com.example.demo\""),
+    (
+        "platform.launchd.label_prefix",
+        "a reverse-DNS prefix such as \"com.example\" (letters, digits, `-` and `_` between dots)",
+    ),
     ("platform.launchd.process_type", "one of `Background`, `Standard`, `Adaptive`, `Interactive`"),
     ("platform.swarm", "a table"),
     ("platform.swarm.mode", "one of `replicated`, `global`"),
@@ -340,12 +371,8 @@ pub(super) fn check(p: &PlatformSettings, rule: &mut dyn FnMut(&str, bool)) {
     rule("platform.wos.capabilities", w.capabilities.iter().all(capability));
 
     let l = &p.launchd;
-    let label_ok = l.label.is_empty()
-        || (l.label.contains('.')
-            && l.label.split('.').all(|part| {
-                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            }));
-    rule("platform.launchd.label", label_ok);
+    rule("platform.launchd.label", l.label.is_empty() || is_reverse_dns(&l.label, 2));
+    rule("platform.launchd.label_prefix", is_reverse_dns(&l.label_prefix, 1));
     let types = ["Background", "Standard", "Adaptive", "Interactive"];
     rule("platform.launchd.process_type", types.contains(&l.process_type.as_str()));
 

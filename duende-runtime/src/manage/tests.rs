@@ -117,9 +117,9 @@ fn the_message_for_a_missing_backend_names_command_platform_and_evidence() {
          this version of duende has no systemd backend"
     );
     assert_eq!(
-        unsupported_message("demo", "status", &Unsupported { platform: Platform::Launchd }, None),
-        "demo: `status` is not supported on platform `launchd` yet (chosen with `--platform launchd`); \
-         this version of duende has no launchd backend"
+        unsupported_message("demo", "status", &Unsupported { platform: Platform::Wos }, None),
+        "demo: `status` is not supported on platform `wos` yet (chosen with `--platform wos`); \
+         this version of duende has no wos backend"
     );
 }
 

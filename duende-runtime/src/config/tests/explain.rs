@@ -87,6 +87,7 @@ platform.wos.priority = 4               # default
 platform.wos.capabilities = []          # default
 platform.wos.runtime = "auto"           # default
 platform.launchd.label = ""             # default
+platform.launchd.label_prefix = "local.duende"  # default
 platform.launchd.process_type = "Standard"  # default
 platform.swarm.mode = "replicated"      # default
 platform.swarm.replicas = 1             # default
