@@ -9,21 +9,32 @@ use std::path::{Path, PathBuf};
 /// variable lookup `var`:
 ///
 /// 1. `$RUNTIME_DIRECTORY` (its first entry), which systemd sets from the unit's
-///    `RuntimeDirectory=NAME`; tests and supervisors may set it too.
-/// 2. `/run/NAME` for root.
+///    `RuntimeDirectory=NAME`; tests and supervisors may set it too (the launchd backend's plists
+///    do).
+/// 2. `/run/NAME` for root (`/var/run/NAME` on macOS, which has no `/run`).
 /// 3. `$XDG_RUNTIME_DIR/NAME` for other users (what a systemd user unit gets as well).
-/// 4. `/tmp/duende-UID/NAME` when a user has no `XDG_RUNTIME_DIR`.
+/// 4. On macOS, `~/Library/Caches/NAME` for a user without `XDG_RUNTIME_DIR` (where the launchd
+///    backend puts a LaunchAgent's).
+/// 5. `/tmp/duende-UID/NAME` when a user has no `XDG_RUNTIME_DIR` (or, on macOS, no `HOME`).
 pub fn runtime_dir(name: &str, var: &dyn Fn(&str) -> Option<String>, euid: Option<u32>) -> PathBuf {
+    runtime_dir_on(cfg!(target_os = "macos"), name, var, euid)
+}
+
+/// [`runtime_dir`], with macOS's places when `macos`.
+fn runtime_dir_on(macos: bool, name: &str, var: &dyn Fn(&str) -> Option<String>, euid: Option<u32>) -> PathBuf {
     if let Some(dir) = var("RUNTIME_DIRECTORY").as_deref().and_then(|dirs| dirs.split(':').next())
         && !dir.is_empty()
     {
         return PathBuf::from(dir);
     }
+    let absolute = |key: &str| var(key).filter(|dir| dir.starts_with('/'));
     match euid {
+        Some(0) if macos => Path::new("/var/run").join(name),
         Some(0) => Path::new("/run").join(name),
-        _ => match var("XDG_RUNTIME_DIR").filter(|dir| dir.starts_with('/')) {
-            Some(base) => Path::new(&base).join(name),
-            None => temp_dir().join(format!("duende-{}", euid.unwrap_or(0))).join(name),
+        _ => match (absolute("XDG_RUNTIME_DIR"), absolute("HOME")) {
+            (Some(base), _) => Path::new(&base).join(name),
+            (None, Some(home)) if macos => Path::new(&home).join("Library/Caches").join(name),
+            (None, _) => temp_dir().join(format!("duende-{}", euid.unwrap_or(0))).join(name),
         },
     }
 }
@@ -106,6 +117,22 @@ mod tests {
         let env = FakeEnv::new().with_var("XDG_RUNTIME_DIR", "/run/user/1000");
         assert_eq!(runtime_dir("svc", &|k| env.var(k), Some(0)), PathBuf::from("/run/svc"));
         assert_eq!(runtime_dir("svc", &|k| env.var(k), Some(1000)), PathBuf::from("/run/user/1000/svc"));
+    }
+
+    #[test]
+    fn macos_has_var_run_for_root_and_the_launch_agents_caches_for_users() {
+        let env = FakeEnv::new().with_var("HOME", "/Users/ana");
+        let on_mac = |euid| runtime_dir_on(true, "svc", &|k| env.var(k), Some(euid));
+        assert_eq!(on_mac(0), PathBuf::from("/var/run/svc"));
+        assert_eq!(on_mac(501), PathBuf::from("/Users/ana/Library/Caches/svc"));
+        let env = FakeEnv::new().with_var("HOME", "/Users/ana").with_var("XDG_RUNTIME_DIR", "/run/user/501");
+        assert_eq!(runtime_dir_on(true, "svc", &|k| env.var(k), Some(501)), PathBuf::from("/run/user/501/svc"));
+        let env = FakeEnv::new().with_var("HOME", "/home/ana");
+        assert_eq!(
+            runtime_dir_on(false, "svc", &|k| env.var(k), Some(1000)),
+            std::env::temp_dir().join("duende-1000").join("svc"),
+            "elsewhere HOME is not where runtime files go"
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ fn ready_reloading_and_stopping_are_announced() {
     assert_eq!(d.wait_exit(), 0);
 }
 
+/// Abstract sockets are Linux's.
+#[cfg(target_os = "linux")]
 #[test]
 fn abstract_notify_socket_works() {
     use std::os::linux::net::SocketAddrExt;

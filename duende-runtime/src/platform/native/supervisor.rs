@@ -809,9 +809,15 @@ pub(crate) fn allowed(stream: &UnixStream) -> bool {
     rc == 0 && (cred.uid == me || cred.uid == 0)
 }
 
+/// The same check with the BSDs' and macOS's own call for a peer's credentials.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn allowed(_stream: &UnixStream) -> bool {
-    true
+pub(crate) fn allowed(stream: &UnixStream) -> bool {
+    let (mut uid, mut gid) = (u32::MAX, u32::MAX);
+    // SAFETY: getpeereid writes the peer's ids into two valid u32s we own.
+    let rc = unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    rc == 0 && (uid == me || uid == 0)
 }
 
 /// `__supervise`: reads the [`Launch`] from standard input, builds the [`Spec`] from the

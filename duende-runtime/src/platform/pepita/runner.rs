@@ -34,6 +34,7 @@
 
 use std::io;
 use std::os::unix::net::UnixListener;
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
