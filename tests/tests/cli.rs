@@ -32,7 +32,9 @@ fn usage_errors_exit_64() {
 
 #[test]
 fn management_commands_without_a_backend_fail_naming_the_platform() {
-    for (command, platform) in [("install", "launchd"), ("restart", "launchd"), ("start", "wos"), ("logs", "wos")] {
+    for (command, platform) in
+        [("install", "launchd"), ("restart", "launchd"), ("start", "launchd"), ("logs", "launchd")]
+    {
         let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
         assert_eq!(code, 69, "{command} on {platform}:\n{out}");
         assert!(
@@ -52,6 +54,15 @@ fn pepita_without_qemu_names_the_package() {
         out.contains("`qemu-system-x86_64` is not in PATH") && out.contains("apt package `qemu-system-x86`"),
         "{out}"
     );
+}
+
+#[test]
+fn wos_without_wasmtime_names_what_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out) =
+        Spawn::new(PROBE).env("PATH", empty.path()).args(["install", "--platform", "wos", "--dry-run"]).run();
+    assert_eq!(code, 69, "{out}");
+    assert!(out.contains("`wasmtime` is not in PATH") && out.contains("cargo install --locked wasmtime-cli"), "{out}");
 }
 
 #[test]

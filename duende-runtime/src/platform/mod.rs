@@ -16,8 +16,9 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: `systemd`, `native`, `container`, `kubernetes`, `pepita` (Unix only:
-//! a WASI module has no service manager to drive).
+//! One folder per backend: `systemd`, `native`, `container`, `kubernetes`, `pepita`, `wos` (Unix
+//! only: a WASI module has no service manager to drive; `wos`'s manifest and capability grammar
+//! build everywhere).
 
 pub mod backend;
 #[cfg(unix)]
@@ -40,6 +41,7 @@ pub mod runner;
 pub mod status;
 #[cfg(unix)]
 pub mod systemd;
+pub mod wos;
 
 use std::fmt;
 
@@ -81,14 +83,21 @@ pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, 
         Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
         #[cfg(unix)]
         Platform::Pepita => Ok(Box::new(pepita::PepitaBackend::new(host.clone()))),
+        #[cfg(unix)]
+        Platform::Wos => Ok(Box::new(wos::WosBackend::new(host.clone()))),
         // Inside a WASI module (WOS) there is no service manager to drive: the backends are the
         // host build's, and `manage` says so before it gets here.
         #[cfg(not(unix))]
-        Platform::Systemd | Platform::Native | Platform::Container | Platform::Kubernetes | Platform::Pepita => {
+        Platform::Systemd
+        | Platform::Native
+        | Platform::Container
+        | Platform::Kubernetes
+        | Platform::Pepita
+        | Platform::Wos => {
             let _ = host;
             Err(Unsupported { platform })
         }
-        Platform::Launchd | Platform::Wos => Err(Unsupported { platform }),
+        Platform::Launchd => Err(Unsupported { platform }),
     }
 }
 
@@ -230,9 +239,9 @@ mod tests {
     }
 
     #[test]
-    fn backends_exist_for_all_but_launchd_and_wos_yet() {
+    fn backends_exist_for_all_but_launchd_yet() {
         let host = host::Host::under("/", 0);
-        let served = |platform| !matches!(platform, Platform::Launchd | Platform::Wos);
+        let served = |platform| !matches!(platform, Platform::Launchd);
         for platform in Platform::ALL {
             match backend_for(platform, &host) {
                 Ok(backend) => {
