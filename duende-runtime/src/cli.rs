@@ -89,6 +89,11 @@ pub enum Command {
     /// host (what a service manager supervises for `--platform pepita`, not run by people).
     #[command(name = "__pepita-vm", hide = true)]
     PepitaVm(PepitaVmArgs),
+    /// The WOS runner: runs the module a manifest names under the wasmtime engine and stands for
+    /// its daemon on the host (what a service manager supervises for `--platform wos` where WOS
+    /// is absent, not run by people).
+    #[command(name = "__wos-run", hide = true)]
+    WosRun(WosRunArgs),
 }
 
 impl Command {
@@ -109,6 +114,7 @@ impl Command {
             Command::Supervise => "__supervise",
             Command::Healthcheck => "__healthcheck",
             Command::PepitaVm(_) => "__pepita-vm",
+            Command::WosRun(_) => "__wos-run",
         }
     }
 }
@@ -128,6 +134,14 @@ pub struct PepitaVmArgs {
     /// The bundle directory: `initramfs` and `vm.json`.
     #[arg(long, value_name = "DIR")]
     pub bundle: PathBuf,
+}
+
+/// `__wos-run` arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WosRunArgs {
+    /// The WOS process manifest.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
 }
 
 /// `--user` / `--system`.

@@ -112,6 +112,8 @@ where
             crate::platform::pepita::runner::main(options.name, &args.bundle, cli.common.config.as_deref())
         }
         #[cfg(unix)]
+        Command::WosRun(args) => crate::platform::wos::runner::main(options.name, &args.manifest),
+        #[cfg(unix)]
         Command::Healthcheck => {
             let host = crate::platform::Host::from_process();
             crate::control::command::healthcheck(options.name, &host, &mut std::io::stdout().lock())

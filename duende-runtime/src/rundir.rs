@@ -93,6 +93,24 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Binds `socket` in `dir` with mode 0600 from the moment it has its name: under a temporary
+/// name, restricted, then renamed over a stale one (what stands in for a daemon on the host, such
+/// as pepita's and WOS's runners, serves the daemon's control socket this way).
+#[cfg(unix)]
+pub fn bind_private(dir: &Path, socket: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let temporary = dir.join(format!(".{SOCKET_NAME}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    let listener = std::os::unix::net::UnixListener::bind(&temporary)?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&temporary, socket));
+    if let Err(err) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(err);
+    }
+    Ok(listener)
+}
+
 /// Targets without users need no ownership check.
 #[cfg(not(unix))]
 pub fn prepare(dir: &Path) -> io::Result<()> {

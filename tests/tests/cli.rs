@@ -1,5 +1,5 @@
-//! The generated command line: help, version, usage errors, management commands without a
-//! backend (or, for launchd, without macOS), `config` and `check`.
+//! The generated command line: help, version, usage errors, management commands on a platform
+//! this host cannot be (launchd without macOS), `config` and `check`.
 
 use duende_tests::Spawn;
 
@@ -30,18 +30,6 @@ fn usage_errors_exit_64() {
     }
 }
 
-#[test]
-fn management_commands_without_a_backend_fail_naming_the_platform() {
-    for (command, platform) in [("install", "wos"), ("restart", "wos"), ("start", "wos"), ("logs", "wos")] {
-        let (code, out) = Spawn::new(PROBE).args([command, "--platform", platform]).run();
-        assert_eq!(code, 69, "{command} on {platform}:\n{out}");
-        assert!(
-            out.contains(&format!("`{command}`")) && out.contains(platform) && out.contains("not supported"),
-            "{out}"
-        );
-    }
-}
-
 #[cfg(not(target_os = "macos"))]
 #[test]
 fn launchd_elsewhere_than_macos_says_so_and_changes_nothing() {
@@ -63,6 +51,15 @@ fn pepita_without_qemu_names_the_package() {
         out.contains("`qemu-system-x86_64` is not in PATH") && out.contains("apt package `qemu-system-x86`"),
         "{out}"
     );
+}
+
+#[test]
+fn wos_without_wasmtime_names_what_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out) =
+        Spawn::new(PROBE).env("PATH", empty.path()).args(["install", "--platform", "wos", "--dry-run"]).run();
+    assert_eq!(code, 69, "{out}");
+    assert!(out.contains("`wasmtime` is not in PATH") && out.contains("cargo install --locked wasmtime-cli"), "{out}");
 }
 
 #[test]

@@ -328,7 +328,12 @@ pub(super) const ALLOWED: &[(&str, &str)] = &[
     ("platform.wos", "a table"),
     ("platform.wos.module", "an absolute path"),
     ("platform.wos.priority", "an integer between 0 (critical) and 7 (idle)"),
-    ("platform.wos.capabilities", "an array such as [\"fs:read:/data\", \"net:listen:127.0.0.1:8080\"]"),
+    (
+        "platform.wos.capabilities",
+        "an array of capabilities, each `fs:read:/PATH` or `fs:write:/PATH` (an absolute path without `..`, `::` or \
+         control characters) or `net:listen:IP:PORT` or `net:connect:IP:PORT`, such as [\"fs:read:/data\", \
+         \"net:listen:127.0.0.1:8080\"]",
+    ),
     ("platform.wos.runtime", "one of `auto`, `wos-ctl`, `wasmtime`"),
     ("platform.launchd", "a table"),
     ("platform.launchd.label", "empty or a reverse-DNS label such as \"com.example.demo\""),
@@ -366,8 +371,7 @@ pub(super) fn check(p: &PlatformSettings, rule: &mut dyn FnMut(&str, bool)) {
     let w = &p.wos;
     rule("platform.wos.module", w.module.as_deref().is_none_or(std::path::Path::is_absolute));
     rule("platform.wos.priority", w.priority <= 7);
-    let kinds = ["fs:read:", "fs:write:", "net:listen:", "net:connect:"];
-    let capability = |c: &String| kinds.iter().any(|k| c.strip_prefix(k).is_some_and(|rest| !rest.is_empty()));
+    let capability = |c: &String| crate::platform::wos::capability::Capability::parse(c).is_ok();
     rule("platform.wos.capabilities", w.capabilities.iter().all(capability));
 
     let l = &p.launchd;

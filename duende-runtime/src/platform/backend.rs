@@ -286,6 +286,42 @@ pub fn stream_tool(
     Ok(())
 }
 
+/// `reload` asked of `who` ("the guest's daemon", "the module") through the control socket
+/// `socket` that a runner serves in its place, waiting `bound` at most: the daemon's verdict is
+/// the command's (a rejection names the daemon's reason).
+#[cfg(unix)]
+pub fn reload_through(
+    socket: &Path,
+    name: &str,
+    who: &str,
+    bound: std::time::Duration,
+    dry_run: bool,
+) -> Result<Action, BackendError> {
+    use crate::control::client::{self, ClientError};
+    use crate::control::protocol::{ErrorCode, Op as ControlOp, ReloadResult};
+    let planned = format!("ask {who} to reload through {}", socket.display());
+    if dry_run {
+        return Ok(Action::Do { planned, done: String::new() });
+    }
+    let asked =
+        crate::control::command::block_on(socket, client::call::<ReloadResult>(socket, ControlOp::Reload, bound));
+    match asked {
+        Ok(reloaded) => Ok(Action::Do {
+            planned,
+            done: format!("{name}: configuration reloaded; generation {} is in effect", reloaded.generation),
+        }),
+        Err(ClientError::Refused { error, .. }) if error.code == ErrorCode::ReloadRejected => {
+            let kept = error.generation.map(|g| format!("; configuration generation {g} stays")).unwrap_or_default();
+            Err(BackendError::Rejected(format!("reload rejected{kept}: {}", error.message)))
+        }
+        Err(err) => Err(BackendError::NotObserved {
+            expected: ServiceState::Running,
+            observed: ServiceState::Running,
+            detail: format!("{who} did not answer the reload: {err}"),
+        }),
+    }
+}
+
 /// A service manager, as the engine drives it. Everything here reads, except
 /// [`Backend::act`] and [`Backend::run_step`], which change the host.
 pub trait Backend {

@@ -24,6 +24,10 @@ pub enum FileRole {
     Kernel,
     /// A pepita bundle's initramfs.
     Bundle,
+    /// A WOS module (`.wasm`).
+    Module,
+    /// A WOS process manifest.
+    WosManifest,
     /// Anything else.
     Other,
 }
@@ -37,6 +41,8 @@ impl FileRole {
             FileRole::Config => Drift::Config,
             FileRole::Kernel => Drift::Kernel,
             FileRole::Bundle => Drift::Bundle,
+            FileRole::Module => Drift::Module,
+            FileRole::WosManifest => Drift::WosManifest,
             FileRole::Other => Drift::File,
         }
     }
@@ -125,6 +131,11 @@ pub struct Hosted {
     pub jit: bool,
     /// Device nodes it opens (`/dev/kvm`): a sandbox must let it at them.
     pub devices: Vec<PathBuf>,
+    /// The scheduling it asks for (a WOS module's priority): a nice value (`Nice=`), applied
+    /// where the manager can (a system unit, or any unit when it is not negative).
+    pub nice: Option<i32>,
+    /// Its CPU weight (`CPUWeight=`), unless `resources.cpu_shares` sets one.
+    pub cpu_weight: Option<u64>,
 }
 
 /// What `uninstall` does besides stopping the service and removing the recorded files.

@@ -49,6 +49,30 @@ fn shell_word(word: &str) -> String {
     if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
+/// Starts `command` with a parent-death signal (Linux): the child is killed when the thread
+/// that started it ends, so a runner killed with SIGKILL takes its children with it.
+#[cfg(unix)]
+pub fn spawn_tied(command: &mut Command) -> io::Result<std::process::Child> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls are made (prctl, getppid).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                    return Err(io::Error::other("the parent is gone"));
+                }
+                Ok(())
+            });
+        }
+    }
+    command.spawn()
+}
+
 /// What a finished command left behind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandOutput {

@@ -97,6 +97,10 @@ pub enum Drift {
     /// A pepita bundle's initramfs: the binary's libraries, the guest's modules, or the copy of
     /// the configuration the guest falls back on when the host cannot hand it the installed one.
     Bundle,
+    /// A WOS module.
+    Module,
+    /// A WOS process manifest.
+    WosManifest,
     /// Another file `install` writes.
     File,
     /// The manager has not re-read a changed definition yet.
@@ -111,6 +115,8 @@ impl fmt::Display for Drift {
             Drift::Config => "config",
             Drift::Kernel => "kernel",
             Drift::Bundle => "bundle",
+            Drift::Module => "module",
+            Drift::WosManifest => "manifest",
             Drift::File => "file",
             Drift::NotReloaded => "not-reloaded",
         })

@@ -176,9 +176,10 @@ async fn silent_slow_and_half_finished_clients_get_a_timeout_and_are_closed() {
     let limits = quick();
     let (dir, _guard) = serve(&live, limits).await;
     for sent in [&b""[..], br#"{"v":1,"op":"#] {
+        // Taken before the connection: the server's deadline starts at its accept, after this.
+        let started = Instant::now();
         let mut stream = UnixStream::connect(socket(&dir)).await.unwrap();
         stream.write_all(sent).await.unwrap();
-        let started = Instant::now();
         let mut reply = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply)).await.unwrap().unwrap();
         assert!(started.elapsed() >= limits.read_deadline, "closed before the deadline");

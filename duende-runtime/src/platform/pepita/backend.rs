@@ -96,6 +96,7 @@ pub fn runner_hosted(dir: &Path, accel: Accel, vsock_backend: &Path) -> Hosted {
         needs: vec![("vsock backend", vsock_backend.to_path_buf())],
         jit: true,
         devices: if accel == Accel::Kvm { vec![PathBuf::from("/dev/kvm")] } else { Vec::new() },
+        ..Hosted::default()
     }
 }
 
@@ -147,39 +148,13 @@ impl PepitaBackend {
     /// `RELOADING=1` and `READY=1` the runner relays; SIGHUP to the runner (`systemctl reload`)
     /// does the same without the verdict.
     fn reload(&self, service: &Service<'_>, dry_run: bool) -> Result<Action, BackendError> {
-        use crate::control::client::{self, ClientError};
-        use crate::control::protocol::{ErrorCode, Op as ControlOp, ReloadResult};
         let socket = self.manager().control_socket(service).ok_or_else(|| BackendError::NotObserved {
             expected: crate::platform::status::ServiceState::Running,
             observed: crate::platform::status::ServiceState::Running,
             detail: format!("{} has no control socket to reach the guest through", service.name),
         })?;
-        let planned = format!("ask the guest's daemon to reload through {}", socket.display());
-        if dry_run {
-            return Ok(Action::Do { planned, done: String::new() });
-        }
         let bound = crate::control::server::Limits::default().reload_wait + RELOAD_MARGIN;
-        let asked =
-            crate::control::command::block_on(&socket, client::call::<ReloadResult>(&socket, ControlOp::Reload, bound));
-        match asked {
-            Ok(reloaded) => Ok(Action::Do {
-                planned,
-                done: format!(
-                    "{}: configuration reloaded; generation {} is in effect",
-                    service.name, reloaded.generation
-                ),
-            }),
-            Err(ClientError::Refused { error, .. }) if error.code == ErrorCode::ReloadRejected => {
-                let kept =
-                    error.generation.map(|g| format!("; configuration generation {g} stays")).unwrap_or_default();
-                Err(BackendError::Rejected(format!("reload rejected{kept}: {}", error.message)))
-            }
-            Err(err) => Err(BackendError::NotObserved {
-                expected: crate::platform::status::ServiceState::Running,
-                observed: crate::platform::status::ServiceState::Running,
-                detail: format!("the guest's daemon did not answer the reload: {err}"),
-            }),
-        }
+        crate::platform::backend::reload_through(&socket, service.name, "the guest's daemon", bound, dry_run)
     }
 
     /// The bundle's files and the runner's command for `request`.

@@ -34,8 +34,6 @@
 
 use std::io;
 use std::os::unix::net::UnixListener;
-#[cfg(target_os = "linux")]
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -343,23 +341,8 @@ fn send(pid: u32, signal: i32) {
 
 /// `command` with a parent-death signal: the child is killed when the runner's main thread ends.
 fn spawn(mut command: Command, program: &Path) -> Result<Child, RunnerError> {
-    #[cfg(target_os = "linux")]
-    {
-        let parent = std::process::id();
-        // SAFETY: between fork and exec only async-signal-safe calls are made (prctl, getppid).
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    return Err(io::Error::other("the runner is gone"));
-                }
-                Ok(())
-            });
-        }
-    }
-    command.spawn().map_err(|source| RunnerError::Spawn { program: program.to_path_buf(), source })
+    crate::platform::runner::spawn_tied(&mut command)
+        .map_err(|source| RunnerError::Spawn { program: program.to_path_buf(), source })
 }
 
 /// The running VM and what the runner holds for it.
@@ -465,8 +448,8 @@ impl Runner {
             move || config_port::serve(&config_listener, config)
         });
         let control = crate::rundir::socket_in(&dir);
-        let control_listener =
-            proxy::bind(&dir, &control).map_err(|source| RunnerError::Listen { path: control.clone(), source })?;
+        let control_listener = crate::rundir::bind_private(&dir, &control)
+            .map_err(|source| RunnerError::Listen { path: control.clone(), source })?;
         spawn_thread("control", {
             let uds = uds.clone();
             move || proxy::serve(&control_listener, &uds)

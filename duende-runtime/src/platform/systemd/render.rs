@@ -293,6 +293,9 @@ fn resources(unit: &mut Unit, spec: &UnitSpec) -> Result<(), RenderError> {
         }
         unit.set("CPUWeight", &weight.to_string());
     }
+    if let Some(nice) = spec.nice {
+        unit.set("Nice", &nice.clamp(-20, 19).to_string());
+    }
     for (key, setting, bps) in [
         ("resources.io_read_bps", "IOReadBandwidthMax", r.io_read_bps),
         ("resources.io_write_bps", "IOWriteBandwidthMax", r.io_write_bps),

@@ -141,6 +141,12 @@ fn pepita_in(bundle: &str, accel: Accel) -> Hosted {
     crate::platform::pepita::backend::runner_hosted(Path::new(bundle), accel, vsock)
 }
 
+/// The WOS runner for the manifest in `dir`, as its backend hosts it.
+fn wos(dir: &str, priority: u8) -> Hosted {
+    let manifest = Path::new(dir).join("demo.wos.toml");
+    crate::platform::wos::backend::runner_hosted(&manifest, Path::new("/usr/local/bin/wasmtime"), priority)
+}
+
 /// A daemon's settings that a hosted unit does not pass on: arguments, environment, a watchdog,
 /// memory locking and capabilities (they are the guest's), beside a restart policy and a
 /// shutdown timeout that it does.
@@ -171,6 +177,10 @@ fn golden_cases() -> Vec<(&'static str, UnitSpec)> {
             "user-pepita",
             UnitSpec::hosting(&settings(), &user(V252), &pepita_in("/home/ana/.local/state/demo/pepita", Accel::Tcg)),
         ),
+        // A WOS module's runner: priority 0 is `Nice=-15` and `CPUWeight=1000`; a user unit
+        // cannot raise a priority, so priority 1 keeps only its `CPUWeight=500`.
+        ("system-wos", UnitSpec::hosting(&pepita_settings(), &system(V254), &wos("/var/lib/demo/wos", 0))),
+        ("user-wos", UnitSpec::hosting(&settings(), &user(V252), &wos("/home/ana/.local/state/demo/wos", 1))),
     ]
 }
 

@@ -26,7 +26,9 @@
 //!   `Type=notify-reload` would not match with its own reload. It has no watchdog (the daemon
 //!   elsewhere is not given one to ping), and its stop timeout is the daemon's, which the
 //!   hosted command's own deadline must fall within (the pepita runner kills its VM at
-//!   `shutdown_timeout` + 2 s).
+//!   `shutdown_timeout` + 2 s). The scheduling a hosted command asks for (a WOS module's
+//!   priority) is `Nice=` (left out of a user unit when negative: a user's manager cannot raise
+//!   a priority) and `CPUWeight=` unless `resources.cpu_shares` sets one.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -159,6 +161,8 @@ pub struct UnitSpec {
     pub watchdog: Option<Duration>,
     /// Resource limits and memory locking.
     pub resources: Resources,
+    /// `Nice=`.
+    pub nice: Option<i32>,
     /// The sandbox.
     pub hardening: Hardening,
 }
@@ -192,6 +196,7 @@ impl UnitSpec {
             stop_timeout: settings.shutdown_timeout.saturating_add(STOP_MARGIN),
             watchdog: health.enabled.then(|| watchdog_timeout(health.interval, health.timeout, health.retries)),
             resources: settings.resources.clone(),
+            nice: None,
             hardening: settings.hardening.clone(),
         }
     }
@@ -216,7 +221,14 @@ impl UnitSpec {
             watchdog: None,
             // Memory is locked, and capabilities used, by the daemon where it runs: the command
             // standing for it here needs neither.
-            resources: Resources { lock_memory: false, lock_memory_required: false, ..settings.resources.clone() },
+            resources: Resources {
+                lock_memory: false,
+                lock_memory_required: false,
+                cpu_shares: settings.resources.cpu_shares.or(hosted.cpu_weight),
+                ..settings.resources.clone()
+            },
+            // A user's manager cannot raise a priority: a negative nice would fail the start.
+            nice: hosted.nice.filter(|nice| facts.level == Level::System || *nice >= 0),
             hardening: Hardening { capabilities: Vec::new(), ..settings.hardening.clone() },
             ..UnitSpec::new(settings, facts)
         }

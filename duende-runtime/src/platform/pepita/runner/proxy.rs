@@ -3,7 +3,6 @@
 
 use std::io::{self, Write};
 use std::net::Shutdown;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,20 +21,6 @@ const MAX_CONNECTIONS: usize = 16;
 const HANDSHAKE: Duration = Duration::from_secs(5);
 /// Between two attempts to reach the guest's control port.
 const RETRY: Duration = Duration::from_millis(200);
-
-/// Binds `socket` in `dir` mode 0600: under a temporary name, then renamed over a stale one.
-pub(super) fn bind(dir: &Path, socket: &Path) -> io::Result<UnixListener> {
-    let temporary = dir.join(format!(".{}.{}", crate::rundir::SOCKET_NAME, std::process::id()));
-    let _ = std::fs::remove_file(&temporary);
-    let listener = UnixListener::bind(&temporary)?;
-    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| std::fs::rename(&temporary, socket));
-    if let Err(err) = placed {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(err);
-    }
-    Ok(listener)
-}
 
 /// Accepts connections on `listener` for good, each passed through to the guest's control port
 /// through the hybrid vsock socket `uds` on a thread of its own.
