@@ -326,19 +326,12 @@ fn a_module_that_never_becomes_ready_is_rolled_back() {
         "the module's own reason, its key and source, is in the log tail: {said}"
     );
     assert!(engines(&home.module_dir().join("greeter.wasm")).is_empty(), "no engine is left");
-    // Every file the install wrote is gone. What the native supervisor itself wrote while it ran
-    // (its log and the runtime directory's instance lock, with their directories) is not part of
-    // the plan, and the shared engine's rollback leaves it for `uninstall` (a known gap of the
-    // native manager's rollback, for every platform it hosts): named here, not ignored.
-    let supervisors = [
-        "home/.local",
-        "home/.local/state",
-        "home/.local/state/greeter",
-        "home/.local/state/greeter/greeter.log",
-        "run/greeter",
-        "run/greeter/control.lock",
-    ];
-    let left: Vec<String> = home.listing().into_iter().filter(|path| !supervisors.contains(&path.as_str())).collect();
-    assert_eq!(left, before, "the install is rolled back: no binary, configuration, definition, module or manifest");
+    // Every file the install wrote is gone, and so is what the native supervisor wrote while it
+    // ran (its log, the runtime directory's instance lock) with their directories.
+    assert_eq!(
+        home.listing(),
+        before,
+        "the install is rolled back: no binary, configuration, definition, module, manifest, log or lock"
+    );
     assert!(!home.module_dir().exists(), "the module's directory is gone");
 }

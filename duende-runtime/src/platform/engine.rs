@@ -66,6 +66,28 @@ impl Default for Engine {
 struct Before {
     running: bool,
     new_dirs: Vec<PathBuf>,
+    /// Nothing of the service was installed: a failed install leaves nothing either, including
+    /// what its manager writes while it runs (a supervisor's log, an instance lock).
+    fresh: Option<Fresh>,
+}
+
+/// What a fresh install's manager may write while the service runs: those files, and their
+/// directories that did not exist before the install (deepest first).
+struct Fresh {
+    run_files: Vec<PathBuf>,
+    new_dirs: Vec<PathBuf>,
+}
+
+impl Fresh {
+    /// What `backend` says it would retire for `service` (nothing when it cannot say).
+    fn of(backend: &dyn Backend, service: &Service<'_>, observed: &Observed) -> Fresh {
+        let host = backend.host();
+        let run_files = backend.retire(service, observed).map(|r| r.run_files).unwrap_or_default();
+        let mut new_dirs: Vec<PathBuf> = run_files.iter().flat_map(|file| host.missing_dirs(file)).collect();
+        new_dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+        new_dirs.dedup();
+        Fresh { run_files, new_dirs }
+    }
 }
 
 /// What an install changes.
@@ -96,7 +118,9 @@ impl Engine {
         if !options.dry_run {
             ensure_root(backend, service, "install")?;
         }
-        let previous = match backend.found(service)? {
+        let found = backend.found(service)?;
+        let absent = matches!(found, Found::Absent);
+        let previous = match found {
             Found::Absent => Manifest::default(),
             Found::Ours(recorded) => recorded.manifest,
             Found::Foreign(path) if !options.force => return Err(BackendError::Foreign { path }),
@@ -120,6 +144,7 @@ impl Engine {
         let before = Before {
             running: observed.is_up(),
             new_dirs: plan.side_dirs.iter().filter(|dir| !host.path(dir).exists()).cloned().collect(),
+            fresh: (absent && !observed.is_up()).then(|| Fresh::of(backend, service, &observed)),
         };
         let files_change = !changed.is_empty() || !stale.is_empty();
         let changes = Changes {
@@ -477,13 +502,25 @@ fn undo(
             let _ = backend.run_step(service, undo);
         }
     }
+    let host = backend.host();
+    // A fresh install is stopped first, and what its manager wrote while it ran goes before the
+    // transaction removes the directories it created (then empty).
+    if let Some(fresh) = &before.fresh {
+        backend.restore(service, false);
+        for file in fresh.run_files.iter().filter(|file| host.path(file).is_file()) {
+            let _ = std::fs::remove_file(host.path(file));
+        }
+    }
     let _ = tx.rollback();
     if let Some(reread) = reread {
         let _ = backend.run_step(service, reread);
     }
-    backend.restore(service, before.running);
-    for dir in before.new_dirs.iter().rev() {
-        let _ = std::fs::remove_dir(backend.host().path(dir));
+    if before.fresh.is_none() {
+        backend.restore(service, before.running);
+    }
+    let run_dirs = before.fresh.iter().flat_map(|fresh| fresh.new_dirs.iter());
+    for dir in run_dirs.chain(before.new_dirs.iter().rev()) {
+        let _ = std::fs::remove_dir(host.path(dir));
     }
 }
 

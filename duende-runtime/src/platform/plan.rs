@@ -136,6 +136,9 @@ pub struct Hosted {
     pub nice: Option<i32>,
     /// Its CPU weight (`CPUWeight=`), unless `resources.cpu_shares` sets one.
     pub cpu_weight: Option<u64>,
+    /// Directories it writes in (a WOS module's `fs:write` capabilities): a sandbox that makes
+    /// the file system read-only must leave them writable (`ReadWritePaths=`).
+    pub writable: Vec<PathBuf>,
 }
 
 /// What `uninstall` does besides stopping the service and removing the recorded files.

@@ -141,10 +141,12 @@ fn pepita_in(bundle: &str, accel: Accel) -> Hosted {
     crate::platform::pepita::backend::runner_hosted(Path::new(bundle), accel, vsock)
 }
 
-/// The WOS runner for the manifest in `dir`, as its backend hosts it.
-fn wos(dir: &str, priority: u8) -> Hosted {
+/// The WOS runner for the manifest in `dir`, as its backend hosts it, with `fs:write` in
+/// `writable`.
+fn wos(dir: &str, priority: u8, writable: &[&str]) -> Hosted {
     let manifest = Path::new(dir).join("demo.wos.toml");
-    crate::platform::wos::backend::runner_hosted(&manifest, Path::new("/usr/local/bin/wasmtime"), priority)
+    let writable = writable.iter().map(PathBuf::from).collect();
+    crate::platform::wos::backend::runner_hosted(&manifest, Path::new("/usr/local/bin/wasmtime"), priority, writable)
 }
 
 /// A daemon's settings that a hosted unit does not pass on: arguments, environment, a watchdog,
@@ -179,8 +181,11 @@ fn golden_cases() -> Vec<(&'static str, UnitSpec)> {
         ),
         // A WOS module's runner: priority 0 is `Nice=-15` and `CPUWeight=1000`; a user unit
         // cannot raise a priority, so priority 1 keeps only its `CPUWeight=500`.
-        ("system-wos", UnitSpec::hosting(&pepita_settings(), &system(V254), &wos("/var/lib/demo/wos", 0))),
-        ("user-wos", UnitSpec::hosting(&settings(), &user(V252), &wos("/home/ana/.local/state/demo/wos", 1))),
+        (
+            "system-wos",
+            UnitSpec::hosting(&pepita_settings(), &system(V254), &wos("/var/lib/demo/wos", 0, &["/srv/demo spool"])),
+        ),
+        ("user-wos", UnitSpec::hosting(&settings(), &user(V252), &wos("/home/ana/.local/state/demo/wos", 1, &[]))),
     ]
 }
 

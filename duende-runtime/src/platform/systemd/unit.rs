@@ -229,7 +229,17 @@ impl UnitSpec {
             },
             // A user's manager cannot raise a priority: a negative nice would fail the start.
             nice: hosted.nice.filter(|nice| facts.level == Level::System || *nice >= 0),
-            hardening: Hardening { capabilities: Vec::new(), ..settings.hardening.clone() },
+            hardening: Hardening {
+                capabilities: Vec::new(),
+                read_write_paths: settings
+                    .hardening
+                    .read_write_paths
+                    .iter()
+                    .chain(hosted.writable.iter().filter(|path| !settings.hardening.read_write_paths.contains(path)))
+                    .cloned()
+                    .collect(),
+                ..settings.hardening.clone()
+            },
             ..UnitSpec::new(settings, facts)
         }
     }

@@ -76,9 +76,9 @@ pub fn manifest_path(dir: &Path, name: &str) -> PathBuf {
 
 /// The runner a manager runs for the manifest at `manifest` (`__wos-run --manifest FILE`), and
 /// what it asks of a manager: the engine at `engine` (a sandbox must not hide it), writable
-/// executable memory (the engine compiles the module's code), and the scheduling of `priority`.
-/// Its files are added by the plan.
-pub fn runner_hosted(manifest: &Path, engine: &Path, priority: u8) -> Hosted {
+/// executable memory (the engine compiles the module's code), the scheduling of `priority` and
+/// the directories in `writable` (its `fs:write` capabilities). Its files are added by the plan.
+pub fn runner_hosted(manifest: &Path, engine: &Path, priority: u8, writable: Vec<PathBuf>) -> Hosted {
     Hosted {
         command: vec!["__wos-run".to_owned(), "--manifest".to_owned(), manifest.to_string_lossy().into_owned()],
         files: Vec::new(),
@@ -87,6 +87,7 @@ pub fn runner_hosted(manifest: &Path, engine: &Path, priority: u8) -> Hosted {
         devices: Vec::new(),
         nice: Some(nice(priority)),
         cpu_weight: Some(cpu_weight(priority)),
+        writable,
     }
 }
 
@@ -250,7 +251,15 @@ impl WosBackend {
             },
             PlannedFile::text(path.clone(), text, 0o644, FileRole::WosManifest),
         ];
-        Ok(Hosted { files, ..runner_hosted(&path, &engine, wos.priority) })
+        let writable = manifest
+            .parsed_capabilities()
+            .into_iter()
+            .filter_map(|capability| match capability {
+                super::capability::Capability::Dir { path, write: true } => Some(path),
+                _ => None,
+            })
+            .collect();
+        Ok(Hosted { files, ..runner_hosted(&path, &engine, wos.priority, writable) })
     }
 }
 
