@@ -129,8 +129,12 @@ def main(argv):
     elif cache is not None:
         os.makedirs(cache, exist_ok=True)
         settings = os.path.join(cache, "wasmtime-cache.toml")
-        with open(settings, "w", encoding="utf-8") as file:
+        # Written under a name of this process's own, then renamed over: runs started at once
+        # share the file, and one must never read another's half-written (empty) copy.
+        partial = f"{settings}.{os.getpid()}"
+        with open(partial, "w", encoding="utf-8") as file:
             file.write(f"[cache]\ndirectory = {json.dumps(os.path.abspath(cache))}\n")
+        os.replace(partial, settings)
         config.cache = settings
     engine = wasmtime.Engine(config)
     store = wasmtime.Store(engine)
