@@ -79,8 +79,7 @@ where
     let args: Vec<OsString> = std::env::args_os().collect();
     // With `mlock = "required"` or `"best-effort"` locking comes first, before the command line is
     // parsed, so everything the runtime later maps is covered by MCL_FUTURE.
-    let early_lock = (options.mlock != MlockMode::Off && cli::is_run(&args))
-        .then(|| mlock::lock(options.mlock == MlockMode::Required));
+    let early_lock = (options.mlock != MlockMode::Off && cli::is_run(&args)).then(mlock::lock_all);
     let cli = match cli::parse(options.name, options.version, options.description, &args) {
         Parsed::Cli(cli) => cli,
         Parsed::Exit { text, code, to_stderr } => {
@@ -160,8 +159,7 @@ where
     };
     let resources = &settings.resources;
     let required = options.mlock == MlockMode::Required || resources.lock_memory_required;
-    let lock =
-        early_lock.or_else(|| (resources.lock_memory || resources.lock_memory_required).then(|| mlock::lock(required)));
+    let lock = early_lock.or_else(|| (resources.lock_memory || resources.lock_memory_required).then(mlock::lock_all));
     if let Some(mlock::LockOutcome { plan, result: Err(err), .. }) = &lock
         && required
     {
@@ -181,7 +179,7 @@ where
     crate::wasi::announce(&host, &settings);
     let link = Arc::new(Link::from_env(&host));
     #[cfg(unix)]
-    let workers = match worker_threads(&lock, &settings) {
+    let workers = match worker_threads(&lock, &settings, required) {
         Ok(workers) => workers,
         Err(exit) => return exit,
     };
@@ -263,16 +261,20 @@ where
 
 /// How many worker threads the async runtime gets. Under a finite lock limit every new thread
 /// stack is locked as it is mapped, and tokio cannot recover from a worker it fails to spawn:
-/// the headroom is checked before building.
+/// the headroom is checked before building (best-effort locking is undone when it is missing).
 #[cfg(unix)]
-fn worker_threads<C>(lock: &Option<mlock::LockOutcome>, settings: &config::Settings<C>) -> Result<usize, Exit> {
+fn worker_threads<C>(
+    lock: &Option<mlock::LockOutcome>,
+    settings: &config::Settings<C>,
+    required: bool,
+) -> Result<usize, Exit> {
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = lock {
         let workers_need = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
         let services = SERVICE_THREADS + u64::from(settings.metrics.enabled);
         let service_need = services * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
         let what = format!("the async runtime's {workers} worker threads and duende's {services} service threads");
-        if let Err(err) = locked.fits(workers_need + service_need, &what) {
+        if let Err(err) = mlock::make_room(locked, workers_need + service_need, &what, required) {
             tracing::error!("{err}");
             return Err(Exit::OsError);
         }

@@ -8,9 +8,47 @@
 //! module never says "locked" when nothing was locked.
 //!
 //! mlockall(2) on Linux: the limit does not apply with `CAP_IPC_LOCK`; without it, `EPERM` means
-//! the limit is 0 and `ENOMEM` means the locked size would pass the limit. With `MCL_FUTURE` and a
-//! finite limit, every later mapping that would pass the limit fails, so a daemon that grows
-//! dies; [`Probe::plan`] and [`LockOutcome::log`] warn about it.
+//! the limit is 0 and `ENOMEM` means the process's address space (`VmSize`) is already past the
+//! limit. With `MCL_FUTURE` and a finite limit, every later mapping that would take `VmLck` past
+//! the limit fails, so a daemon that outgrows it dies; [`Probe::plan`] and [`LockOutcome::log`]
+//! say so. A finite limit that covers the daemon's real use is enough, in both modes: the runtime
+//! checks that its own threads fit ([`make_room`]), the daemon's own growth is the daemon's.
+//!
+//! # Two figures: pinned bytes and VmLck
+//!
+//! `VmLck` counts the *address space* of locked mappings, touched or not; it is what
+//! `RLIMIT_MEMLOCK` is charged for. What is *pinned* (resident and unevictable) is the resident
+//! part of those mappings: the sum of `Rss` over the mappings of `/proc/self/smaps` whose
+//! `VmFlags` has `lo` ([`parse_smaps_pinned`]). That is the figure duende reports as locked memory
+//! (the log line, `status`, `duende_locked_memory_bytes`); `VmLck` is reported beside it. (The
+//! `Locked` field of `smaps_rollup` is not used: it is proportional, so libc's pages shared with
+//! every other process count for a sliver, and it would not compare with `VmLck` or `VmRSS`.)
+//!
+//! # Keeping VmLck close to what is pinned
+//!
+//! Measured on `examples/02_mlock.rs` (16 MiB buffer, release, 2 cores; see `scripts/bench`):
+//!
+//! | locking | pinned | VmLck | VmRSS |
+//! | --- | --- | --- | --- |
+//! | `MCL_CURRENT \| MCL_FUTURE`, glibc's default arenas | 32,232 kB | 359,276 kB | 32,240 kB |
+//! | the same, malloc arenas capped at 1 (what duende does) | 31,572 kB | 31,596 kB | 31,580 kB |
+//! | `MCL_ONFAULT` added, arenas as glibc has them | 22,460 kB | 359,276 kB | 22,468 kB |
+//! | `MCL_ONFAULT` added, arenas capped at 1 | 22,492 kB | 31,596 kB | 22,500 kB |
+//!
+//! Each glibc malloc arena beyond the main one is a 64 MiB `PROT_NONE` reservation; under
+//! `MCL_FUTURE` it counts in `VmLck` (and against the limit) although nothing of it is resident.
+//! glibc makes one per thread that allocates, up to 8 per core, so after locking duende caps them
+//! at one with `mallopt(M_ARENA_MAX, 1)` (glibc only, before any thread exists; an operator's own
+//! `MALLOC_ARENA_MAX` or `glibc.malloc.arena_max` tunable is left alone). The runtime's threads
+//! have explicit stack sizes (2 MiB for async workers, as tokio's default; 512 KiB for its
+//! service threads), populated and pinned whole by `MCL_FUTURE`, so they count the same in both
+//! figures.
+//!
+//! `MCL_ONFAULT` is not used. It pins less (untouched stack and code pages stay out), but it does
+//! not shrink `VmLck`, which the limit is charged for, and it leaves every page not yet touched
+//! (an error path's code, a rarely used table) to be read from disk on its first use: exactly
+//! what a swap or storage daemon locks its memory to avoid, since that first use may come while
+//! the system is short of memory and waiting on that daemon.
 //!
 //! Only Linux locks memory; on every other target [`lock_all`] returns
 //! [`MlockError::Unsupported`]. All of the crate's `unsafe` for locking lives here.
@@ -149,7 +187,7 @@ impl Probe {
                 format!(
                     "RLIMIT_MEMLOCK is {size}{raise} and CAP_IPC_LOCK is absent: locking will fail once the process \
                      maps more than {size}; if it succeeds, MCL_FUTURE makes every later allocation that would pass \
-                     {size} fail"
+                     {size} fail, so the daemon must fit in {size}"
                 )
             }
             Forecast::Refused => {
@@ -176,8 +214,12 @@ impl Probe {
 /// What a successful lock looked like afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Locked {
-    /// `VmLck` from `/proc/self/status` right after locking, in bytes; always above 0.
-    pub locked_bytes: u64,
+    /// `VmLck` from `/proc/self/status` right after locking, in bytes: the locked address space,
+    /// what `RLIMIT_MEMLOCK` is charged for; always above 0.
+    pub vm_lck_bytes: u64,
+    /// Resident bytes of the locked mappings right after locking (see the module doc); `None`
+    /// when `/proc/self/smaps` could not be read.
+    pub pinned_bytes: Option<u64>,
     /// `RLIMIT_MEMLOCK` that applies from now on (after any raise of the soft limit).
     pub limit: Limit,
     /// `CAP_IPC_LOCK` was present, so the limit does not apply.
@@ -198,9 +240,9 @@ impl Locked {
     /// new mapping, thread stacks included, is locked as it is made). `what` names the need.
     pub fn fits(&self, more: u64, what: &str) -> Result<(), MlockError> {
         match self.ceiling() {
-            Some(ceiling) if self.locked_bytes.saturating_add(more) > ceiling => Err(MlockError::NoHeadroom {
+            Some(ceiling) if self.vm_lck_bytes.saturating_add(more) > ceiling => Err(MlockError::NoHeadroom {
                 limit: Limit::Bytes(ceiling),
-                locked: self.locked_bytes,
+                locked: self.vm_lck_bytes,
                 needed: more,
                 what: what.to_owned(),
             }),
@@ -269,17 +311,6 @@ pub enum MlockError {
         /// What went wrong reading `/proc/self/status`.
         reason: String,
     },
-    /// Best-effort locking declined: without `CAP_IPC_LOCK` a finite limit would make every later
-    /// allocation past it fail (thread stacks included), which is worse than not locking.
-    #[error(
-        "not locking: RLIMIT_MEMLOCK is {limit} and the process lacks `CAP_IPC_LOCK`, so with MCL_FUTURE every \
-         later allocation past {limit} would fail; best-effort locking never takes that risk; {fixes}",
-        fixes = FIXES
-    )]
-    Declined {
-        /// The limit that would apply.
-        limit: Limit,
-    },
     /// Locked, but the rest of the limit cannot hold what the process must still map.
     #[error(
         "memory is locked under RLIMIT_MEMLOCK of {limit} without `CAP_IPC_LOCK`: {locked} is locked and {what} \
@@ -340,11 +371,21 @@ impl LockOutcome {
         tracing::info!("memory locking: {}", self.plan);
         match &self.result {
             Ok(locked) => {
-                tracing::info!(
-                    locked_bytes = locked.locked_bytes,
-                    "memory locked: VmLck is {}",
-                    format_bytes(locked.locked_bytes)
-                );
+                let vm_lck = format_bytes(locked.vm_lck_bytes);
+                match locked.pinned_bytes {
+                    Some(pinned) => tracing::info!(
+                        pinned_bytes = pinned,
+                        vm_lck_bytes = locked.vm_lck_bytes,
+                        "memory locked: {} pinned (resident and locked); VmLck, the locked address space \
+                         RLIMIT_MEMLOCK is charged for, is {vm_lck}",
+                        format_bytes(pinned)
+                    ),
+                    None => tracing::info!(
+                        vm_lck_bytes = locked.vm_lck_bytes,
+                        "memory locked: VmLck, the locked address space, is {vm_lck}; how much of it is resident \
+                         is unknown (/proc/self/smaps could not be read)"
+                    ),
+                }
                 if let Some(ceiling) = locked.ceiling() {
                     tracing::warn!(
                         "memory is locked under RLIMIT_MEMLOCK of {} without CAP_IPC_LOCK: MCL_FUTURE makes every \
@@ -422,20 +463,71 @@ pub fn probe() -> Result<Probe, MlockError> {
     Err(MlockError::Wasi)
 }
 
-/// Locks memory as `required` or best effort. Best effort declines (and says why) when the
-/// process lacks `CAP_IPC_LOCK` and the limit is finite: the lock might succeed, but every later
-/// allocation past the limit would then fail, threads of the async runtime included.
-pub fn lock(required: bool) -> LockOutcome {
-    if !required
-        && let Ok(probe) = probe()
-        && let Forecast::Capped(limit) = probe.forecast()
-    {
-        return LockOutcome { plan: probe.plan(), result: Err(MlockError::Declined { limit: Limit::Bytes(limit) }) };
+/// Resident bytes of the mappings whose `VmFlags` has `lo` (locked), from the text of
+/// `/proc/PID/smaps`; `None` when no mapping has a `VmFlags` line (a kernel before 3.8) to tell.
+pub fn parse_smaps_pinned(text: &str) -> Option<u64> {
+    let mut rss = 0;
+    let mut pinned = None;
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("Rss:") {
+            rss = kib_to_bytes(value.trim()).unwrap_or(0);
+        } else if let Some(flags) = line.strip_prefix("VmFlags:") {
+            let locked = flags.split_whitespace().any(|flag| flag == "lo");
+            let total: &mut u64 = pinned.get_or_insert(0);
+            if locked {
+                *total = total.saturating_add(rss);
+            }
+            rss = 0;
+        }
     }
-    lock_all()
+    pinned
 }
 
-/// Locks all current and future memory of the process, having said what will happen.
+/// Resident bytes of this process's locked mappings (see [`parse_smaps_pinned`]); `None` where
+/// there is no `/proc/self/smaps` to read.
+pub fn pinned_bytes() -> Option<u64> {
+    if cfg!(target_os = "linux") {
+        std::fs::read_to_string("/proc/self/smaps").ok().and_then(|text| parse_smaps_pinned(&text))
+    } else {
+        None
+    }
+}
+
+/// Checks, after locking, that `more` bytes the runtime must still lock fit under the limit
+/// (`what` names them). When they do not, `required` locking fails with the reason; best-effort
+/// locking is undone (`munlockall`), said in a warning, and the daemon goes on unlocked.
+pub fn make_room(locked: &Locked, more: u64, what: &str, required: bool) -> Result<(), MlockError> {
+    let Err(err) = locked.fits(more, what) else { return Ok(()) };
+    if required {
+        return Err(err);
+    }
+    match unlock_all() {
+        Ok(()) => {
+            tracing::warn!("memory locking undone, continuing unlocked: {err}");
+            Ok(())
+        }
+        Err(source) => {
+            tracing::error!("memory locking could not be undone after: {err}");
+            Err(MlockError::Os { source })
+        }
+    }
+}
+
+/// `munlockall()`: unlocks every page and ends `MCL_FUTURE`.
+#[cfg(target_os = "linux")]
+fn unlock_all() -> io::Result<()> {
+    sys::munlockall()
+}
+
+/// Nothing is ever locked off Linux, so there is nothing to unlock.
+#[cfg(not(target_os = "linux"))]
+fn unlock_all() -> io::Result<()> {
+    Ok(())
+}
+
+/// Locks all current and future memory of the process, having said what will happen. Locking
+/// `required` and best effort alike lock under a finite limit (the plan says that the daemon must
+/// then fit in it); best effort goes on unlocked when this fails.
 #[cfg(target_os = "linux")]
 pub fn lock_all() -> LockOutcome {
     let probe = match probe() {
@@ -456,12 +548,19 @@ pub fn lock_all() -> LockOutcome {
     if let Err(errno) = sys::mlockall_current_and_future() {
         return LockOutcome { plan, result: Err(applied.classify(errno)) };
     }
+    // Locked, and still one thread: cap malloc's arenas before any other thread allocates.
+    plan = format!("{plan}; {}", sys::cap_malloc_arenas());
     let result = match std::fs::read_to_string("/proc/self/status") {
         Err(err) => Err(MlockError::Unverifiable { reason: err.to_string() }),
         Ok(text) => match parse_status(&text).vm_lck {
             None => Err(MlockError::Unverifiable { reason: "no VmLck line".to_owned() }),
             Some(0) => Err(MlockError::NotConfirmed),
-            Some(locked_bytes) => Ok(Locked { locked_bytes, limit: applied.soft, cap_ipc_lock: applied.cap_ipc_lock }),
+            Some(vm_lck_bytes) => Ok(Locked {
+                vm_lck_bytes,
+                pinned_bytes: pinned_bytes(),
+                limit: applied.soft,
+                cap_ipc_lock: applied.cap_ipc_lock,
+            }),
         },
     };
     LockOutcome { plan, result }
@@ -523,168 +622,39 @@ mod sys {
         let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
         if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error().raw_os_error().unwrap_or(0)) }
     }
+
+    /// `munlockall()`.
+    pub(super) fn munlockall() -> io::Result<()> {
+        // SAFETY: munlockall takes no arguments and touches no memory of ours.
+        let rc = unsafe { libc::munlockall() };
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    }
+
+    /// Caps glibc's malloc arenas at one (see the module doc), unless the environment set a cap;
+    /// says what was done, for the plan.
+    #[cfg(target_env = "gnu")]
+    pub(super) fn cap_malloc_arenas() -> String {
+        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        if std::env::var_os("MALLOC_ARENA_MAX").is_some() || tunables.contains("glibc.malloc.arena_max") {
+            return "malloc arenas left as the environment sets them (MALLOC_ARENA_MAX or GLIBC_TUNABLES); each \
+                    arena past the first is a 64 MiB reservation that MCL_FUTURE counts as locked"
+                .to_owned();
+        }
+        // SAFETY: mallopt only sets a parameter of glibc's allocator; M_ARENA_MAX with a positive
+        // value is valid at any time, and no other thread exists yet.
+        if unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) } == 1 {
+            "malloc arenas capped at 1, so that no 64 MiB arena reservation is locked".to_owned()
+        } else {
+            "capping malloc arenas failed: each thread's arena may add a 64 MiB reservation to VmLck".to_owned()
+        }
+    }
+
+    /// Not glibc: no arenas with 64 MiB reservations to cap.
+    #[cfg(not(target_env = "gnu"))]
+    pub(super) fn cap_malloc_arenas() -> String {
+        "the C library is not glibc: no malloc arenas to cap".to_owned()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MIB: u64 = 1 << 20;
-
-    fn probe(soft: Limit, hard: Limit, cap_ipc_lock: bool) -> Probe {
-        Probe { soft, hard, cap_ipc_lock }
-    }
-
-    #[test]
-    fn headroom_is_checked_only_under_a_ceiling() {
-        let capped = Locked { locked_bytes: 6 << 20, limit: Limit::Bytes(8 << 20), cap_ipc_lock: false };
-        assert!(capped.fits(1 << 20, "x").is_ok());
-        let err = capped.fits(4 << 20, "the async runtime's 2 worker threads").unwrap_err().to_string();
-        assert!(
-            err.contains("8 MiB") && err.contains("6 MiB is locked") && err.contains("would lock 4 MiB more"),
-            "{err}"
-        );
-        assert!(err.contains("worker threads") && err.contains("CAP_IPC_LOCK"), "{err}");
-        let capable = Locked { cap_ipc_lock: true, ..capped };
-        assert!(capable.fits(u64::MAX, "x").is_ok());
-        let unlimited = Locked { limit: Limit::Unlimited, ..capped };
-        assert!(unlimited.fits(u64::MAX, "x").is_ok());
-    }
-
-    #[test]
-    fn sizes_use_the_largest_exact_unit() {
-        assert_eq!(format_bytes(8 * MIB), "8 MiB");
-        assert_eq!(format_bytes(64 * 1024), "64 KiB");
-        assert_eq!(format_bytes(1 << 30), "1 GiB");
-        assert_eq!(format_bytes(1000), "1000 bytes");
-        assert_eq!(format_bytes(MIB + 1), "1048577 bytes");
-        assert_eq!(format_bytes(0), "0");
-        assert_eq!(Limit::Unlimited.to_string(), "unlimited");
-    }
-
-    #[test]
-    fn plan_with_a_finite_limit_and_no_capability_warns_about_growth() {
-        let p = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), false);
-        assert_eq!(p.forecast(), Forecast::Capped(8 * MIB));
-        let plan = p.plan();
-        assert!(
-            plan.starts_with(
-                "RLIMIT_MEMLOCK is 8 MiB and CAP_IPC_LOCK is absent: locking will fail once the process maps more \
-                 than 8 MiB"
-            ),
-            "{plan}"
-        );
-        assert!(plan.contains("MCL_FUTURE makes every later allocation that would pass 8 MiB fail"), "{plan}");
-    }
-
-    #[test]
-    fn plan_with_the_capability_ignores_the_limit() {
-        for soft in [Limit::Bytes(0), Limit::Bytes(8 * MIB), Limit::Unlimited] {
-            let p = probe(soft, Limit::Bytes(8 * MIB).max(soft), true);
-            assert_eq!(p.forecast(), Forecast::Capable);
-            assert!(!p.raises_soft_limit());
-            assert!(p.plan().starts_with("CAP_IPC_LOCK present: the limit does not apply"), "{}", p.plan());
-        }
-    }
-
-    #[test]
-    fn plan_with_an_unlimited_limit() {
-        let p = probe(Limit::Unlimited, Limit::Unlimited, false);
-        assert_eq!(p.forecast(), Forecast::Unlimited);
-        assert!(p.forecast().is_unrestricted());
-        assert!(p.plan().starts_with("RLIMIT_MEMLOCK is unlimited: mlockall"), "{}", p.plan());
-    }
-
-    #[test]
-    fn plan_with_a_zero_limit_and_no_capability_predicts_eperm() {
-        let p = probe(Limit::Bytes(0), Limit::Bytes(0), false);
-        assert_eq!(p.forecast(), Forecast::Refused);
-        assert_eq!(p.plan(), "RLIMIT_MEMLOCK is 0 and CAP_IPC_LOCK is absent: mlockall will fail with EPERM");
-    }
-
-    #[test]
-    fn a_soft_limit_below_the_hard_limit_is_raised_first() {
-        let p = probe(Limit::Bytes(64 * 1024), Limit::Bytes(8 * MIB), false);
-        assert!(p.raises_soft_limit());
-        assert_eq!(p.forecast(), Forecast::Capped(8 * MIB));
-        assert!(p.plan().starts_with("RLIMIT_MEMLOCK is 8 MiB (soft limit raised from 64 KiB to the hard limit)"));
-        let p = probe(Limit::Bytes(0), Limit::Unlimited, false);
-        assert_eq!(p.forecast(), Forecast::Unlimited);
-        assert!(p.plan().starts_with("RLIMIT_MEMLOCK is unlimited (soft limit raised from 0 to"), "{}", p.plan());
-    }
-
-    #[test]
-    fn errno_maps_to_one_variant_per_cause() {
-        let capped = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), false);
-        let zero = probe(Limit::Bytes(0), Limit::Bytes(0), false);
-        let capable = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), true);
-        assert!(matches!(zero.classify(libc::EPERM), MlockError::PermissionDenied { limit: Limit::Bytes(0) }));
-        assert!(
-            matches!(capped.classify(libc::ENOMEM), MlockError::OverLimit { limit: Limit::Bytes(n) } if n == 8 * MIB)
-        );
-        assert!(matches!(capable.classify(libc::ENOMEM), MlockError::OutOfMemory));
-        assert!(matches!(capped.classify(libc::EAGAIN), MlockError::TryAgain));
-        let other = capped.classify(libc::EINVAL);
-        assert!(matches!(&other, MlockError::Os { source } if source.raw_os_error() == Some(libc::EINVAL)));
-        assert!(std::error::Error::source(&other).is_some(), "the OS error is kept as the source");
-    }
-
-    #[test]
-    fn messages_name_the_cause_and_every_fix() {
-        let capped = probe(Limit::Bytes(8 * MIB), Limit::Bytes(8 * MIB), false);
-        let zero = probe(Limit::Bytes(0), Limit::Bytes(0), false);
-        let eperm = zero.classify(libc::EPERM).to_string();
-        let enomem = capped.classify(libc::ENOMEM).to_string();
-        assert!(eperm.starts_with("mlockall was refused (EPERM): RLIMIT_MEMLOCK is 0 and"), "{eperm}");
-        assert!(enomem.contains("(ENOMEM): the locked size would exceed RLIMIT_MEMLOCK of 8 MiB"), "{enomem}");
-        for message in [&eperm, &enomem, &capped.classify(libc::EAGAIN).to_string()] {
-            for fix in [
-                "`AmbientCapabilities=CAP_IPC_LOCK`",
-                "`LimitMEMLOCK=infinity`",
-                "`--cap-add IPC_LOCK --ulimit memlock=-1:-1`",
-                "`ulimit -l unlimited`",
-            ] {
-                assert!(message.contains(fix), "{message} lacks {fix}");
-            }
-            assert!(message.starts_with(char::is_lowercase) && !message.ends_with('.'), "{message}");
-        }
-        let unsupported = MlockError::Unsupported { platform: "macos" }.to_string();
-        assert!(unsupported.starts_with("memory locking is unsupported on this platform (macos)"), "{unsupported}");
-        assert!(MlockError::NotConfirmed.to_string().contains("VmLck of 0 kB"));
-    }
-
-    const STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\nVmPeak:\t    5816 kB\n\
-        VmLck:\t    5624 kB\nVmPin:\t       0 kB\nVmRSS:\t    1920 kB\nThreads:\t3\nCapInh:\t0000000000000000\n\
-        CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n";
-
-    #[test]
-    fn status_parsing_reads_vmlck_and_capeff() {
-        let status = parse_status(STATUS);
-        assert_eq!(status.vm_lck, Some(5624 * 1024));
-        assert_eq!((status.vm_rss, status.threads), (Some(1920 * 1024), Some(3)));
-        assert_eq!(status.cap_eff, Some(0x1ff_ffff_ffff));
-        assert!(status.has_cap_ipc_lock());
-    }
-
-    #[test]
-    fn status_parsing_sees_a_dropped_capability_and_zero_lock() {
-        // The machine's root set with cap_ipc_lock (bit 14) dropped, as `setpriv --inh-caps=-ipc_lock` does.
-        let text = "VmLck:\t       0 kB\nCapEff:\t000001fffeffbfff\n";
-        let status = parse_status(text);
-        assert_eq!(status.vm_lck, Some(0));
-        assert!(!status.has_cap_ipc_lock());
-        let unprivileged = parse_status("CapEff:\t0000000000000000\n");
-        assert!(!unprivileged.has_cap_ipc_lock());
-        assert_eq!(unprivileged.vm_lck, None);
-        assert!(!parse_status("VmLck:\tgarbage kB\nCapEff:\tzz\n").has_cap_ipc_lock());
-        assert_eq!(parse_status("VmLck:\tgarbage kB\n").vm_lck, None);
-    }
-
-    #[test]
-    fn a_lock_under_a_finite_limit_without_the_capability_has_a_ceiling() {
-        let locked = Locked { locked_bytes: 4096, limit: Limit::Bytes(8 * MIB), cap_ipc_lock: false };
-        assert_eq!(locked.ceiling(), Some(8 * MIB));
-        assert_eq!(Locked { cap_ipc_lock: true, ..locked }.ceiling(), None);
-        assert_eq!(Locked { limit: Limit::Unlimited, ..locked }.ceiling(), None);
-    }
-}
+mod tests;

@@ -24,6 +24,7 @@ const REQUIRED: &[&str] = &[
     "duende_health_score",
     "duende_ready_latency_seconds",
     "duende_locked_memory_bytes",
+    "duende_locked_address_space_bytes",
     "duende_resident_memory_bytes",
     "duende_open_fds",
     "duende_threads",

@@ -6,8 +6,8 @@ use std::fmt::Display;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::protocol::{
-    self, CheckReport, DaemonState, ErrorCode, ErrorReply, HealthLevel, HealthReport, LastReload, Op, ReloadOutcome,
-    ReloadResult, Response, StatusResult, StopResult,
+    self, CheckReport, DaemonState, ErrorCode, ErrorReply, HealthLevel, HealthReport, LastReload, LockedMemory, Op,
+    ReloadOutcome, ReloadResult, Response, StatusResult, StopResult,
 };
 use crate::health::Health;
 use crate::live::{Live, ReloadRefused};
@@ -145,7 +145,15 @@ pub(crate) fn status_of(live: &Live) -> StatusResult {
         config_generation: live.generation(),
         last_reload,
         metrics,
+        locked_memory: locked_memory(),
     }
+}
+
+/// Pinned bytes and `VmLck` while memory is locked; smaps is read only then.
+fn locked_memory() -> Option<LockedMemory> {
+    let status = std::fs::read_to_string("/proc/self/status").ok().map(|text| crate::mlock::parse_status(&text))?;
+    let vm_lck_bytes = status.vm_lck.filter(|&bytes| bytes > 0)?;
+    Some(LockedMemory { pinned_bytes: crate::mlock::pinned_bytes()?, vm_lck_bytes })
 }
 
 fn level(health: &Health) -> HealthLevel {

@@ -186,6 +186,18 @@ pub struct StatusResult {
     /// The metrics summary (`requests_total`, `errors_total`, ...), as the runtime's metrics
     /// module reports it; fields may be added.
     pub metrics: Map<String, Value>,
+    /// The daemon's locked memory; `null` when none is locked (or the target cannot tell).
+    #[serde(default)]
+    pub locked_memory: Option<LockedMemory>,
+}
+
+/// Memory the daemon holds locked, read from `/proc` when `status` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedMemory {
+    /// Bytes pinned: resident in locked mappings (the figure duende reports as locked memory).
+    pub pinned_bytes: u64,
+    /// `VmLck`: the locked address space, touched or not, what `RLIMIT_MEMLOCK` is charged for.
+    pub vm_lck_bytes: u64,
 }
 
 /// Where the daemon is in its lifecycle.

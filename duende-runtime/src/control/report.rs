@@ -50,6 +50,14 @@ pub fn print_live(live: &StatusResult, out: &mut dyn Write) {
         },
     };
     let _ = writeln!(out, "  configuration: generation {}{reload}", live.config_generation);
+    if let Some(locked) = &live.locked_memory {
+        let _ = writeln!(
+            out,
+            "  locked memory: {} pinned (VmLck {})",
+            crate::mlock::format_bytes(locked.pinned_bytes),
+            crate::mlock::format_bytes(locked.vm_lck_bytes)
+        );
+    }
     let metrics: Vec<String> = live.metrics.iter().map(|(key, value)| format!("{key}={value}")).collect();
     if !metrics.is_empty() {
         let _ = writeln!(out, "  metrics: {}", metrics.join(" "));

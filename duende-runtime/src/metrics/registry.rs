@@ -16,7 +16,8 @@
 //! | `duende_health_score` | gauge | 0..=5 while healthy, 0 while degraded or unhealthy |
 //! | `duende_ready_latency_seconds` | gauge | start to ready (after `init`); absent before |
 //! | `duende_shutdown_duration_seconds` | gauge | shutdown request to the end of `shutdown`, growing while it runs; absent before a request |
-//! | `duende_locked_memory_bytes` | gauge | `VmLck` (Linux) |
+//! | `duende_locked_memory_bytes` | gauge | memory pinned: resident bytes of locked mappings (`Rss` of the mappings of `/proc/self/smaps` flagged `lo`; Linux) |
+//! | `duende_locked_address_space_bytes` | gauge | `VmLck`: the locked address space, touched or not, what `RLIMIT_MEMLOCK` is charged for (Linux) |
 //! | `duende_resident_memory_bytes` | gauge | `VmRSS` (Linux) |
 //! | `duende_open_fds` | gauge | open file descriptors (Linux) |
 //! | `duende_threads` | gauge | threads of the process (Linux) |
@@ -45,6 +46,7 @@ const HEALTH_SCORE: &str = "duende_health_score";
 const READY_LATENCY: &str = "duende_ready_latency_seconds";
 const SHUTDOWN_DURATION: &str = "duende_shutdown_duration_seconds";
 const LOCKED: &str = "duende_locked_memory_bytes";
+const LOCKED_SPACE: &str = "duende_locked_address_space_bytes";
 const RESIDENT: &str = "duende_resident_memory_bytes";
 const OPEN_FDS: &str = "duende_open_fds";
 const THREADS: &str = "duende_threads";
@@ -80,7 +82,13 @@ const DESCRIPTIONS: &[(Kind, &str, Option<Unit>, &str)] = &[
         Some(Unit::Seconds),
         "Time from the shutdown request to the end of shutdown (growing while it runs).",
     ),
-    (Kind::Gauge, LOCKED, Some(Unit::Bytes), "Locked memory (VmLck)."),
+    (Kind::Gauge, LOCKED, Some(Unit::Bytes), "Memory pinned: resident bytes of the locked mappings."),
+    (
+        Kind::Gauge,
+        LOCKED_SPACE,
+        Some(Unit::Bytes),
+        "Locked address space (VmLck), touched or not; what RLIMIT_MEMLOCK is charged for.",
+    ),
     (Kind::Gauge, RESIDENT, Some(Unit::Bytes), "Resident memory (VmRSS)."),
     (Kind::Gauge, OPEN_FDS, Some(Unit::Count), "Open file descriptors."),
     (Kind::Gauge, THREADS, Some(Unit::Count), "Threads of the process."),
@@ -252,7 +260,8 @@ impl Registry {
         // rather than zeros.
         let sample = process::sample();
         let values = [
-            (LOCKED, sample.locked_bytes),
+            (LOCKED, sample.pinned_bytes),
+            (LOCKED_SPACE, sample.vm_lck_bytes),
             (RESIDENT, sample.resident_bytes),
             (THREADS, sample.threads),
             (OPEN_FDS, sample.open_fds),
@@ -274,13 +283,14 @@ mod process {
     /// One reading; a value the kernel did not give is `None`.
     #[derive(Debug, Clone, Copy, Default)]
     pub(super) struct Sample {
-        pub(super) locked_bytes: Option<u64>,
+        pub(super) pinned_bytes: Option<u64>,
+        pub(super) vm_lck_bytes: Option<u64>,
         pub(super) resident_bytes: Option<u64>,
         pub(super) threads: Option<u64>,
         pub(super) open_fds: Option<u64>,
     }
 
-    /// `/proc/self/status` and `/proc/self/fd`.
+    /// `/proc/self/status`, `/proc/self/fd` and, while memory is locked, `/proc/self/smaps`.
     #[cfg(target_os = "linux")]
     pub(super) fn sample() -> Sample {
         let status = std::fs::read_to_string("/proc/self/status").ok().map(|text| crate::mlock::parse_status(&text));
@@ -289,7 +299,19 @@ mod process {
             .ok()
             .map(|entries| u64::try_from(entries.count()).unwrap_or(u64::MAX).saturating_sub(1));
         let status = status.unwrap_or_default();
-        Sample { locked_bytes: status.vm_lck, resident_bytes: status.vm_rss, threads: status.threads, open_fds }
+        // Nothing locked, nothing pinned: smaps (a walk of every mapping) is read only when needed.
+        let pinned_bytes = match status.vm_lck {
+            Some(0) => Some(0),
+            Some(_) => crate::mlock::pinned_bytes(),
+            None => None,
+        };
+        Sample {
+            pinned_bytes,
+            vm_lck_bytes: status.vm_lck,
+            resident_bytes: status.vm_rss,
+            threads: status.threads,
+            open_fds,
+        }
     }
 
     /// Other targets have no `/proc`: the process metrics are absent rather than wrong.

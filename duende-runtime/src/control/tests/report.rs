@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::control::protocol::{
-    CheckReport, DaemonState, HealthLevel, HealthReport, LastReload, ReloadOutcome, StatusResult,
+    CheckReport, DaemonState, HealthLevel, HealthReport, LastReload, LockedMemory, ReloadOutcome, StatusResult,
 };
 use crate::control::report::{print_live, status_json};
 use crate::platform::Platform;
@@ -40,7 +40,20 @@ fn sample() -> StatusResult {
             accepted: 2,
         }),
         metrics: serde_json::from_value(json!({"requests_total": 12, "errors_total": 1})).unwrap(),
+        locked_memory: None,
     }
+}
+
+#[test]
+fn text_shows_locked_memory_as_pinned_beside_vmlck() {
+    let mut out = Vec::new();
+    let locked = LockedMemory { pinned_bytes: 31_572 << 10, vm_lck_bytes: 31_596 << 10 };
+    print_live(&StatusResult { locked_memory: Some(locked), ..sample() }, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\n  locked memory: 31572 KiB pinned (VmLck 31596 KiB)\n"), "{text}");
+    let mut out = Vec::new();
+    print_live(&sample(), &mut out);
+    assert!(!String::from_utf8(out).unwrap().contains("locked memory"), "nothing locked, nothing said");
 }
 
 #[test]
