@@ -91,34 +91,6 @@ fn root_locks_everything_and_vmlck_stays_close_to_what_is_pinned() {
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
 }
 
-/// A finite limit, no capability at all (the unprivileged user 65534): 64 MiB covers what
-/// 02_mlock really locks, so it starts, locks, and says that it must fit in the limit.
-#[cfg(feature = "root-tests")]
-#[test]
-fn a_finite_limit_that_covers_the_daemon_is_enough_without_privilege() {
-    const LIMIT: u64 = 64 << 20;
-    assert_eq!(euid(), 0, "the root-tests feature needs root");
-    let runtime_dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::chown(runtime_dir.path(), Some(65534), Some(65534)).unwrap();
-    let memlock = format!("--memlock={LIMIT}:{LIMIT}");
-    let wrapper = ["prlimit", memlock.as_str(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-    let mut d = Spawn::wrapped(&wrapper, SWAPD).runtime_dir(runtime_dir.path()).start();
-    let plan = d.expect_line("memory locking: ");
-    assert!(
-        plan.contains("RLIMIT_MEMLOCK is 64 MiB and CAP_IPC_LOCK is absent")
-            && plan.contains("so the daemon must fit in 64 MiB"),
-        "{plan}\n(`prlimit` needs CAP_SYS_RESOURCE to set a memlock limit above the hard one)\n{}",
-        d.output()
-    );
-    assert!(plan.contains("malloc arenas capped at 1"), "{plan}");
-    expect_locked_line(&mut d);
-    d.expect_line("init: buffer of 16 MiB, VmLck = ");
-    let (pinned, vm_lck) = pinned_and_vm_lck_kib(d.pid());
-    assert!(pinned >= 16 * 1024 && vm_lck * 1024 <= LIMIT, "pinned {pinned} kB, VmLck {vm_lck} kB");
-    d.signal(libc::SIGTERM);
-    assert_eq!(d.wait_exit(), 0, "{}", d.output());
-}
-
 #[test]
 fn best_effort_under_a_limit_too_small_goes_on_unlocked() {
     // Best effort locks under a finite limit too; 4 MiB is less than the probe maps, so mlockall
