@@ -3,9 +3,10 @@
 //! the process first forks: init stays behind in the parent (`pid1`), the child goes on.
 //!
 //! Lifecycle of `run`: memory lock (when the macro asks) → configuration → memory lock (when the
-//! configuration asks) → logging → signal handling, reloading and the shutdown deadline (threads
-//! of their own) → async runtime → the user's `main` body → `init` → ready → `run` → `shutdown`,
-//! the last two bounded by `shutdown_timeout` once a shutdown has been requested.
+//! configuration asks) → logging → reloading (a thread started on demand), the shutdown deadline
+//! and signal handling (a thread of its own) → async runtime → the user's `main` body →
+//! `init` → ready → `run` → `shutdown`, the last two bounded by `shutdown_timeout` once a
+//! shutdown has been requested. The threads are described in the crate's docs.
 //!
 //! Built for WASI (WOS) the order is the same, on what the target has: no signals and no
 //! threads, so reloading and the deadline are tasks of one current-thread runtime, and the stop
@@ -48,10 +49,10 @@ const WORKER_STACK: u64 = 2 << 20;
 /// The guard page below each thread stack.
 #[cfg(unix)]
 const STACK_GUARD: u64 = 4096;
-/// duende's own threads: signal routing, reloading, the shutdown deadline (plus metrics upkeep
-/// when metrics are on).
+/// duende's own threads at most at once: signal routing (which keeps the shutdown deadline too)
+/// and, during a reload, the reload thread (plus metrics upkeep when metrics are on).
 #[cfg(unix)]
-const SERVICE_THREADS: u64 = 3;
+const SERVICE_THREADS: u64 = 2;
 
 pub use crate::invocation::MainOptions;
 
@@ -204,11 +205,15 @@ where
         ctx,
     } = Wiring::<D>::new(options.name, settings, sources, link, metrics.daemon_metrics(), log, args);
     let deadline = Deadline { shutdown: live.shutdown().clone(), config: config_rx.clone() };
+    // Reloads and the deadline first, so a signal that comes at once finds them in place; the
+    // reloader lives until this function returns.
+    #[cfg(unix)]
+    let _reloads = reloader.start(reload_requests);
     #[cfg(unix)]
     let runtime = {
-        if let Err(err) =
-            signals::install(routes).and_then(|()| reloader.start(reload_requests)).and_then(|()| deadline.start())
-        {
+        let timer = Arc::new(signals::DeadlineTimer::default());
+        deadline.arm(&timer);
+        if let Err(err) = signals::install(routes, timer) {
             tracing::error!(%err, "cannot install signal handling");
             return Exit::OsError;
         }
@@ -417,30 +422,25 @@ async fn watchdog(_link: &Link, _health: HealthState) -> std::convert::Infallibl
 }
 
 /// Bounds `run`'s return plus `shutdown` by `shutdown_timeout` from the moment shutdown is
-/// requested. A thread of its own, not a timer of the async runtime: the bound must hold most of
-/// all when the daemon has wedged the runtime.
+/// requested. Not a timer of the async runtime: the bound must hold most of all when the daemon
+/// has wedged the runtime. On Unix the kernel keeps the time and the signal thread acts on it
+/// ([`signals::DeadlineTimer`]), so an idle daemon has no thread for it.
 struct Deadline<C> {
     shutdown: Shutdown,
     config: watch::Receiver<Generation<C>>,
 }
 
 impl<C: Send + Sync + 'static> Deadline<C> {
+    /// Has the first shutdown request start `timer` with the `shutdown_timeout` then in effect.
     #[cfg(unix)]
-    fn start(self) -> std::io::Result<()> {
-        std::thread::Builder::new()
-            .name("duende-deadline".to_owned())
-            .stack_size(signals::SERVICE_THREAD_STACK)
-            .spawn(move || {
-                self.shutdown.wait_blocking();
-                let timeout = self.config.borrow().settings.shutdown_timeout;
-                std::thread::sleep(timeout);
-                tracing::error!(
-                    timeout = %humantime::format_duration(timeout),
-                    "shutdown did not finish within shutdown_timeout"
-                );
-                std::process::exit(i32::from(Exit::ShutdownTimeout.code()));
-            })
-            .map(drop)
+    fn arm(self, timer: &Arc<signals::DeadlineTimer>) {
+        let (config, timer) = (self.config, Arc::clone(timer));
+        self.shutdown.on_first_request(move || {
+            let timeout = config.borrow().settings.shutdown_timeout;
+            if let Err(err) = timer.start(timeout) {
+                tracing::error!(%err, "cannot start the shutdown deadline: shutdown_timeout does not bound this shutdown");
+            }
+        });
     }
 
     /// The deadline as a task, where there are no threads (WASI). It holds while the daemon
@@ -453,6 +453,53 @@ impl<C: Send + Sync + 'static> Deadline<C> {
         tokio::time::sleep(timeout).await;
         tracing::error!(timeout = %humantime::format_duration(timeout), "shutdown did not finish within shutdown_timeout");
         std::process::exit(i32::from(Exit::ShutdownTimeout.code()));
+    }
+}
+
+/// The reloader with its request queue, served by a thread that exists only while there are
+/// requests.
+#[cfg(unix)]
+struct Reloads<D: Daemon> {
+    reloader: Reloader<D>,
+    requests: std::sync::Mutex<mpsc::Receiver<()>>,
+    /// True while a reload thread runs (or is being started).
+    running: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(unix)]
+impl<D: Daemon> Reloads<D> {
+    /// Starts a reload thread unless one runs. One that cannot start leaves the request queued
+    /// for the next kick (the next request, which joins it).
+    fn kick(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.running.swap(true, SeqCst) {
+            return;
+        }
+        let reloads = Arc::clone(self);
+        let started = std::thread::Builder::new()
+            .name("duende-reload".to_owned())
+            .stack_size(signals::SERVICE_THREAD_STACK)
+            .spawn(move || reloads.drain());
+        if let Err(err) = started {
+            self.running.store(false, SeqCst);
+            tracing::error!(%err, "cannot start a reload thread; the reload is tried again on the next request");
+        }
+    }
+
+    /// Reloads once per queued request until none is left. A request queued as this ends either
+    /// sees `running` false and starts a thread, or is seen here and served.
+    fn drain(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let requests = || self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            while requests().try_recv().is_ok() {
+                self.reloader.reload();
+            }
+            self.running.store(false, SeqCst);
+            if requests().is_empty() || self.running.swap(true, SeqCst) {
+                return;
+            }
+        }
     }
 }
 
@@ -478,8 +525,10 @@ fn conclude(ran: crate::Result<ExitReason>, stopped: crate::Result<()>) -> Exit 
     exit
 }
 
-/// Re-reads every configuration layer on request, on a thread of its own: loading is blocking
-/// file I/O, and a slow file system must delay neither signals nor the daemon.
+/// Re-reads every configuration layer on request, on a thread of its own while there are requests
+/// (none when idle): loading is blocking file I/O and the daemon's own validation, and neither a
+/// slow file system nor a slow `validate` may delay signals or the daemon, nor wait for a worker
+/// of the async runtime (a daemon that keeps them all busy still reloads).
 pub(crate) struct Reloader<D: Daemon> {
     pub(crate) sources: Sources,
     pub(crate) config: watch::Sender<Generation<D::Config>>,
@@ -489,17 +538,23 @@ pub(crate) struct Reloader<D: Daemon> {
 }
 
 impl<D: Daemon> Reloader<D> {
+    /// Has every queued request start a reload thread unless one runs. The thread takes requests
+    /// until none is left, then ends. The reloader lives as long as the returned handle.
     #[cfg(unix)]
-    fn start(self, mut requests: mpsc::Receiver<()>) -> std::io::Result<()> {
-        std::thread::Builder::new()
-            .name("duende-reload".to_owned())
-            .stack_size(signals::SERVICE_THREAD_STACK)
-            .spawn(move || {
-                while requests.blocking_recv().is_some() {
-                    self.reload();
-                }
-            })
-            .map(drop)
+    fn start(self, requests: mpsc::Receiver<()>) -> Arc<Reloads<D>> {
+        let reloads = Arc::new(Reloads {
+            requests: std::sync::Mutex::new(requests),
+            running: std::sync::atomic::AtomicBool::new(false),
+            reloader: self,
+        });
+        // Weak: the live state keeps the kick, the reloader keeps the live state.
+        let weak = Arc::downgrade(&reloads);
+        reloads.reloader.live.on_reload_queued(move || {
+            if let Some(reloads) = weak.upgrade() {
+                reloads.kick();
+            }
+        });
+        reloads
     }
 
     /// The reloader as a task, where there are no threads (WASI): a reload's file I/O then runs

@@ -13,6 +13,18 @@
 //! says what the module lacks, one log line each, and serves its stop path, the control protocol
 //! on standard input and output ([`control::stdio`]); the signal, socket, service-manager and
 //! PID 1 modules are Unix only.
+//!
+//! # Threads
+//!
+//! Beside the main thread (which drives the daemon's own futures, as `#[tokio::main]`'s does) and
+//! the async runtime's workers, an idle daemon has one thread of duende's: `duende-signals`
+//! ([`signals`]), blocked until a signal comes, because a task of the runtime would not see one
+//! while the daemon keeps every worker busy. It keeps the shutdown deadline too, on the kernel's
+//! interval timer (SIGALRM). The others exist only while they have work: `duende-reload` while
+//! reload requests are queued (loading is blocking I/O and the daemon's own `validate`, which may
+//! neither wait for a worker nor hold one), and `duende-metrics` when metrics are on
+//! ([`metrics`]: upkeep, one wake-up per interval). The README's "Threads" table says the same
+//! with the figures.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;

@@ -33,7 +33,7 @@ pub struct ReloadRecord {
 /// Why a reload could not be requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadRefused {
-    /// The reloader thread has stopped (the daemon is exiting).
+    /// The reloader has stopped (the daemon is exiting).
     Stopped,
 }
 
@@ -54,7 +54,18 @@ pub struct Live {
     reloads: watch::Sender<ReloadRecord>,
     reloads_started: AtomicU64,
     reload: Sender<()>,
+    /// Told of every request queued (or joined): starts a reload thread when none runs.
+    reload_queued: OnceLock<QueuedHook>,
     metrics: DaemonMetrics,
+}
+
+/// What [`Live::queue_reload`] calls after queuing.
+struct QueuedHook(Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for QueuedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueuedHook")
+    }
 }
 
 impl Live {
@@ -88,6 +99,7 @@ impl Live {
                 reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
                 reloads_started: AtomicU64::new(0),
                 reload,
+                reload_queued: OnceLock::new(),
                 metrics,
             }
         })
@@ -213,11 +225,23 @@ impl Live {
     /// Queues a reload request for the reloader: true when queued, false when one was already
     /// waiting (this one joins it).
     pub(crate) fn queue_reload(&self) -> Result<bool, ReloadRefused> {
-        match self.reload.try_send(()) {
-            Ok(()) => Ok(true),
-            Err(TrySendError::Full(())) => Ok(false),
-            Err(TrySendError::Closed(())) => Err(ReloadRefused::Stopped),
+        let queued = match self.reload.try_send(()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(())) => false,
+            Err(TrySendError::Closed(())) => return Err(ReloadRefused::Stopped),
+        };
+        // Joined requests kick too: a reload thread that could not start is tried again.
+        if let Some(QueuedHook(kick)) = self.reload_queued.get() {
+            kick();
         }
+        Ok(queued)
+    }
+
+    /// Sets what every queued reload request calls (the reloader's kick); only the first call
+    /// counts.
+    #[cfg(unix)]
+    pub(crate) fn on_reload_queued(&self, kick: impl Fn() + Send + Sync + 'static) {
+        let _ = self.reload_queued.set(QueuedHook(Box::new(kick)));
     }
 
     /// Requests a configuration reload, as SIGHUP does (a request while one is pending joins it);

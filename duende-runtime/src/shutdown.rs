@@ -25,6 +25,17 @@ struct Inner {
     tx: watch::Sender<bool>,
     /// The same event for threads outside the async runtime.
     blocking: (Mutex<bool>, Condvar),
+    /// Run once, by the first request, after waiters are woken.
+    on_first: Mutex<Option<FirstHook>>,
+}
+
+/// What the first request starts (the shutdown deadline).
+struct FirstHook(Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for FirstHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FirstHook")
+    }
 }
 
 impl Default for Shutdown {
@@ -44,6 +55,7 @@ impl Shutdown {
                 requested_at: OnceLock::new(),
                 tx,
                 blocking: (Mutex::new(false), Condvar::new()),
+                on_first: Mutex::new(None),
             }),
         }
     }
@@ -66,8 +78,28 @@ impl Shutdown {
             let (requested, wake) = &self.inner.blocking;
             *requested.lock().unwrap_or_else(PoisonError::into_inner) = true;
             wake.notify_all();
+            let hook = self.inner.on_first.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(FirstHook(hook)) = hook {
+                hook();
+            }
         }
         first
+    }
+
+    /// Runs `hook` once the first request has come: by that request, after its waiters are
+    /// woken, or now when it already came. One hook per event (a later one replaces it). (On
+    /// WASI the deadline is a task awaiting [`wait`](Self::wait) instead.)
+    #[cfg(unix)]
+    pub(crate) fn on_first_request(&self, hook: impl FnOnce() + Send + 'static) {
+        let mut slot = self.inner.on_first.lock().unwrap_or_else(PoisonError::into_inner);
+        // The request takes the hook under this lock after claiming: either it has claimed
+        // already (run the hook here) or it will find the hook in the slot.
+        if self.inner.claimed.load(Ordering::SeqCst) {
+            drop(slot);
+            hook();
+        } else {
+            *slot = Some(FirstHook(Box::new(hook)));
+        }
     }
 
     /// When shutdown was first requested.
@@ -140,6 +172,22 @@ mod tests {
         assert!(announced);
         assert_eq!(*order.lock().unwrap(), ["announced", "woken"]);
         assert!(!shutdown.trigger_announced(|| panic!("a second request announces nothing")));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_first_request_runs_the_hook_once_and_a_late_hook_runs_at_once() {
+        let shutdown = Shutdown::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (early, seen) = (tx.clone(), shutdown.clone());
+        shutdown.on_first_request(move || early.send(seen.is_triggered()).unwrap());
+        assert!(rx.try_recv().is_err(), "not before the request");
+        shutdown.trigger();
+        assert_eq!(rx.try_recv(), Ok(true), "run by the first request, once it is announced");
+        shutdown.trigger();
+        assert!(rx.try_recv().is_err(), "not by a second request");
+        shutdown.on_first_request(move || tx.send(true).unwrap());
+        assert_eq!(rx.try_recv(), Ok(true), "a hook set after the request runs at once");
     }
 
     #[test]

@@ -4,11 +4,18 @@
 //! Signals are routed by a thread of their own, blocked in `poll` until one arrives (no periodic
 //! wake-ups). It does not depend on the async runtime, so a daemon that keeps every worker busy,
 //! or a reload stuck on a slow file system, can never delay a shutdown or the forced exit.
+//!
+//! The same thread keeps the shutdown deadline: the first shutdown request arms the process's
+//! real-time interval timer (`setitimer(ITIMER_REAL)`) for `shutdown_timeout`, and its SIGALRM
+//! ends the process with status 75 from here, however wedged the runtime is. So a daemon should
+//! not use `alarm`/`setitimer` itself (a tokio timer does the same without the process-wide
+//! timer); a SIGALRM outside a shutdown is ignored.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use signal_hook::consts::signal::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::signal::{SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use tokio::sync::mpsc;
 
@@ -19,7 +26,8 @@ use crate::live::{Live, ReloadRefused};
 /// The signals the runtime handles.
 pub const HANDLED: [i32; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT];
 
-/// Stack of the runtime's own threads (signal routing, reloading): they run no user code.
+/// Stack of the runtime's own threads (signal routing, reloading): they run the daemon's
+/// `validate` at most.
 pub(crate) const SERVICE_THREAD_STACK: usize = 512 << 10;
 
 /// Where signals go.
@@ -32,18 +40,73 @@ pub(crate) struct Routes {
     pub(crate) pending: Arc<Pending>,
 }
 
-/// Registers handlers for every handled signal, then starts the thread that routes them.
-pub(crate) fn install(routes: Routes) -> io::Result<()> {
-    let mut signals = Signals::new(HANDLED)?;
+/// Registers handlers for every handled signal (and SIGALRM, for `deadline`), then starts the
+/// thread that routes them.
+pub(crate) fn install(routes: Routes, deadline: Arc<DeadlineTimer>) -> io::Result<()> {
+    let mut signals = Signals::new(HANDLED.iter().chain(&[SIGALRM]))?;
     std::thread::Builder::new().name("duende-signals".to_owned()).stack_size(SERVICE_THREAD_STACK).spawn(
         move || {
             for signal in signals.forever() {
-                if let Some(Forced(signal)) = route(signal, &routes) {
+                if signal == SIGALRM {
+                    deadline.alarm(&routes);
+                } else if let Some(Forced(signal)) = route(signal, &routes) {
                     forced_exit(signal);
                 }
             }
         },
     )?;
+    Ok(())
+}
+
+/// The shutdown deadline, kept by the kernel's real-time interval timer and served by the signal
+/// thread: no thread of its own, no timer of the async runtime.
+#[derive(Debug, Default)]
+pub(crate) struct DeadlineTimer {
+    /// `shutdown_timeout` as it was when the shutdown began; unset before.
+    timeout: OnceLock<Duration>,
+}
+
+impl DeadlineTimer {
+    /// Arms the timer: SIGALRM comes `timeout` from now (the shutdown request).
+    pub(crate) fn start(&self, timeout: Duration) -> io::Result<()> {
+        let _ = self.timeout.set(timeout);
+        set_alarm(timeout)
+    }
+
+    /// A SIGALRM: past the deadline, the process ends with status 75; early (a stray SIGALRM, or
+    /// one a hair ahead of the monotonic clock) the timer is armed again for what is left, and
+    /// outside a shutdown it is ignored.
+    fn alarm(&self, routes: &Routes) {
+        let (Some(timeout), Some(requested)) = (self.timeout.get(), routes.live.shutdown().requested_at()) else {
+            tracing::debug!("SIGALRM ignored: no shutdown under way");
+            return;
+        };
+        let left = timeout.saturating_sub(requested.elapsed());
+        if !left.is_zero() {
+            if let Err(err) = set_alarm(left) {
+                tracing::error!(%err, "cannot re-arm the shutdown deadline after an early SIGALRM");
+            }
+            return;
+        }
+        tracing::error!(timeout = %humantime::format_duration(*timeout), "shutdown did not finish within shutdown_timeout");
+        std::process::exit(i32::from(Exit::ShutdownTimeout.code()));
+    }
+}
+
+/// Arms the process's real-time interval timer to send SIGALRM once, `after` from now.
+fn set_alarm(after: Duration) -> io::Result<()> {
+    // An all-zero value would disarm the timer instead.
+    let after = after.max(Duration::from_micros(1));
+    let value = libc::timeval {
+        tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Below 1,000,000: fits `suseconds_t` everywhere (i32 on macOS, i64 on Linux).
+        tv_usec: after.subsec_micros() as libc::suseconds_t,
+    };
+    let timer = libc::itimerval { it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 }, it_value: value };
+    // SAFETY: `timer` is a valid itimerval for the call's duration; the old value is not asked for.
+    if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
     Ok(())
 }
 

@@ -239,6 +239,69 @@ fn with_every_worker_blocked_reload_works_and_the_shutdown_bound_still_holds() {
     assert!(d.output().contains("shutdown did not finish within shutdown_timeout"));
 }
 
+/// The names of the process's threads, sorted.
+#[cfg(target_os = "linux")]
+fn thread_names(pid: i32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits (with the harness's patience) until `pid`'s threads are `expected`.
+#[cfg(target_os = "linux")]
+fn expect_threads(pid: i32, expected: &[String]) {
+    let deadline = std::time::Instant::now() + duende_tests::PATIENCE;
+    let mut names = thread_names(pid);
+    while names != expected && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        names = thread_names(pid);
+    }
+    assert_eq!(names, expected, "the daemon's threads");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn an_idle_daemon_has_one_service_thread_and_a_reload_thread_only_while_reloading() {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut idle = vec!["duende-signals".to_owned(), "probe".to_owned()];
+    idle.extend(std::iter::repeat_n("tokio-rt-worker".to_owned(), workers));
+    idle.sort();
+    let mut d = probe().start();
+    d.expect_line("run");
+    expect_threads(d.pid(), &idle);
+    // A reload runs on a thread of its own, which ends with the last queued request.
+    d.signal(libc::SIGHUP);
+    d.expect_line("reloaded generation=2");
+    expect_threads(d.pid(), &idle);
+    d.signal(libc::SIGHUP);
+    d.expect_line("reloaded generation=3");
+    expect_threads(d.pid(), &idle);
+    // A stray SIGALRM outside a shutdown changes nothing (the deadline's timer uses it).
+    d.signal(libc::SIGALRM);
+    d.signal(libc::SIGUSR1);
+    d.expect_line("event User1");
+    expect_threads(d.pid(), &idle);
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+}
+
+#[test]
+fn a_shutdown_that_is_not_from_a_signal_is_bounded_too() {
+    // `run` returns by itself and `shutdown` blocks the daemon's own thread: only the deadline,
+    // armed by the shutdown that `run`'s return began, ends it.
+    let mut d = probe()
+        .args(["--set", "app.fail_run=true", "--set", "app.block_shutdown=true", "--set", "shutdown_timeout=300ms"])
+        .start();
+    d.expect_line("shutdown begin");
+    assert_eq!(d.wait_exit(), 75, "{}", d.output());
+    assert!(d.output().contains("shutdown did not finish within shutdown_timeout"));
+}
+
 #[test]
 fn signals_that_wait_unread_coalesce_per_kind_and_none_is_crowded_out() {
     let mut d = probe().args(["--set", "app.deaf_ms=1500"]).start();

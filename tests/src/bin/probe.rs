@@ -26,6 +26,8 @@ struct ProbeConfig {
     deaf_ms: u64,
     /// `shutdown` takes this long.
     shutdown_delay_ms: u64,
+    /// `shutdown` blocks the daemon's own thread for good (so only the timeout ends it).
+    block_shutdown: bool,
     /// `run` ignores the shutdown request (so only the timeout or a second signal ends it).
     ignore_shutdown: bool,
     /// A label echoed on reload, to see which configuration is in effect.
@@ -136,6 +138,9 @@ impl Daemon for Probe {
 
     async fn shutdown(&mut self, ctx: &mut DaemonContext<ProbeConfig>) -> Result<()> {
         say("shutdown begin");
+        while ctx.app().block_shutdown {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
         duende::tokio::time::sleep(Duration::from_millis(ctx.app().shutdown_delay_ms)).await;
         say("shutdown end");
         Ok(())
