@@ -286,19 +286,31 @@ pub fn stream_tool(
     Ok(())
 }
 
-/// `reload` asked of `who` ("the guest's daemon", "the module") through the control socket
-/// `socket` that a runner serves in its place, waiting `bound` at most: the daemon's verdict is
-/// the command's (a rejection names the daemon's reason).
+/// What a reload through a runner may take beyond the daemon's own reload wait: the way to the
+/// daemon (a guest's configuration fetch, vsock, a module's standard input).
+#[cfg(unix)]
+const RELOAD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `reload` asked of `who` ("the guest's daemon", "the module") through the control socket that
+/// a runner serves in its place under `manager`, waiting the daemon's reload wait plus a margin
+/// at most: the daemon's verdict is the command's (a rejection names the daemon's reason).
 #[cfg(unix)]
 pub fn reload_through(
-    socket: &Path,
-    name: &str,
+    manager: &dyn Backend,
+    service: &Service<'_>,
     who: &str,
-    bound: std::time::Duration,
     dry_run: bool,
 ) -> Result<Action, BackendError> {
     use crate::control::client::{self, ClientError};
     use crate::control::protocol::{ErrorCode, Op as ControlOp, ReloadResult};
+    let name = service.name;
+    let socket = manager.control_socket(service).ok_or_else(|| BackendError::NotObserved {
+        expected: ServiceState::Running,
+        observed: ServiceState::Running,
+        detail: format!("{name} has no control socket to reach {who} through"),
+    })?;
+    let socket = socket.as_path();
+    let bound = crate::control::server::Limits::default().reload_wait + RELOAD_MARGIN;
     let planned = format!("ask {who} to reload through {}", socket.display());
     if dry_run {
         return Ok(Action::Do { planned, done: String::new() });

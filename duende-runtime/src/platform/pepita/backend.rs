@@ -51,10 +51,6 @@ use crate::platform::plan::{Action, FileRole, Found, Hosted, Manifest, Plan, Pla
 use crate::platform::runner::{Invocation, SystemRunner};
 use crate::platform::systemd::SystemdBackend;
 
-/// What a reload through the runner may take beyond the daemon's own reload wait: the guest's
-/// fetch of the configuration and the way over vsock.
-const RELOAD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// The guest kernel's copy in the bundle directory.
 pub const KERNEL: &str = "vmlinuz";
 
@@ -148,13 +144,7 @@ impl PepitaBackend {
     /// `RELOADING=1` and `READY=1` the runner relays; SIGHUP to the runner (`systemctl reload`)
     /// does the same without the verdict.
     fn reload(&self, service: &Service<'_>, dry_run: bool) -> Result<Action, BackendError> {
-        let socket = self.manager().control_socket(service).ok_or_else(|| BackendError::NotObserved {
-            expected: crate::platform::status::ServiceState::Running,
-            observed: crate::platform::status::ServiceState::Running,
-            detail: format!("{} has no control socket to reach the guest through", service.name),
-        })?;
-        let bound = crate::control::server::Limits::default().reload_wait + RELOAD_MARGIN;
-        crate::platform::backend::reload_through(&socket, service.name, "the guest's daemon", bound, dry_run)
+        crate::platform::backend::reload_through(self.manager(), service, "the guest's daemon", dry_run)
     }
 
     /// The bundle's files and the runner's command for `request`.

@@ -45,9 +45,6 @@ use crate::platform::plan::{Action, FileRole, Found, Hosted, Manifest as Record,
 use crate::platform::runner::{Invocation, SystemRunner};
 use crate::platform::systemd::SystemdBackend;
 
-/// What a reload through the runner may take beyond the module's own reload wait.
-const RELOAD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// The WOS backend on a host.
 #[derive(Debug)]
 pub struct WosBackend {
@@ -387,13 +384,7 @@ impl Backend for WosBackend {
         if op != Op::Reload {
             return self.manager().act(service, op, dry_run);
         }
-        let socket = self.manager().control_socket(service).ok_or_else(|| BackendError::NotObserved {
-            expected: crate::platform::status::ServiceState::Running,
-            observed: crate::platform::status::ServiceState::Running,
-            detail: format!("{} has no control socket to reach the module through", service.name),
-        })?;
-        let bound = crate::control::server::Limits::default().reload_wait + RELOAD_MARGIN;
-        crate::platform::backend::reload_through(&socket, service.name, "the module", bound, dry_run)
+        crate::platform::backend::reload_through(self.manager(), service, "the module", dry_run)
     }
 
     fn run_step(&self, service: &Service<'_>, step: &Invocation) -> Result<(), BackendError> {
