@@ -390,15 +390,26 @@ fn a_guest_daemon_that_crashes_is_restarted_by_policy_in_a_vm_that_boots_the_hos
     let crashed = Instant::now();
     let out = home.run(&["reload"], None);
     eprintln!("reload that crashes the guest daemon: {}", show_output(&out));
-    let mut status = Value::Null;
-    wait_until("a new VM, ready, after the crash", Duration::from_secs(90), || {
-        status = home.status();
-        status["restarts"].as_u64().unwrap_or(0) >= 1
+    let patience = Duration::from_secs(90);
+    let status = loop {
+        let status = home.status();
+        let running = qemus(&bundle);
+        if status["restarts"].as_u64().unwrap_or(0) >= 1
             && status["state"] == "running"
             && status["ready"] == true
             && status["live"]["ready"] == true
-            && qemus(&bundle).first().is_some_and(|pid| *pid != first)
-    });
+            && running.first().is_some_and(|pid| *pid != first)
+        {
+            break status;
+        }
+        assert!(
+            crashed.elapsed() < patience,
+            "no new VM, ready, within {patience:?} of the crash (first QEMU {first}, now {running:?}); status: \
+             {status}\nlogs:\n{}",
+            home.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     eprintln!("crash → ready again in a new VM: {:?}; status: {status}", crashed.elapsed());
     assert_eq!(status["state"], "running", "{status}");
     assert_eq!(status["live"]["config_generation"], 1, "a fresh guest daemon: {status}");
