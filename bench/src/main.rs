@@ -29,12 +29,16 @@ const SET: &str = "app.interval_ms=60000";
 const FLOOR: usize = 0;
 const HANDWRITTEN: usize = 1;
 const DUENDE: usize = 2;
+const LINKED: usize = 4;
+const LEAN: usize = 5;
 
 struct Subject {
     label: &'static str,
     path: PathBuf,
     /// Whether it gets `--config FILE --set app.interval_ms=60000`.
     configured: bool,
+    /// More arguments after those.
+    extra: &'static [&'static str],
 }
 
 struct Figures {
@@ -50,7 +54,7 @@ struct Figures {
 
 fn main() -> Result<(), String> {
     let dir = std::env::current_exe().map_err(|e| e.to_string())?.parent().map(Path::to_path_buf).unwrap_or_default();
-    let subject = |label, name, configured| Subject { label, path: dir.join(name), configured };
+    let subject = |label, name, configured| Subject { label, path: dir.join(name), configured, extra: &[] };
     let subjects = [
         subject("tokio floor", "baseline", false),
         subject("hand-written", "handwritten", true),
@@ -59,12 +63,21 @@ fn main() -> Result<(), String> {
         subject("duende, no args", "duende-idle", false),
         // Splits duende's RSS into what linking it costs and what its work costs.
         subject("floor, linked", "duende-linked", false),
+        // The same 01_counter with duende's default features off (`bench/lean`): no exporter, no
+        // management backends.
+        subject("duende lean", "duende-counter-lean", true),
+        // 01_counter holding every page it touched while starting (see duende_runtime::trim).
+        Subject {
+            extra: &["--set", "resources.trim_after_ready=false"],
+            ..subject("duende, no trim", "duende-counter", true)
+        },
     ];
     for s in &subjects {
         if !s.path.exists() {
             return Err(format!("{} not found; run scripts/bench (it builds every bench binary)", s.path.display()));
         }
     }
+    lean_or_refuse(&subjects[LEAN].path)?;
     let work = scratch_dir().join(format!("duende-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let config = work.join("counter.toml");
@@ -125,6 +138,25 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
+/// A build of the whole workspace unifies features and gives the lean binary every one: make
+/// sure this one has no management backend (it must refuse `install` for want of the feature).
+fn lean_or_refuse(path: &Path) -> Result<(), String> {
+    let out = Command::new(path)
+        .args(["install", "--platform", "native", "--dry-run"])
+        .output()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(69) && said.contains("built without duende's `native` feature") {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is not the lean build (install --platform native --dry-run exited {:?}: {said}); build it on its own \
+         with `cargo build --release -p duende-bench-lean`, as scripts/bench does",
+        path.display(),
+        out.status.code()
+    ))
+}
+
 fn spawn(s: &Subject, config: &Path, socket: &Path) -> Result<Child, String> {
     // A runtime directory per instance (for duende's control socket and instance lock): the
     // idle measurement runs many instances at once, and one directory admits one instance.
@@ -135,6 +167,7 @@ fn spawn(s: &Subject, config: &Path, socket: &Path) -> Result<Child, String> {
     if s.configured {
         command.arg("--config").arg(config).args(["--set", SET]);
     }
+    command.args(s.extra);
     spawn_quiet(command, socket)
 }
 
@@ -237,7 +270,14 @@ fn report(subjects: &[Subject], f: &[Figures]) {
         "  threads       {} vs {} hand-written, {} floor (see duende-runtime's docs for each thread)",
         ours.threads, hw.threads, f[FLOOR].threads
     );
-    let (floor, linked) = (&f[FLOOR], &f[4]);
+    let lean = &f[LEAN];
+    let lean_ratio = lean.rss_kib as f64 / f[FLOOR].rss_kib.max(1) as f64;
+    println!(
+        "  lean build    RSS {lean_ratio:.2}x the tokio floor (target <= 1.3x)  {}; {:.2}x hand-written",
+        verdict(lean_ratio <= 1.3),
+        lean.rss_kib as f64 / hw.rss_kib.max(1) as f64
+    );
+    let (floor, linked) = (&f[FLOOR], &f[LINKED]);
     println!(
         "RSS split: linking duende {:.2}x (the floor's work in a binary that links all of duende), \
          duende's work {:.2}x (the no-argument duende daemon against that binary)",

@@ -134,7 +134,7 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
                 let listen = loaded.settings.metrics.listen;
                 (listen, std::net::TcpListener::bind(listen).map(drop).map_err(|err| err.to_string()))
             }),
-            #[cfg(unix)]
+            #[cfg(all(unix, feature = "pepita"))]
             pepita_kernel: (platform == Platform::Pepita).then(|| {
                 let kernel = loaded.settings.platform.pepita.kernel.as_deref();
                 KernelFacts {
@@ -142,7 +142,7 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
                     found: crate::platform::pepita::check_kernel(host, kernel).map_err(|err| err.to_string()),
                 }
             }),
-            #[cfg(not(unix))]
+            #[cfg(not(all(unix, feature = "pepita")))]
             pepita_kernel: None,
         })
         .map_err(|err| err.to_string());
@@ -358,7 +358,7 @@ fn platform(facts: &Facts, findings: &mut Findings) {
         findings.add(
             "platform",
             Mark::Warn,
-            format!("{missing}: `install`, `start` and the other management commands exit 69"),
+            format!("`install`, `start` and the other management commands exit 69: {missing}"),
             Some("run the daemon in the foreground (`run`) under a manager configured by hand".to_owned()),
         );
     }
@@ -690,7 +690,7 @@ mod tests {
         let report = report_of(&facts);
         assert_eq!(report.exit, Exit::Success);
         assert_eq!(find(&report, "is unusable").mark, Mark::Warn);
-        let missing = find(&report, "no wos backend: `install`, `start` and the other management commands exit 69");
+        let missing = find(&report, "`install`, `start` and the other management commands exit 69: this version");
         assert_eq!(missing.mark, Mark::Warn);
     }
 

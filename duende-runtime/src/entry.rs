@@ -101,18 +101,36 @@ where
         Command::Config => show_config::<D>(options, cli.common),
         Command::Check => check::run::<D>(options, &cli.common),
         // Before any async runtime exists: the supervisor forks its daemon.
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "native"))]
         Command::Supervise => {
             let sources = crate::invocation::sources(&options, &cli.common);
             let settings = config::load_settings::<D::Config>(&sources, D::validate).map_err(|err| err.to_string());
             crate::platform::native::supervisor::main(settings)
         }
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "pepita"))]
         Command::PepitaVm(args) => {
             crate::platform::pepita::runner::main(options.name, &args.bundle, cli.common.config.as_deref())
         }
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "wos"))]
         Command::WosRun(args) => crate::platform::wos::runner::main(options.name, &args.manifest),
+        // The hidden commands of a backend this binary was built without: only an installation
+        // made by another build of it can ask for them.
+        #[cfg(unix)]
+        #[allow(unreachable_patterns, reason = "reached when a backend's feature is off")]
+        hidden @ (Command::Supervise | Command::PepitaVm(_) | Command::WosRun(_)) => {
+            let feature = match hidden {
+                Command::PepitaVm(_) => "pepita",
+                Command::WosRun(_) => "wos",
+                _ => "native",
+            };
+            eprintln!(
+                "{}: this binary was built without duende's `{feature}` feature, which `{}` needs; reinstall the \
+                 service with the build that installed it",
+                options.name,
+                hidden.name(),
+            );
+            Exit::Unavailable
+        }
         #[cfg(unix)]
         Command::Healthcheck => {
             let host = crate::platform::Host::from_process();
@@ -159,6 +177,7 @@ where
         }
     };
     let resources = &settings.resources;
+    let trim = resources.trim_after_ready;
     let required = options.mlock == MlockMode::Required || resources.lock_memory_required;
     let lock = early_lock.or_else(|| (resources.lock_memory || resources.lock_memory_required).then(mlock::lock_all));
     if let Some(mlock::LockOutcome { plan, result: Err(err), .. }) = &lock
@@ -254,7 +273,7 @@ where
     #[cfg(target_os = "wasi")]
     crate::wasi::open_control(&runtime, &live, &config_rx);
     metrics.count_restart(options.name);
-    let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build))))
+    let exit = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lifecycle::<D, B, F>(ctx, build, trim))))
         .unwrap_or_else(|_| {
             tracing::error!("the daemon panicked");
             Exit::Software
@@ -332,7 +351,9 @@ impl<D: Daemon> Wiring<D> {
     }
 }
 
-pub(crate) async fn lifecycle<D, B, F>(mut ctx: DaemonContext<D::Config>, build: B) -> Exit
+/// The daemon's phases; with `trim`, the startup pages are handed back once it is ready
+/// (`crate::trim`).
+pub(crate) async fn lifecycle<D, B, F>(mut ctx: DaemonContext<D::Config>, build: B, trim: bool) -> Exit
 where
     D: Daemon,
     B: FnOnce() -> F,
@@ -364,6 +385,16 @@ where
         link.ready("running");
         let latency = live.mark_ready();
         tracing::info!(pid = crate::platform::env::process_id(), after = ?latency, "ready");
+        if trim {
+            match crate::trim::trim_startup_pages() {
+                Ok(trimmed) => tracing::debug!(
+                    "handed back {} of startup pages ({} mappings of the binary)",
+                    crate::mlock::format_bytes(trimmed.bytes),
+                    trimmed.mappings
+                ),
+                Err(err) => tracing::warn!("cannot hand back the startup pages: {err}"),
+            }
+        }
         let ran = if shutdown.is_triggered() {
             tracing::debug!("shutdown requested during init; run skipped");
             Ok(ExitReason::Graceful)

@@ -57,6 +57,7 @@ pub mod signals;
 // The test kit drives a daemon with signals: it runs where they exist (the host, not WASI).
 #[cfg(all(feature = "testing", unix))]
 pub mod testing;
+pub mod trim;
 #[cfg(target_os = "wasi")]
 pub mod wasi;
 

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::Sender;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::watch;
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "prometheus"))]
 use crate::health::Health;
 use crate::health::HealthState;
 use crate::link::Link;
@@ -79,30 +79,32 @@ impl Live {
         reload: Sender<()>,
         metrics: DaemonMetrics,
     ) -> Arc<Live> {
+        #[cfg(feature = "prometheus")]
+        let registry = metrics.registry().cloned();
+        let live = Arc::new(Live {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            ready_after: OnceLock::new(),
+            stopped_after: OnceLock::new(),
+            ready: watch::Sender::new(false),
+            health: HealthState::new(),
+            shutdown,
+            link,
+            generation: AtomicU64::new(1),
+            reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
+            reloads_started: AtomicU64::new(0),
+            reload,
+            reload_queued: OnceLock::new(),
+            metrics,
+        });
         // The metrics registry (when there is one) reads this daemon's state when it renders.
-        Arc::new_cyclic(|me| {
-            if let Some(registry) = metrics.registry() {
-                registry.attach(me.clone());
-            }
-            Live {
-                name: name.to_owned(),
-                version: version.to_owned(),
-                started: Instant::now(),
-                started_at: SystemTime::now(),
-                ready_after: OnceLock::new(),
-                stopped_after: OnceLock::new(),
-                ready: watch::Sender::new(false),
-                health: HealthState::new(),
-                shutdown,
-                link,
-                generation: AtomicU64::new(1),
-                reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
-                reloads_started: AtomicU64::new(0),
-                reload,
-                reload_queued: OnceLock::new(),
-                metrics,
-            }
-        })
+        #[cfg(feature = "prometheus")]
+        if let Some(registry) = registry {
+            registry.attach(Arc::downgrade(&live));
+        }
+        live
     }
 
     /// The service name.
@@ -155,6 +157,7 @@ impl Live {
 
     /// Time from the shutdown request to the end of the daemon's `shutdown`; while that is still
     /// running, the time since the request. `None` before any request.
+    #[cfg(feature = "prometheus")]
     pub fn shutdown_duration(&self) -> Option<Duration> {
         self.stopped_after.get().copied().or_else(|| self.shutdown.requested_at().map(|at| at.elapsed()))
     }
@@ -167,7 +170,7 @@ impl Live {
     /// Whether the daemon serves, as a probe asks (`GET /healthz` on the metrics listener): once
     /// `init` succeeded, while no shutdown is under way, and while it is not unhealthy (degraded
     /// still serves); otherwise why not.
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "prometheus"))]
     pub fn serving(&self) -> Result<(), String> {
         if self.shutdown.is_triggered() {
             return Err("stopping: a shutdown is under way".to_owned());
@@ -316,6 +319,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "prometheus")]
     fn it_serves_once_ready_until_unhealthy_or_stopping() {
         let (live, _rx) = live();
         assert_eq!(live.serving(), Err("starting: init has not finished".to_owned()));

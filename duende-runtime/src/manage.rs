@@ -155,12 +155,12 @@ pub fn unsupported_message(
     unsupported: &Unsupported,
     detection: Option<&Detection>,
 ) -> String {
-    let platform = unsupported.platform;
+    let platform = unsupported.platform();
     let how = match detection {
         Some(detection) => format!("detected: {}", detection.evidence_line()),
         None => format!("chosen with `--platform {platform}`"),
     };
-    format!("{name}: `{command}` is not supported on platform `{platform}` yet ({how}); {unsupported}")
+    format!("{name}: `{command}` cannot manage platform `{platform}` ({how}): {unsupported}")
 }
 
 /// The operation a command is, if it is one.

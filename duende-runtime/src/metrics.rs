@@ -11,10 +11,11 @@
 //! `_bytes`), `_total` for counters. See [`Registry`] for the list.
 
 mod error;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "prometheus"))]
 mod exporter;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "prometheus"))]
 mod http;
+#[cfg(feature = "prometheus")]
 mod registry;
 pub mod restarts;
 mod setup;
@@ -28,8 +29,9 @@ use metrics::{Counter, Histogram, counter, histogram};
 use serde::Serialize;
 
 pub use error::MetricsError;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "prometheus"))]
 pub use exporter::{Exporter, RunningExporter};
+#[cfg(feature = "prometheus")]
 pub use registry::Registry;
 pub(crate) use setup::Setup;
 
@@ -47,6 +49,7 @@ pub struct DaemonMetrics {
     errors: Counter,
     duration: Histogram,
     totals: Arc<Totals>,
+    #[cfg(feature = "prometheus")]
     registry: Option<Registry>,
 }
 
@@ -75,26 +78,35 @@ impl Default for DaemonMetrics {
 impl DaemonMetrics {
     /// Handles registered with the current global recorder (a no-op recorder when none).
     pub fn new() -> DaemonMetrics {
-        DaemonMetrics::with_handles(counter!(REQUESTS), counter!(ERRORS), histogram!(REQUEST_DURATION), None)
+        DaemonMetrics::with_handles(counter!(REQUESTS), counter!(ERRORS), histogram!(REQUEST_DURATION))
     }
 
     /// Totals only, for `status`: no recorder at all (what the runtime uses with metrics off).
     pub fn detached() -> DaemonMetrics {
-        DaemonMetrics::with_handles(Counter::noop(), Counter::noop(), Histogram::noop(), None)
+        DaemonMetrics::with_handles(Counter::noop(), Counter::noop(), Histogram::noop())
     }
 
     /// Handles registered in `registry`, whose [`Registry::render`] then shows them (what the
     /// runtime uses with metrics on, and what a test uses to read one daemon's metrics).
+    #[cfg(feature = "prometheus")]
     pub fn registered(registry: &Registry) -> DaemonMetrics {
         let (requests, errors, duration) = registry.red_handles();
-        DaemonMetrics::with_handles(requests, errors, duration, Some(registry.clone()))
+        DaemonMetrics { registry: Some(registry.clone()), ..DaemonMetrics::with_handles(requests, errors, duration) }
     }
 
-    fn with_handles(requests: Counter, errors: Counter, duration: Histogram, registry: Option<Registry>) -> Self {
-        DaemonMetrics { requests, errors, duration, totals: Arc::default(), registry }
+    fn with_handles(requests: Counter, errors: Counter, duration: Histogram) -> Self {
+        DaemonMetrics {
+            requests,
+            errors,
+            duration,
+            totals: Arc::default(),
+            #[cfg(feature = "prometheus")]
+            registry: None,
+        }
     }
 
     /// The registry these handles belong to, when they belong to one.
+    #[cfg(feature = "prometheus")]
     pub fn registry(&self) -> Option<&Registry> {
         self.registry.as_ref()
     }
@@ -135,5 +147,6 @@ impl DaemonMetrics {
     }
 }
 
-#[cfg(test)]
+// The registry and exporter are what these test.
+#[cfg(all(test, feature = "prometheus"))]
 mod tests;

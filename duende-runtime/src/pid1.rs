@@ -40,13 +40,13 @@
 //!
 //! On targets other than unix [`split`] does nothing.
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "pepita"))]
 mod fetch;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "pepita"))]
 mod guest;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "pepita"))]
 mod relay;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "pepita"))]
 mod vsock;
 
 /// When this process is PID 1, splits it: init stays behind in the parent (which never returns)
@@ -62,7 +62,7 @@ pub(crate) fn split(name: &'static str) {
         return;
     }
     // A container's engine has mounted /proc, /sys and /dev already; a microVM's kernel has not.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "pepita"))]
     if guest::is_guest() {
         guest::boot(name);
     }
@@ -106,7 +106,7 @@ mod unix {
         /// namespace).
         Exit,
         /// Report the daemon's status and power the VM off (a microVM guest's init must not exit).
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "pepita"))]
         PowerOff {
             /// The daemon's name, for the report.
             name: &'static str,
@@ -244,7 +244,7 @@ mod unix {
     /// the VM off.
     fn end(code: u8, ending: &Ending) -> ! {
         match ending {
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "pepita"))]
             Ending::PowerOff { name, relay } => super::guest::power_off(name, code, relay.as_ref()),
             Ending::Exit => std::process::exit(i32::from(code)),
         }

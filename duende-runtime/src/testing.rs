@@ -225,7 +225,7 @@ impl<D: Daemon> TestDaemon<D> {
         );
         let local = LocalSet::new();
         let daemon = builder.daemon;
-        let task = local.spawn_local(lifecycle::<D, _, _>(ctx, move || std::future::ready(daemon)));
+        let task = local.spawn_local(lifecycle::<D, _, _>(ctx, move || std::future::ready(daemon), false));
         let mut test = TestDaemon {
             local,
             task: Some(task),

@@ -2,6 +2,7 @@
 //! between scrapes wait in a lock-free buffer until something drains them, and the upkeep task
 //! does so every `metrics.upkeep_interval`. Heap bytes in use are counted by this test binary's
 //! own allocator (one test per binary, so nothing else allocates meanwhile).
+#![cfg(feature = "prometheus")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -111,7 +111,7 @@ impl<A: Default> Default for Settings<A> {
 
 /// `[resources]`: limits the service manager enforces, and memory locking the runtime does.
 /// An absent limit means "no limit" (never a silent built-in cap).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Resources {
     /// Memory limit in bytes.
@@ -134,6 +134,28 @@ pub struct Resources {
     pub lock_memory: bool,
     /// Exit with status 71 when memory cannot be locked.
     pub lock_memory_required: bool,
+    /// Once ready, hand back to the kernel the pages of the binary's code and constant data that
+    /// only starting up used (see `duende_runtime::trim`); they come back from the page cache,
+    /// without I/O, when that code runs again.
+    pub trim_after_ready: bool,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            memory_bytes: None,
+            memory_swap_bytes: None,
+            cpu_quota_percent: None,
+            cpu_shares: None,
+            io_read_bps: None,
+            io_write_bps: None,
+            pids_max: None,
+            open_files_max: None,
+            lock_memory: false,
+            lock_memory_required: false,
+            trim_after_ready: true,
+        }
+    }
 }
 
 /// `[hardening]`: the sandbox a systemd unit puts the daemon in. Everything is on by default

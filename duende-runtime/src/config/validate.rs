@@ -50,6 +50,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("resources.open_files_max", "an integer of at least 1"),
     ("resources.lock_memory", "true or false"),
     ("resources.lock_memory_required", "true or false"),
+    ("resources.trim_after_ready", "true or false"),
     ("hardening", "a table"),
     ("hardening.enabled", "true or false"),
     ("hardening.no_new_privileges", "true or false"),
@@ -172,6 +173,12 @@ fn check_hardening(hardening: &Hardening, found: &mut Findings) {
 }
 
 fn check_metrics(metrics: &MetricsSettings, found: &mut Findings) {
+    if metrics.enabled && !cfg!(feature = "prometheus") {
+        let message = "is true, but this binary was built without duende's `prometheus` feature, which serves the \
+                       metrics; set metrics.enabled = false, or enable the feature in the daemon's Cargo.toml: \
+                       duende = { version = \"...\", features = [\"prometheus\"] }";
+        found.fail(split("metrics.enabled"), message.to_owned());
+    }
     let ip = metrics.listen.ip().to_canonical();
     if !ip.is_loopback() && !metrics.allow_remote {
         let message = format!(

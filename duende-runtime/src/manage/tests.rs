@@ -108,18 +108,20 @@ fn run(backend: &Fake, command: &Command) -> (Exit, String, String) {
 }
 
 #[test]
-fn the_message_for_a_missing_backend_names_command_platform_and_evidence() {
+fn the_message_for_a_missing_backend_names_command_platform_evidence_and_the_feature() {
     let detection = detect(&FakeEnv::new().with_dir("/run/systemd/system"));
-    let unsupported = Unsupported { platform: detection.platform };
+    let unsupported = Unsupported::NotBuilt { platform: detection.platform, feature: "systemd" };
     assert_eq!(
         unsupported_message("demo", "install", &unsupported, Some(&detection)),
-        "demo: `install` is not supported on platform `systemd` yet (detected: /run/systemd/system exists); \
-         this version of duende has no systemd backend"
+        "demo: `install` cannot manage platform `systemd` (detected: /run/systemd/system exists): this binary was \
+         built without duende's `systemd` feature (enable it in the daemon's Cargo.toml: duende = { version = \
+         \"...\", features = [\"systemd\"] })"
     );
+    let wasi = Unsupported::Target { platform: Platform::Wos, target: "wasi" };
     assert_eq!(
-        unsupported_message("demo", "status", &Unsupported { platform: Platform::Wos }, None),
-        "demo: `status` is not supported on platform `wos` yet (chosen with `--platform wos`); \
-         this version of duende has no wos backend"
+        unsupported_message("demo", "status", &wasi, None),
+        "demo: `status` cannot manage platform `wos` (chosen with `--platform wos`): a daemon built for wasi \
+         manages no services; wos is driven by the host's build"
     );
 }
 

@@ -5,10 +5,16 @@
 //!
 //! A WASI module cannot listen: there the registry records without an exporter (the startup log
 //! says so, `crate::wasi`), and its upkeep is a task of the runtime instead of a thread.
+//!
+//! Built without the `prometheus` feature there is no registry: configuration validation refuses
+//! `metrics.enabled = true`, and every step does nothing.
 
+#[cfg(feature = "prometheus")]
+use super::Registry;
+#[cfg(feature = "prometheus")]
 use super::restarts::RestartLog;
-use super::{DaemonMetrics, MetricsError, Registry};
-#[cfg(unix)]
+use super::{DaemonMetrics, MetricsError};
+#[cfg(all(unix, feature = "prometheus"))]
 use super::{Exporter, RunningExporter};
 use crate::config::settings::MetricsSettings;
 use crate::exit::Exit;
@@ -16,16 +22,19 @@ use crate::exit::Exit;
 /// Metrics of one run of the daemon.
 #[derive(Debug)]
 pub(crate) struct Setup {
+    #[cfg(feature = "prometheus")]
     registry: Option<Registry>,
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "prometheus"))]
     exporter: Option<Exporter>,
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "prometheus"))]
     running: Option<RunningExporter>,
-    #[cfg(not(unix))]
+    #[cfg(all(not(unix), feature = "prometheus"))]
     upkeep: std::time::Duration,
+    #[cfg(feature = "prometheus")]
     restarts: Option<RestartLog>,
 }
 
+#[cfg(feature = "prometheus")]
 impl Setup {
     /// Binds the scrape endpoint and installs the recorder when `settings` enable metrics. A port
     /// that cannot be bound is an error (the daemon must not start without what it was told to
@@ -114,4 +123,25 @@ impl Setup {
             tracing::warn!("cannot record the graceful stop for the restart count: {err}");
         }
     }
+}
+
+/// Without an exporter every step does nothing: validation has refused `metrics.enabled = true`.
+#[cfg(not(feature = "prometheus"))]
+impl Setup {
+    pub(crate) fn prepare(settings: &MetricsSettings) -> Result<Setup, MetricsError> {
+        debug_assert!(!settings.enabled, "validation let metrics.enabled = true through without the exporter");
+        Ok(Setup {})
+    }
+
+    pub(crate) fn count_restart(&mut self, _name: &str) {}
+
+    pub(crate) fn daemon_metrics(&self) -> DaemonMetrics {
+        DaemonMetrics::detached()
+    }
+
+    pub(crate) fn start(&mut self, _runtime: &tokio::runtime::Handle) -> Result<(), MetricsError> {
+        Ok(())
+    }
+
+    pub(crate) fn finish(self, _exit: Exit) {}
 }

@@ -21,7 +21,9 @@
 //! capability grammar build everywhere).
 
 pub mod backend;
-#[cfg(unix)]
+// A backend's folder builds when its feature, or a feature whose backend uses its parts, is on;
+// `backend_for` offers only the platforms whose own feature is.
+#[cfg(all(unix, any(feature = "container", feature = "pepita")))]
 pub mod container;
 pub mod detect;
 pub mod engine;
@@ -29,19 +31,19 @@ pub mod env;
 pub mod finding;
 pub mod fs;
 pub mod host;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "kubernetes"))]
 pub mod kubernetes;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "launchd"))]
 pub mod launchd;
 pub mod layout;
-#[cfg(unix)]
+#[cfg(all(unix, any(feature = "native", feature = "launchd")))]
 pub mod native;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "pepita"))]
 pub mod pepita;
 pub mod plan;
 pub mod runner;
 pub mod status;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "systemd"))]
 pub mod systemd;
 pub mod wos;
 
@@ -64,43 +66,72 @@ pub use runner::RecordingRunner;
 pub use runner::{CommandRunner, SystemRunner};
 pub use status::{Drift, ServiceState, ServiceStatus};
 
-/// This version of duende has no backend for a platform.
+/// This binary has no backend for a platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("this version of duende has no {platform} backend")]
-pub struct Unsupported {
+pub enum Unsupported {
+    /// The daemon was built without the platform's cargo feature.
+    #[error(
+        "this binary was built without duende's `{feature}` feature (enable it in the daemon's Cargo.toml: duende = \
+         {{ version = \"...\", features = [\"{feature}\"] }})"
+    )]
+    NotBuilt {
+        /// The platform asked for.
+        platform: Platform,
+        /// The feature that brings its backend.
+        feature: &'static str,
+    },
+    /// The target has no service manager to drive (a WASI module: the backends are the host
+    /// build's).
+    #[error("a daemon built for {target} manages no services; {platform} is driven by the host's build")]
+    Target {
+        /// The platform asked for.
+        platform: Platform,
+        /// The target's operating system.
+        target: &'static str,
+    },
+}
+
+impl Unsupported {
     /// The platform asked for.
-    pub platform: Platform,
+    pub fn platform(&self) -> Platform {
+        match *self {
+            Unsupported::NotBuilt { platform, .. } | Unsupported::Target { platform, .. } => platform,
+        }
+    }
+
+    #[cfg(unix)]
+    fn not_built(platform: Platform) -> Unsupported {
+        Unsupported::NotBuilt { platform, feature: platform.name() }
+    }
 }
 
 /// The backend that manages services on `platform` on `host`.
 pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, Unsupported> {
+    #[cfg(not(unix))]
+    {
+        let _ = host;
+        Err(Unsupported::Target { platform, target: std::env::consts::OS })
+    }
+    #[cfg(unix)]
     match platform {
-        #[cfg(unix)]
+        #[cfg(feature = "systemd")]
         Platform::Systemd => Ok(Box::new(systemd::SystemdBackend::new(runner::SystemRunner, host.clone()))),
-        #[cfg(unix)]
+        #[cfg(feature = "native")]
         Platform::Native => Ok(Box::new(native::NativeBackend::new(host.clone()))),
-        #[cfg(unix)]
+        #[cfg(feature = "container")]
         Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
-        #[cfg(unix)]
+        #[cfg(feature = "kubernetes")]
         Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
-        #[cfg(unix)]
+        #[cfg(feature = "pepita")]
         Platform::Pepita => Ok(Box::new(pepita::PepitaBackend::new(host.clone()))),
-        #[cfg(unix)]
+        #[cfg(feature = "launchd")]
         Platform::Launchd => Ok(Box::new(launchd::LaunchdBackend::new(runner::SystemRunner, host.clone()))),
-        #[cfg(unix)]
+        #[cfg(feature = "wos")]
         Platform::Wos => Ok(Box::new(wos::WosBackend::new(host.clone()))),
-        // Inside a WASI module (WOS) there is no service manager to drive: the backends are the
-        // host build's, and `manage` says so before it gets here.
-        #[cfg(not(unix))]
-        Platform::Systemd
-        | Platform::Native
-        | Platform::Container
-        | Platform::Kubernetes
-        | Platform::Pepita
-        | Platform::Launchd
-        | Platform::Wos => {
+        #[allow(unreachable_patterns, reason = "reached when a backend's feature is off")]
+        _ => {
             let _ = host;
-            Err(Unsupported { platform })
+            Err(Unsupported::not_built(platform))
         }
     }
 }
@@ -242,12 +273,34 @@ mod tests {
         assert_eq!(Platform::ALL.last(), Some(&Platform::Kubernetes), "after every platform detection can find");
     }
 
+    /// Whether this build has `platform`'s backend feature.
+    fn built_with(platform: Platform) -> bool {
+        match platform {
+            Platform::Systemd => cfg!(feature = "systemd"),
+            Platform::Native => cfg!(feature = "native"),
+            Platform::Container => cfg!(feature = "container"),
+            Platform::Kubernetes => cfg!(feature = "kubernetes"),
+            Platform::Pepita => cfg!(feature = "pepita"),
+            Platform::Launchd => cfg!(feature = "launchd"),
+            Platform::Wos => cfg!(feature = "wos"),
+        }
+    }
+
     #[test]
-    fn every_platform_has_a_backend() {
+    fn every_platform_built_in_has_a_backend_and_every_other_names_its_feature() {
         let host = host::Host::under("/", 0);
         for platform in Platform::ALL {
-            let backend = backend_for(platform, &host).unwrap_or_else(|err| panic!("{platform}: {err}"));
-            assert_eq!(backend.platform(), platform);
+            match backend_for(platform, &host) {
+                Ok(backend) => {
+                    assert!(built_with(platform), "{platform}: a backend without its feature");
+                    assert_eq!(backend.platform(), platform);
+                }
+                Err(err) => {
+                    assert!(!built_with(platform), "{platform}: {err}");
+                    assert_eq!(err, Unsupported::NotBuilt { platform, feature: platform.name() });
+                    assert!(err.to_string().contains(&format!("features = [\"{platform}\"]")), "{err}");
+                }
+            }
         }
     }
 }

@@ -112,6 +112,18 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+/// What every manager adds to `shutdown_timeout` before it kills the daemon (systemd's
+/// `TimeoutStopSec=`, launchd's `ExitTimeOut`, the native supervisor, a container engine's stop
+/// timeout): the runtime's own deadline fires first and exits with status 75; this leaves time
+/// for that exit.
+pub const MANAGER_STOP_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long past `shutdown_timeout` a runner (pepita's VM runner, WOS's engine runner) waits for
+/// what it runs to end before it kills it. Its manager (systemd's `TimeoutStopSec=`, the native
+/// supervisor) kills the runner only at `shutdown_timeout` + 5 s: the runner's deadline and its
+/// wind-down fall before that.
+pub const RUNNER_STOP_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What a backend has a service manager run in the daemon's place (pepita's VM runner, which
 /// stands for a daemon that runs elsewhere and relays its notifications): the command after the
 /// binary and its configuration flags, the files it needs (planned with the rest and recorded in

@@ -39,6 +39,7 @@ resources.memory_bytes = 67108864       # TMP/etc/demo/demo.toml:4
 # resources.open_files_max: not set
 resources.lock_memory = true            # implied by resources.lock_memory_required
 resources.lock_memory_required = true   # TMP/etc/demo/demo.toml:5
+resources.trim_after_ready = true       # default
 
 hardening.enabled = true                # default
 hardening.no_new_privileges = true      # default

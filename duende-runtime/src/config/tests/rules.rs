@@ -226,8 +226,9 @@ fn metrics() {
         ("metrics.upkeep_interval=\"1h 1s\"", UPKEEP),
         ("metrics.enabled=yes", "true or false"),
     ]);
+    #[cfg(feature = "prometheus")]
+    accepted(&["metrics.enabled=true"]);
     accepted(&[
-        "metrics.enabled=true",
         "metrics.listen=127.0.0.1:0",
         "metrics.listen=127.8.9.10:9000",
         "metrics.listen=[::1]:9464",
@@ -235,6 +236,24 @@ fn metrics() {
         "metrics.upkeep_interval=1ms",
         "metrics.upkeep_interval=1h",
     ]);
+}
+
+/// Without the exporter, metrics cannot be turned on: the refusal names the feature (and a
+/// build with it accepts the same flag, in `metrics` above).
+#[cfg(not(feature = "prometheus"))]
+#[test]
+fn metrics_need_the_prometheus_feature() {
+    let mut fixture = Fixture::new();
+    fixture.set("metrics.enabled=true");
+    assert_contains(
+        &fixture.error(),
+        &[
+            "metrics.enabled = true (from --set metrics.enabled=true): is true, but this binary was built without \
+             duende's `prometheus` feature",
+            "features = [\"prometheus\"]",
+        ],
+    );
+    accepted(&["metrics.enabled=false"]);
 }
 
 #[test]

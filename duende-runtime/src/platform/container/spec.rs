@@ -9,9 +9,7 @@ use super::image;
 use crate::config::platforms::ContainerNetwork;
 use crate::config::{RestartPolicy, Settings};
 
-/// Added to `shutdown_timeout` for the engine's stop timeout: the engine sends SIGKILL only
-/// after the daemon had its whole shutdown deadline, and then some.
-pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub use crate::platform::plan::MANAGER_STOP_MARGIN as STOP_MARGIN;
 
 /// The label every container duende creates carries, with the daemon's name.
 pub const SERVICE_LABEL: &str = "io.duende.service";

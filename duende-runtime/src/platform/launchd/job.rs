@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use crate::config::{RestartPolicy, Settings};
 use crate::platform::backend::Level;
-pub use crate::platform::systemd::unit::STOP_MARGIN;
+pub use crate::platform::plan::MANAGER_STOP_MARGIN as STOP_MARGIN;
 
 /// `RLIM_INFINITY` on macOS: `MemoryLock`'s value for "no limit".
 pub const RLIM_INFINITY: i64 = i64::MAX;

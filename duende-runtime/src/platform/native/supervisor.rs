@@ -34,9 +34,7 @@ use super::protocol::{LastExit, Launch, NOTIFY_SOCKET, PID_FILE, Reply, Report, 
 use crate::config::Settings;
 use crate::exit::Exit;
 
-/// What a stop adds to `shutdown_timeout` before it kills: the daemon's own deadline (exit 75)
-/// fires first.
-pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub use crate::platform::plan::MANAGER_STOP_MARGIN as STOP_MARGIN;
 
 /// How many lines of the log a failed start shows.
 const TAIL: usize = 20;

@@ -57,9 +57,8 @@ mod console;
 mod proxy;
 
 /// How long past `shutdown_timeout` the runner waits for the VM to power off before it kills
-/// QEMU. Its manager (systemd's `TimeoutStopSec=`, the native supervisor) kills the runner only
-/// at `shutdown_timeout` + 5 s: the runner's deadline and its [`WIND_DOWN`] fall before that.
-pub const STOP_MARGIN: Duration = Duration::from_secs(2);
+/// QEMU; its [`WIND_DOWN`] follows. See [`RUNNER_STOP_MARGIN`](crate::platform::plan::RUNNER_STOP_MARGIN).
+pub use crate::platform::plan::RUNNER_STOP_MARGIN as STOP_MARGIN;
 /// The longest the runner takes to end once QEMU is gone: waiting for a trailing `EXIT` report,
 /// then stopping the vsock backend.
 pub const WIND_DOWN: Duration = REPORT_PATIENCE.saturating_add(BACKEND_STOP_PATIENCE);

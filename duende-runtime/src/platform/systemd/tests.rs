@@ -23,9 +23,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::*;
+#[cfg(feature = "pepita")]
 use crate::config::platforms::Accel;
 use crate::config::{NoConfig, ProtectHome, RestartPolicy, Settings};
 use crate::platform::backend::Level;
+#[cfg(any(feature = "pepita", feature = "wos"))]
 use crate::platform::plan::Hosted;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/platform/systemd/golden");
@@ -132,10 +134,12 @@ fn nasty() -> (Settings<NoConfig>, InstallFacts) {
 }
 
 /// pepita's VM runner for the system bundle in `/var/lib/demo/pepita`, as its backend hosts it.
+#[cfg(feature = "pepita")]
 fn pepita(accel: Accel) -> Hosted {
     pepita_in("/var/lib/demo/pepita", accel)
 }
 
+#[cfg(feature = "pepita")]
 fn pepita_in(bundle: &str, accel: Accel) -> Hosted {
     let vsock = Path::new("/usr/local/bin/vhost-device-vsock");
     crate::platform::pepita::backend::runner_hosted(Path::new(bundle), accel, vsock)
@@ -143,6 +147,7 @@ fn pepita_in(bundle: &str, accel: Accel) -> Hosted {
 
 /// The WOS runner for the manifest in `dir`, as its backend hosts it, with `fs:write` in
 /// `writable`.
+#[cfg(feature = "wos")]
 fn wos(dir: &str, priority: u8, writable: &[&str]) -> Hosted {
     let manifest = Path::new(dir).join("demo.wos.toml");
     let writable = writable.iter().map(PathBuf::from).collect();
@@ -152,6 +157,7 @@ fn wos(dir: &str, priority: u8, writable: &[&str]) -> Hosted {
 /// A daemon's settings that a hosted unit does not pass on: arguments, environment, a watchdog,
 /// memory locking and capabilities (they are the guest's), beside a restart policy and a
 /// shutdown timeout that it does.
+#[cfg(any(feature = "pepita", feature = "wos"))]
 fn pepita_settings() -> Settings<NoConfig> {
     let mut s = settings();
     s.args = vec!["--port".into(), "8080".into()];
@@ -173,18 +179,23 @@ fn golden_cases() -> Vec<(&'static str, UnitSpec)> {
         ("system-every-setting", UnitSpec::new(&every_setting(), &system(V254))),
         ("system-hardening-off", UnitSpec::new(&hardening_off(), &system(V252))),
         ("system-nasty-values", UnitSpec::new(&nasty_settings, &nasty_facts)),
+        #[cfg(feature = "pepita")]
         ("system-pepita", UnitSpec::hosting(&pepita_settings(), &system(V254), &pepita(Accel::Tcg))),
+        #[cfg(feature = "pepita")]
         ("system-pepita-kvm", UnitSpec::hosting(&settings(), &system(V252), &pepita(Accel::Kvm))),
+        #[cfg(feature = "pepita")]
         (
             "user-pepita",
             UnitSpec::hosting(&settings(), &user(V252), &pepita_in("/home/ana/.local/state/demo/pepita", Accel::Tcg)),
         ),
         // A WOS module's runner: priority 0 is `Nice=-15` and `CPUWeight=1000`; a user unit
         // cannot raise a priority, so priority 1 keeps only its `CPUWeight=500`.
+        #[cfg(feature = "wos")]
         (
             "system-wos",
             UnitSpec::hosting(&pepita_settings(), &system(V254), &wos("/var/lib/demo/wos", 0, &["/srv/demo spool"])),
         ),
+        #[cfg(feature = "wos")]
         ("user-wos", UnitSpec::hosting(&settings(), &user(V252), &wos("/home/ana/.local/state/demo/wos", 1, &[]))),
     ]
 }
@@ -388,6 +399,7 @@ fn values_no_unit_can_hold_are_refused_with_their_key() {
 }
 
 #[test]
+#[cfg(feature = "pepita")]
 fn a_hosted_unit_runs_its_command_with_what_qemu_needs_and_nothing_of_the_daemon() {
     let text = rendered(&UnitSpec::hosting(&pepita_settings(), &system(V254), &pepita(Accel::Tcg)));
     let lines: Vec<&str> = text.lines().collect();
@@ -429,6 +441,7 @@ fn a_hosted_unit_runs_its_command_with_what_qemu_needs_and_nothing_of_the_daemon
 }
 
 #[test]
+#[cfg(feature = "pepita")]
 fn a_hosted_command_the_sandbox_would_hide_is_refused() {
     let hosted = crate::platform::pepita::backend::runner_hosted(
         Path::new("/var/lib/demo/pepita"),

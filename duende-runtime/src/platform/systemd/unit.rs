@@ -37,9 +37,7 @@ use crate::config::{Hardening, Resources, RestartPolicy, Settings};
 use crate::platform::backend::Level;
 use crate::platform::plan::Hosted;
 
-/// What `TimeoutStopSec=` adds to `shutdown_timeout`: the runtime's deadline fires first and
-/// exits with status 75; this leaves time for that exit before systemd sends SIGKILL.
-pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub use crate::platform::plan::MANAGER_STOP_MARGIN as STOP_MARGIN;
 
 /// Most `RestartSteps=` a unit asks for: a multiplier close to 1 would otherwise ask for
 /// thousands of steps; past this the delay grows a little faster than configured.

@@ -29,34 +29,44 @@
 //! `CAP_SYS_NICE`: a user's service runs at nice 0 instead, and the runner says so.
 
 pub mod capability;
+// The configuration's `[platform.wos]` is validated in every build; the rest is the backend's.
+#[cfg(feature = "wos")]
 pub mod manifest;
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "wos"))]
 pub mod backend;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "wos"))]
 pub mod runner;
 
+#[cfg(feature = "wos")]
 use std::path::Path;
 
+#[cfg(feature = "wos")]
 use crate::platform::runner::Invocation;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "wos"))]
 pub use backend::WosBackend;
+#[cfg(feature = "wos")]
 use capability::Capability;
+#[cfg(feature = "wos")]
 pub use manifest::Manifest;
 
 /// The engine's program name, looked up on `PATH` when the manifest names none.
+#[cfg(feature = "wos")]
 pub const WASMTIME: &str = "wasmtime";
 
 /// WOS's own tool, used where it exists.
+#[cfg(feature = "wos")]
 pub const WOS_CTL: &str = "wos-ctl";
 
 /// The nice value for `priority` (see the module documentation); 0 for anything past 7.
+#[cfg(feature = "wos")]
 pub fn nice(priority: u8) -> i32 {
     const NICE: [i32; 8] = [-15, -10, -5, -2, 0, 5, 10, 19];
     NICE.get(usize::from(priority)).copied().unwrap_or(0)
 }
 
 /// systemd's `CPUWeight=` for `priority` (see the module documentation); 100 past 7.
+#[cfg(feature = "wos")]
 pub fn cpu_weight(priority: u8) -> u64 {
     const WEIGHT: [u64; 8] = [1000, 500, 200, 150, 100, 50, 20, 1];
     WEIGHT.get(usize::from(priority)).copied().unwrap_or(100)
@@ -67,6 +77,7 @@ pub fn cpu_weight(priority: u8) -> u64 {
 /// memory limit `-W max-memory-size=BYTES`, then the module and its arguments (everything after
 /// the module is the module's). Outgoing connections (`net:connect`) have no flag: WASI preview
 /// 1 cannot make them.
+#[cfg(feature = "wos")]
 pub fn engine_command(manifest: &Manifest, engine: &Path) -> Invocation {
     let mut args = vec!["run".to_owned()];
     for capability in manifest.parsed_capabilities() {

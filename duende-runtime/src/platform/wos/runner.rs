@@ -41,7 +41,7 @@ use crate::control::protocol::{Op, Request};
 use crate::exit::Exit;
 use crate::notify::Notifier;
 use crate::platform::Host;
-pub use crate::platform::pepita::runner::STOP_MARGIN;
+pub use crate::platform::plan::RUNNER_STOP_MARGIN as STOP_MARGIN;
 
 mod channel;
 
