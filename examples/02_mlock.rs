@@ -2,8 +2,9 @@
 //! locked memory (`mlock = "required"`). Without CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK
 //! it exits with status 71 before `init` runs, saying what to change.
 //!
-//! `sudo cargo run --example 02_mlock` runs it; it prints VmLck (the kernel's count of locked
-//! memory) after `init` and on SIGUSR1.
+//! `sudo cargo run --example 02_mlock` runs it; it prints where its buffer is and VmLck (the
+//! kernel's count of locked memory) after `init`, and VmLck again on SIGUSR1. The buffer's
+//! mapping in `/proc/PID/smaps` then shows it locked: `Locked:` equal to `Rss:`.
 
 use duende::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -47,7 +48,13 @@ impl Daemon for SwapDevice {
     async fn init(&mut self, ctx: &mut DaemonContext<SwapConfig>) -> Result<()> {
         // Touch every page: with MCL_FUTURE the kernel locks them as they are faulted in.
         self.pages = vec![0xA5; ctx.app().buffer_mib << 20];
-        println!("init: buffer of {} MiB, VmLck = {} kB", ctx.app().buffer_mib, vm_lck_kib().unwrap_or(0));
+        // The address, so the buffer's own mapping can be looked up in `/proc/PID/smaps`.
+        println!(
+            "init: buffer of {} MiB at {:p}, VmLck = {} kB",
+            ctx.app().buffer_mib,
+            self.pages.as_ptr(),
+            vm_lck_kib().unwrap_or(0)
+        );
         Ok(())
     }
 

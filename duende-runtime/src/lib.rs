@@ -35,6 +35,9 @@ pub mod control;
 pub mod daemon;
 pub mod entry;
 pub mod exit;
+/// Golden files for the tests.
+#[cfg(test)]
+mod golden;
 pub mod health;
 pub mod invocation;
 pub mod link;

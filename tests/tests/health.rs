@@ -83,19 +83,46 @@ fn checks_stay_off_unless_enabled() {
     assert!(d.output().contains("missing-later is not a directory"), "{}", d.output());
     drop(socket);
 
-    let spool = dir.path().join("spool");
-    std::fs::create_dir(&spool).unwrap();
-    let socket = UnixDatagram::bind(dir.path().join("notify2.sock")).unwrap();
-    let mut d = Spawn::new(SPOOL)
-        .env("NOTIFY_SOCKET", dir.path().join("notify2.sock"))
-        .args(["--set", &format!("app.spool={}", spool.display()), "--set", "app.interval_ms=20"])
-        .start();
-    statuses_until(&socket, "running");
-    std::fs::remove_dir_all(&spool).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    d.signal(libc::SIGTERM);
-    assert_eq!(d.wait_exit(), 0);
-    assert!(!d.output().contains("health:"), "a check ran although [health_check] is off:\n{}", d.output());
+    // Two daemons alike but for `health_check.enabled`, both with checks due every 100 ms that
+    // give up after one failure. The enabled one is the positive control: once it has logged
+    // `health: unhealthy`, the disabled one (whose spool went first) has had at least as many
+    // rounds to do the same, so its silence means its checks did not run, not that none was due.
+    let start = |name: &str, enabled: bool| {
+        let spool = dir.path().join(format!("spool-{name}"));
+        std::fs::create_dir(&spool).unwrap();
+        let notify = dir.path().join(format!("notify-{name}.sock"));
+        let socket = UnixDatagram::bind(&notify).unwrap();
+        let d = Spawn::new(SPOOL)
+            .env("NOTIFY_SOCKET", &notify)
+            .args(["--set", &format!("app.spool={}", spool.display()), "--set", "app.interval_ms=20"])
+            .args(["--set", "health_check.interval=100ms", "--set", "health_check.retries=1"])
+            .args(["--set", &format!("health_check.enabled={enabled}")])
+            .start();
+        statuses_until(&socket, "running");
+        (d, spool, socket)
+    };
+    let (mut off, off_spool, off_socket) = start("off", false);
+    let (mut on, on_spool, on_socket) = start("on", true);
+    std::fs::remove_dir_all(&off_spool).unwrap();
+    std::fs::remove_dir_all(&on_spool).unwrap();
+    on.expect_line("health: unhealthy: spool: no heartbeat written for over 60 ms");
+    statuses_until(&on_socket, "unhealthy: spool:");
+
+    off.signal(libc::SIGTERM);
+    assert_eq!(off.wait_exit(), 0);
+    assert!(!off.output().contains("health:"), "a check ran although [health_check] is off:\n{}", off.output());
+    // Nor did it tell the service manager of any health.
+    off_socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = off_socket.recv(&mut buf) {
+        let msg = String::from_utf8_lossy(&buf[..n]);
+        assert!(
+            !msg.contains("healthy") && !msg.contains("degraded"),
+            "a check ran although [health_check] is off: {msg}"
+        );
+    }
+    on.signal(libc::SIGTERM);
+    assert_eq!(on.wait_exit(), 0);
 }
 
 /// A check that blocks its thread cannot be cancelled: it fails at the deadline, is not started

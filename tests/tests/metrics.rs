@@ -386,14 +386,16 @@ fn a_flood_of_bad_requests_does_not_disturb_it() {
     let rss_before = resident_kib(d.daemon.pid());
     // Clients that connect and say nothing hold a connection each until the read deadline.
     let silent: Vec<TcpStream> = (0..16).map(|_| TcpStream::connect(d.address).unwrap()).collect();
-    let junk: &[&[u8]] = &[
-        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
-        b"GET /metrics\r\n\r\n",
-        b"GET /../../etc/passwd HTTP/1.1\r\n\r\n",
-        b"DELETE /metrics HTTP/1.1\r\n\r\n",
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\n", // never finished: closed early
-        b"\r\n\r\n",
-        b"GET /metrics HTTP/9.9\r\n\r\n",
+    // Each request with what the exporter answers it: a status, or nothing at all (`None`) when the
+    // client closes before its head is complete, as there is no request to answer.
+    let junk: &[(&[u8], Option<&str>)] = &[
+        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", None),
+        (b"GET /metrics\r\n\r\n", Some("400")),
+        (b"GET /../../etc/passwd HTTP/1.1\r\n\r\n", Some("404")),
+        (b"DELETE /metrics HTTP/1.1\r\n\r\n", Some("405")),
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\n", None), // never finished: closed early
+        (b"\r\n\r\n", Some("400")),
+        (b"GET /metrics HTTP/9.9\r\n\r\n", Some("400")),
     ];
     let oversized = format!("GET /metrics HTTP/1.1\r\nCookie: {}\r\n\r\n", "x".repeat(64 * 1024));
     let started = Instant::now();
@@ -402,36 +404,53 @@ fn a_flood_of_bad_requests_does_not_disturb_it() {
             let address = d.address;
             let oversized = oversized.clone();
             std::thread::spawn(move || {
+                // (request, expected answer, the answer) for every connection, failed ones included.
+                let mut answers = Vec::new();
                 for i in 0..100 {
-                    let Ok(mut stream) = TcpStream::connect(address) else { continue };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                    let request = if (i + t) % 8 == 7 { oversized.as_bytes() } else { junk[(i + t) % junk.len()] };
-                    let _ = stream.write_all(request);
-                    let _ = stream.shutdown(std::net::Shutdown::Write);
-                    let mut reply = Vec::new();
-                    let _ = stream.read_to_end(&mut reply);
-                    if let Ok(text) = std::str::from_utf8(&reply) {
-                        assert!(!text.starts_with("HTTP/1.1 200"), "junk was served metrics: {request:?}");
-                    }
+                    let (request, expected) =
+                        if (i + t) % 8 == 7 { (oversized.as_bytes(), Some("431")) } else { junk[(i + t) % junk.len()] };
+                    let label = String::from_utf8_lossy(&request[..request.len().min(40)]).into_owned();
+                    let answer = (|| -> std::io::Result<Option<String>> {
+                        let mut stream = TcpStream::connect(address)?;
+                        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+                        stream.write_all(request)?;
+                        stream.shutdown(std::net::Shutdown::Write)?;
+                        let mut reply = Vec::new();
+                        stream.read_to_end(&mut reply)?;
+                        if reply.is_empty() {
+                            return Ok(None);
+                        }
+                        let text = String::from_utf8_lossy(&reply);
+                        Ok(Some(match text.strip_prefix("HTTP/1.1 ") {
+                            Some(rest) => rest.chars().take(3).collect(),
+                            None => format!("not an HTTP response: {text:?}"),
+                        }))
+                    })()
+                    .map_err(|err| err.to_string());
+                    answers.push((label, expected, answer));
                 }
+                answers
             })
         })
         .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
+    let answers: Vec<_> = threads.into_iter().flat_map(|thread| thread.join().unwrap()).collect();
+    assert_eq!(answers.len(), 400);
+    let wrong: Vec<_> =
+        answers.iter().filter(|(_, expected, answer)| answer.as_ref().map(Option::as_deref) != Ok(*expected)).collect();
+    assert!(wrong.is_empty(), "{} of 400 connections were not answered as expected: {wrong:#?}", wrong.len());
     assert!(started.elapsed() < PATIENCE, "400 bad requests took {:?}", started.elapsed());
     assert!(d.daemon.is_alive(), "{}", d.daemon.output());
     let scraped = Instant::now();
     let body = scrape(d.address);
     assert!(scraped.elapsed() < Duration::from_secs(2), "a scrape during the flood took {:?}", scraped.elapsed());
     assert_valid_exposition(&body);
-    // The silent clients are answered 408 once the read deadline (5 s) passes.
-    let mut silent = silent.into_iter().next().unwrap();
-    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reply = String::new();
-    let _ = silent.read_to_string(&mut reply);
-    assert!(reply.starts_with("HTTP/1.1 408 "), "{reply:?}");
+    // Each silent client is answered 408 once the read deadline (5 s) passes.
+    for (n, mut silent) in silent.into_iter().enumerate() {
+        silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut reply = String::new();
+        silent.read_to_string(&mut reply).unwrap_or_else(|err| panic!("silent client {n}: {err}"));
+        assert!(reply.starts_with("HTTP/1.1 408 "), "silent client {n}: {reply:?}");
+    }
     let rss_after = resident_kib(d.daemon.pid());
     assert!(rss_after < rss_before + 16 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
     let before = samples(&body)["duende_requests_total"];

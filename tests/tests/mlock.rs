@@ -72,15 +72,49 @@ fn expect_locked_line(d: &mut duende_tests::Running) -> String {
     line
 }
 
+/// The mapping of `/proc/PID/smaps` that holds `len` bytes at `address`: its header line and its
+/// `Rss:` and `Locked:` in KiB.
+#[cfg(feature = "root-tests")]
+fn mapping_holding(pid: i32, address: u64, len: u64) -> (String, u64, u64) {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut lines = smaps.lines();
+    while let Some(line) = lines.next() {
+        let Some((start, end)) = line.split_whitespace().next().and_then(|range| range.split_once('-')) else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) else { continue };
+        if !(start <= address && address < end) {
+            continue;
+        }
+        assert!(address + len <= end, "the buffer runs past its mapping {line}");
+        let kib = |field: &str, text: &str| -> Option<u64> {
+            text.strip_prefix(field)?.trim().strip_suffix(" kB")?.parse().ok()
+        };
+        let (mut rss, mut locked) = (None, None);
+        for field in lines.by_ref().take_while(|l| !l.starts_with("VmFlags:")) {
+            rss = rss.or_else(|| kib("Rss:", field));
+            locked = locked.or_else(|| kib("Locked:", field));
+        }
+        let missing = || panic!("no Rss: or Locked: for {line} in\n{smaps}");
+        return (line.to_owned(), rss.unwrap_or_else(missing), locked.unwrap_or_else(missing));
+    }
+    panic!("no mapping holds {address:#x} in\n{smaps}")
+}
+
 #[cfg(feature = "root-tests")]
 #[test]
 fn root_locks_everything_and_vmlck_stays_close_to_what_is_pinned() {
     assert_eq!(euid(), 0, "the root-tests feature needs root");
     let mut d = Spawn::new(SWAPD).start();
     expect_locked_line(&mut d);
-    let line = d.expect_line("init: buffer of 16 MiB, VmLck = ");
-    let kib: u64 = line.rsplit("VmLck = ").next().and_then(|v| v.trim_end_matches(" kB").parse().ok()).unwrap();
-    assert!(kib >= 16 * 1024, "VmLck {kib} kB does not cover the 16 MiB buffer:\n{line}");
+    let line = d.expect_line("init: buffer of 16 MiB at 0x");
+    let address = line.split(" at 0x").nth(1).and_then(|rest| rest.split(',').next()).unwrap();
+    let address = u64::from_str_radix(address, 16).unwrap_or_else(|e| panic!("{e}: {line}"));
+    // The buffer's own mapping is resident and locked, all of it: VmLck alone counts locked
+    // address space, reserved or not, so it would not tell an unlocked buffer from a locked one.
+    let (mapping, rss, locked) = mapping_holding(d.pid(), address, 16 << 20);
+    assert!(rss >= 16 * 1024, "{mapping}: Rss {rss} kB does not cover the 16 MiB buffer");
+    assert_eq!(locked, rss, "{mapping}: Locked {locked} kB, Rss {rss} kB");
     // With glibc's default arenas VmLck was 11 times what is pinned (five 64 MiB reservations).
     let (pinned, vm_lck) = pinned_and_vm_lck_kib(d.pid());
     assert!(pinned >= 16 * 1024, "pinned {pinned} kB does not cover the 16 MiB buffer");

@@ -64,12 +64,20 @@ fn init_failure_never_announces_ready() {
     let socket = UnixDatagram::bind(&path).unwrap();
     let (code, _) = Spawn::new(PROBE).env("NOTIFY_SOCKET", &path).args(["--set", "app.fail_init=true"]).run();
     assert_eq!(code, 70);
+    // Every datagram is queued by the time the process has exited.
     socket.set_nonblocking(true).unwrap();
+    let mut sent = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n) = socket.recv(&mut buf) {
-        let msg = String::from_utf8_lossy(&buf[..n]);
-        assert!(!msg.contains("READY=1"), "announced ready despite failing init: {msg}");
+        sent.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
+    // The manager is told why (the positive side: the daemon did talk to the socket), and never
+    // that the daemon is ready, neither before nor after.
+    assert!(
+        sent.iter().any(|msg| msg == "STATUS=init failed: told to fail in init"),
+        "no init failure status: {sent:?}"
+    );
+    assert!(!sent.iter().any(|msg| msg.contains("READY=1")), "announced ready despite failing init: {sent:?}");
 }
 
 #[test]
@@ -110,16 +118,43 @@ fn watchdog_is_fed_at_half_the_interval_until_the_daemon_turns_unhealthy() {
 #[test]
 fn no_watchdog_pings_for_another_pid_or_without_a_watchdog() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&path).unwrap();
-    let mut d =
-        Spawn::new(PROBE).env("NOTIFY_SOCKET", &path).env("WATCHDOG_USEC", "100000").env("WATCHDOG_PID", "1").start();
-    assert!(recv(&socket).starts_with("READY=1"));
-    socket.set_read_timeout(Some(std::time::Duration::from_millis(400))).unwrap();
-    let mut buf = [0u8; 4096];
-    if let Ok(n) = socket.recv(&mut buf) {
-        panic!("unexpected notification: {}", String::from_utf8_lossy(&buf[..n]));
+    let bind = |name: &str| {
+        let path = dir.path().join(name);
+        (UnixDatagram::bind(&path).unwrap(), path)
+    };
+    let (other_socket, other_path) = bind("other.sock");
+    let (none_socket, none_path) = bind("none.sock");
+    let (armed_socket, armed_path) = bind("armed.sock");
+    // A watchdog armed for another process (pid 1), and no watchdog at all (`Spawn` clears
+    // `WATCHDOG_USEC`): neither daemon may ping.
+    let mut other = Spawn::new(PROBE)
+        .env("NOTIFY_SOCKET", &other_path)
+        .env("WATCHDOG_USEC", "100000")
+        .env("WATCHDOG_PID", "1")
+        .start();
+    let mut none = Spawn::new(PROBE).env("NOTIFY_SOCKET", &none_path).start();
+    for (socket, which) in [(&other_socket, "WATCHDOG_PID=1"), (&none_socket, "no WATCHDOG_USEC")] {
+        let first = recv(socket);
+        assert!(first.starts_with("READY=1\n"), "{which}: {first:?} before READY=1");
     }
-    d.signal(libc::SIGTERM);
-    assert_eq!(d.wait_exit(), 0);
+    // The positive control, started once both are ready: the same watchdog armed for the daemon
+    // itself. By its third ping (50 ms apart) the other two have had as long to send theirs.
+    let mut armed = Spawn::new(PROBE).env("NOTIFY_SOCKET", &armed_path).env("WATCHDOG_USEC", "100000").start();
+    let mut pings = 0;
+    while pings < 3 {
+        let msg = recv(&armed_socket);
+        assert!(msg == "WATCHDOG=1" || msg.starts_with("READY=1\n"), "unexpected notification: {msg}");
+        pings += usize::from(msg == "WATCHDOG=1");
+    }
+    let mut buf = [0u8; 4096];
+    for (socket, which) in [(&other_socket, "WATCHDOG_PID=1"), (&none_socket, "no WATCHDOG_USEC")] {
+        socket.set_nonblocking(true).unwrap();
+        if let Ok(n) = socket.recv(&mut buf) {
+            panic!("{which}: unexpected notification: {}", String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    for d in [&mut other, &mut none, &mut armed] {
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.wait_exit(), 0);
+    }
 }

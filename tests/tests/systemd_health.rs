@@ -114,8 +114,15 @@ fn an_unhealthy_daemon_starves_the_watchdog_is_restarted_and_status_shows_it() {
     assert_eq!(scrape(&sb, "duende_restarts_total"), 1.0);
     let restarted = status(&sb);
     assert!(restarted["restarts"].as_u64() >= Some(1), "{restarted:#}");
+    // The process answering now started after the spool broke, so it is younger than the time
+    // since (`None < Some(_)` would pass a status without an uptime: it must have one).
+    let uptime = restarted["live"]["uptime_seconds"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no live.uptime_seconds in the status: {restarted:#}"));
+    let since_broke = broke.elapsed();
     assert!(
-        restarted["live"]["uptime_seconds"].as_f64() < first["live"]["uptime_seconds"].as_f64().map(|up| up + 30.0)
+        uptime < since_broke.as_secs_f64(),
+        "up {uptime} s, but the spool broke {since_broke:?} ago: {restarted:#}"
     );
 
     let out = spool_ok(&sb, &["uninstall"]);

@@ -176,15 +176,72 @@ fn operations_reach_the_backend_with_the_resolved_level() -> std::io::Result<()>
     Ok(())
 }
 
+/// One of every `Command`, parsed as a daemon parses its command line from the subcommands clap
+/// builds from the enum (hidden ones included, each with its required flags), so a new variant
+/// is in the list as soon as it exists; paired with the name it is spelled with there.
+fn every_command() -> Vec<(String, Command)> {
+    use clap::CommandFactory;
+    crate::cli::Cli::command()
+        .get_subcommands()
+        .map(|sub| {
+            let name = sub.get_name().to_owned();
+            let mut argv = vec!["demo".to_owned(), name.clone()];
+            for arg in sub.get_arguments().filter(|arg| arg.is_required_set()) {
+                let long = arg.get_long().unwrap_or_else(|| panic!("`{name}`: required argument without a flag"));
+                argv.extend([format!("--{long}"), "x".to_owned()]);
+            }
+            match crate::cli::parse("demo", "1.0.0", "", &argv) {
+                crate::cli::Parsed::Cli(crate::cli::Cli { command: Some(command), .. }) => (name, command),
+                other => panic!("{argv:?} parsed to no command: {other:?}"),
+            }
+        })
+        .collect()
+}
+
 #[test]
-fn backend_errors_are_printed_with_the_command_and_set_the_exit() -> std::io::Result<()> {
+fn every_command_reaches_the_backend_or_is_refused_by_name_and_errors_name_the_command() -> std::io::Result<()> {
     let root = tempfile::tempdir()?;
-    let fake = Fake { fail: true, ..Fake::new(ServiceState::Running, root.path()) };
-    let (exit, out, err) = run(&fake, &Command::Start(LevelArgs::default()));
-    assert_eq!(exit, Exit::Unavailable);
-    assert!(out.is_empty());
-    assert_eq!(err, "demo: `start` failed: `fakectl` was not found on PATH; the systemd backend needs it\n");
-    let (exit, _, err) = run(&fake, &Command::Check);
-    assert_eq!((exit, err.as_str()), (Exit::Usage, "demo: `check` is not a management command\n"));
+    let commands = every_command();
+    // The 11 commands people type and the 4 hidden ones; a new one lands here too.
+    assert_eq!(commands.len(), 15, "{:?}", commands.iter().map(|(name, _)| name).collect::<Vec<_>>());
+    for (name, command) in commands {
+        assert_eq!(command.name(), name, "`Command::name` spells {command:?} as on the command line");
+        // No wildcard: a new variant does not compile until it is said whether it manages the
+        // service.
+        let manages = match &command {
+            Command::Install(_)
+            | Command::Uninstall(_)
+            | Command::Start(_)
+            | Command::Stop(_)
+            | Command::Restart(_)
+            | Command::Reload(_)
+            | Command::Status(_)
+            | Command::Logs(_) => true,
+            Command::Run(_)
+            | Command::Config
+            | Command::Check
+            | Command::Supervise
+            | Command::Healthcheck
+            | Command::PepitaVm(_)
+            | Command::WosRun(_) => false,
+        };
+        let fake = Fake { fail: true, ..Fake::new(ServiceState::Running, root.path()) };
+        let (exit, out, err) = run(&fake, &command);
+        assert!(out.is_empty(), "`{name}` printed {out:?}");
+        if manages {
+            assert_eq!(exit, Exit::Unavailable, "`{name}`: {err}");
+            assert_eq!(
+                err,
+                format!("demo: `{name}` failed: `fakectl` was not found on PATH; the systemd backend needs it\n")
+            );
+            assert!(!fake.calls.borrow().is_empty(), "`{name}` failed without asking the backend");
+        } else {
+            assert_eq!(
+                (exit, err.as_str()),
+                (Exit::Usage, format!("demo: `{name}` is not a management command\n").as_str())
+            );
+            assert!(fake.calls.borrow().is_empty(), "`{name}` asked the backend: {:?}", fake.calls.borrow());
+        }
+    }
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! Ten thousand bad requests at a server in this process. Each must get exactly the error
-//! replies a model of the protocol predicts (one per line, in order, up to and including a
-//! `too-large`, after which the connection is closed), or a clean close when it held no line;
-//! the daemon must notice nothing: no stop, no reload, and a valid status request afterwards
-//! still works.
+//! replies the oracle (`oracle.rs`, which shares no code with the server's parser) predicts (one
+//! per line, in order, up to and including a `too-large`, after which the connection is closed),
+//! or a clean close when it held no line; the daemon must notice nothing: no stop, no reload,
+//! and a valid status request afterwards still works.
 
 use std::time::Duration;
 
 use super::garbage::Garbage;
+use super::oracle;
 use super::{codes, exchange, live, serve, socket};
 use crate::control::client;
 use crate::control::protocol::{ErrorCode, MAX_REQUEST_BYTES, Op, StatusResult, parse_request};
@@ -15,28 +16,38 @@ use crate::control::server::Limits;
 const CASES: usize = 10_000;
 const SEED: u64 = 0x6475_656e_6465_0001;
 
-/// The replies the protocol calls for when `bytes` are sent on one connection and the sending
-/// half is then closed.
-fn predicted(bytes: &[u8]) -> Vec<ErrorCode> {
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    if lines.last().is_some_and(|last| last.is_empty()) {
-        // The newline ended the last line; nothing comes after it.
-        lines.pop();
+/// A code by its name on the wire, as the oracle names it.
+fn wire(code: ErrorCode) -> String {
+    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The oracle against lines written by hand, then the server against the same lines: each
+/// refused line on a connection of its own, and the valid ones through the parser (sent, they
+/// would stop the server). Deep nesting sits either side of the JSON reader's limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn hand_written_lines_get_the_codes_written_beside_them() {
+    let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let mut table: Vec<(String, Option<&str>)> =
+        oracle::TABLE.iter().map(|(line, code)| ((*line).to_owned(), *code)).collect();
+    table.push((deep(127), Some("invalid-request")));
+    table.push((deep(128), Some("malformed")));
+    for (line, code) in &table {
+        assert_eq!(oracle::refusal(line.as_bytes()), *code, "the oracle on {line:?}");
     }
-    let mut codes = Vec::new();
-    for line in lines {
-        if line.len() > MAX_REQUEST_BYTES {
-            codes.push(ErrorCode::TooLarge);
-            break;
-        }
-        match parse_request(line) {
-            Ok(request) => {
-                panic!("the generator made a valid request {request:?} from {:?}", String::from_utf8_lossy(line))
+    let (live, _requests) = live();
+    let (dir, _guard) = serve(&live, Limits::default()).await;
+    let path = socket(&dir);
+    for (line, code) in &table {
+        match code {
+            Some(code) => {
+                let got: Vec<String> =
+                    codes(&exchange(&path, format!("{line}\n").as_bytes()).await).into_iter().map(wire).collect();
+                assert_eq!(got, [*code], "the server on {line:?}");
             }
-            Err(error) => codes.push(error.code),
+            None => assert!(parse_request(line.as_bytes()).is_ok(), "the parser refused {line:?}"),
         }
     }
-    codes
+    assert!(!live.shutdown().is_triggered());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -50,19 +61,19 @@ async fn ten_thousand_bad_requests_get_error_replies_and_change_nothing() {
     let mut clean_closes = 0;
     for case in 0..CASES {
         let bytes = garbage.case();
-        let expected = predicted(&bytes);
+        let expected = oracle::expected_codes(&bytes, MAX_REQUEST_BYTES);
         let reply = exchange(&path, &bytes).await;
-        let got = codes(&reply);
+        let got: Vec<String> = codes(&reply).into_iter().map(wire).collect();
         assert_eq!(got, expected, "case {case}: {:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]));
         if got.is_empty() {
             clean_closes += 1;
         }
         for code in got {
-            *seen.entry(format!("{code:?}")).or_default() += 1;
+            *seen.entry(code).or_default() += 1;
         }
     }
     eprintln!("{CASES} cases: {seen:?}, {clean_closes} closed without a line");
-    for code in ["Malformed", "InvalidRequest", "UnsupportedVersion", "UnknownOp", "TooLarge"] {
+    for code in ["malformed", "invalid-request", "unsupported-version", "unknown-op", "too-large"] {
         assert!(seen.get(code).is_some_and(|&n| n >= 50), "the generator rarely reaches {code}: {seen:?}");
     }
     assert!(!live.shutdown().is_triggered(), "a bad request stopped the daemon");

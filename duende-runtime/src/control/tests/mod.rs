@@ -3,6 +3,7 @@
 
 mod fuzz;
 mod garbage;
+mod oracle;
 mod protocol;
 mod report;
 mod serving;

@@ -1,9 +1,10 @@
-//! The manifests against golden files (`DUENDE_BLESS=1` rewrites them; read the diff), read back
+//! The manifests against golden files (`DUENDE_BLESS=1` rewrites them and fails; read the diff), read back
 //! with libyaml's rules (`serde_norway`): hostile values reach the daemon exactly, as values, and
 //! never add a key. `scripts/validate-kubernetes` checks the same files against the real
 //! Kubernetes schemas and reads the hostile one back with PyYAML.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_norway::Value as Yaml;
@@ -56,15 +57,10 @@ fn texts(value: &Yaml) -> Vec<String> {
     value.as_sequence().map(|items| items.iter().map(|item| text(item).to_owned()).collect()).unwrap_or_default()
 }
 
-/// `manifests` against `golden/NAME.yaml`, rewritten instead under `DUENDE_BLESS`.
+/// `manifests` against `golden/NAME.yaml` (rewritten under `DUENDE_BLESS`, and still failing).
 fn golden(name: &str, manifests: &Manifests) {
-    let stream = manifests.stream();
     let path = format!("{}/src/platform/kubernetes/golden/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("DUENDE_BLESS").is_some() {
-        std::fs::write(&path, &stream).unwrap_or_else(|e| panic!("{path}: {e}"));
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(stream, expected, "{name}: run with DUENDE_BLESS=1 to rewrite the golden file, then read the diff");
+    crate::golden::check(Path::new(&path), &manifests.stream(), "cargo test -p duende-runtime platform::kubernetes");
 }
 
 /// Kubernetes' `$(VAR)` expansion of `command`, `args` and `env` values
@@ -394,10 +390,7 @@ fn hostile_values_reach_the_daemon_exactly_and_never_become_keys() {
     });
     let json = serde_json::to_string_pretty(&expected).unwrap_or_else(|e| panic!("{e}")) + "\n";
     let path = format!("{}/src/platform/kubernetes/golden/nasty.expected.json", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("DUENDE_BLESS").is_some() {
-        std::fs::write(&path, &json).unwrap_or_else(|e| panic!("{path}: {e}"));
-    }
-    assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), json, "{path}: bless with DUENDE_BLESS=1");
+    crate::golden::check(Path::new(&path), &json, "cargo test -p duende-runtime platform::kubernetes");
 }
 
 #[test]

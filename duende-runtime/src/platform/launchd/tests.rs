@@ -2,13 +2,13 @@
 //! `plist` crate) and checked against launchd.plist(5)'s types.
 //!
 //! Every case renders a plist and compares it with `golden/CASE.plist` next to this file; a
-//! mismatch fails with both texts. After an intended change, regenerate the files with
+//! mismatch fails with a line diff. After an intended change, regenerate the files with
 //!
 //! ```text
 //! DUENDE_BLESS=1 cargo test -p duende-runtime platform::launchd
 //! ```
 //!
-//! and read the diff before committing it. `scripts/validate-plists` checks the same files with
+//! (which still fails, listing the files it rewrote), read the diff, and rerun without it. `scripts/validate-plists` checks the same files with
 //! Python's `plistlib`, the plist DTD (`xmllint`) and launchd.plist(5)'s types, and reads the
 //! hostile case back against `golden/hostile.expected.json`, which this file writes.
 
@@ -24,10 +24,6 @@ use crate::platform::backend::Level;
 use crate::platform::plan::Manifest;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/platform/launchd/golden");
-
-fn bless() -> bool {
-    std::env::var_os("DUENDE_BLESS").is_some_and(|v| !v.is_empty() && v != "0")
-}
 
 fn settings(restart: RestartPolicy) -> Settings<NoConfig> {
     Settings { name: "demo".into(), version: "1.0.0".into(), restart, ..Settings::default() }
@@ -159,24 +155,10 @@ fn parsed(case: &str, text: &str) -> BTreeMap<String, Parsed> {
 fn plists_match_their_golden_files() {
     let mut failures = Vec::new();
     for (case, spec, manifest) in cases() {
-        let text = rendered(&spec, &manifest);
         let path = Path::new(GOLDEN).join(format!("{case}.plist"));
-        if bless() {
-            std::fs::create_dir_all(GOLDEN).unwrap_or_else(|e| panic!("{GOLDEN}: {e}"));
-            std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            continue;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-            panic!(
-                "{}: {err}; create it with DUENDE_BLESS=1 cargo test -p duende-runtime platform::launchd",
-                path.display()
-            )
-        });
-        if expected != text {
-            failures.push(format!("{case}: rendered\n{text}\nexpected ({})\n{expected}", path.display()));
-        }
+        failures.extend(crate::golden::compare(&path, &rendered(&spec, &manifest)).err());
     }
-    assert!(failures.is_empty(), "run with DUENDE_BLESS=1 to rewrite, then read the diff:\n{}", failures.join("\n"));
+    crate::golden::assert_none(&failures, "cargo test -p duende-runtime platform::launchd");
 }
 
 /// launchd.plist(5)'s types for the keys duende writes.
@@ -296,16 +278,7 @@ fn hostile_values_round_trip_exactly_and_never_become_keys() {
 
     let path = Path::new(GOLDEN).join("hostile.expected.json");
     let json = serde_json::to_string_pretty(&expected).unwrap_or_default() + "\n";
-    if bless() {
-        std::fs::create_dir_all(GOLDEN).unwrap_or_else(|e| panic!("{GOLDEN}: {e}"));
-        std::fs::write(&path, &json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    }
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap_or_default(),
-        json,
-        "{}: bless with DUENDE_BLESS=1",
-        path.display()
-    );
+    crate::golden::check(&path, &json, "cargo test -p duende-runtime platform::launchd");
 }
 
 #[test]

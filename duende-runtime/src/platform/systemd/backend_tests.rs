@@ -17,15 +17,34 @@ use crate::platform::host::Host;
 use crate::platform::runner::{CommandOutput, CommandRunner, Invocation, RecordingRunner};
 use crate::platform::status::{Drift, ServiceState};
 
+/// How a `start` or `restart` of the fake unit ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// `systemctl` exits 0 and the unit is active (what an unscripted start does).
+    Ready,
+    /// `systemctl` exits 1 and the unit is failed.
+    Refused,
+    /// `systemctl` exits 0 and the unit stays `activating` (`SubState=start`): a notify unit
+    /// whose `READY=1` never comes, seen with a start that does not wait.
+    StaysActivating,
+    /// `systemctl` exits 0, the main process exits, and the unit waits to be started again
+    /// (`activating`, `SubState=auto-restart`).
+    AutoRestarts,
+    /// `systemctl` exits 0, then the unit is failed (its main process exited 70).
+    FailsAfterStarting,
+}
+
 /// What the fake manager knows about the one unit.
 #[derive(Debug, Default, Clone)]
 struct State {
     loaded: bool,
     active: bool,
     failed: bool,
+    /// `ActiveState=activating` with this `SubState`.
+    activating: Option<&'static str>,
     enabled: bool,
-    /// The next this many starts fail.
-    fail_starts: u32,
+    /// How the next starts end, in order; once it is empty, every start is [`Start::Ready`].
+    script: std::collections::VecDeque<Start>,
     starts: u32,
 }
 
@@ -73,6 +92,12 @@ impl CommandRunner for FakeSystemd {
             (_, "show") => {
                 let active = if state.active {
                     "active\nSubState=running\nMainPID=42"
+                } else if let Some(sub) = state.activating {
+                    if sub == "auto-restart" {
+                        "activating\nSubState=auto-restart\nMainPID=0\nResult=exit-code\nExecMainStatus=70"
+                    } else {
+                        "activating\nSubState=start\nMainPID=42"
+                    }
                 } else if state.failed {
                     "failed\nSubState=failed\nMainPID=0\nResult=exit-code"
                 } else {
@@ -103,18 +128,23 @@ impl CommandRunner for FakeSystemd {
                 let _ = fs::remove_file(&self.wants_link);
                 ok
             }
-            (_, "start" | "restart") if state.fail_starts > 0 => {
-                state.fail_starts -= 1;
-                (state.active, state.failed) = (false, true);
-                CommandOutput::failure(1, "Job for demo.service failed because the control process exited.")
-            }
             (_, "start" | "restart") => {
-                (state.active, state.failed) = (true, false);
-                state.starts += 1;
-                ok
+                let start = state.script.pop_front().unwrap_or(Start::Ready);
+                state.starts += u32::from(start != Start::Refused);
+                (state.active, state.failed, state.activating) = match start {
+                    Start::Ready => (true, false, None),
+                    Start::Refused | Start::FailsAfterStarting => (false, true, None),
+                    Start::StaysActivating => (false, false, Some("start")),
+                    Start::AutoRestarts => (false, false, Some("auto-restart")),
+                };
+                if start == Start::Refused {
+                    CommandOutput::failure(1, "Job for demo.service failed because the control process exited.")
+                } else {
+                    ok
+                }
             }
             (_, "stop") => {
-                state.active = false;
+                (state.active, state.activating) = (false, None);
                 ok
             }
             (_, "reset-failed") => {
@@ -172,26 +202,52 @@ impl Fixture {
         SystemdBackend::new(fake, self.host(0))
     }
 
-    /// Every file and directory under the root, with file contents and link targets.
-    fn listing(&self) -> BTreeMap<PathBuf, String> {
-        fn walk(dir: &Path, base: &Path, into: &mut BTreeMap<PathBuf, String>) {
+    /// Every file, directory and link under the root: files with their mode and every byte,
+    /// directories with their mode, links with their target.
+    fn listing(&self) -> BTreeMap<PathBuf, Entry> {
+        use std::os::unix::fs::PermissionsExt;
+        fn walk(dir: &Path, base: &Path, into: &mut BTreeMap<PathBuf, Entry>) {
             let Ok(entries) = fs::read_dir(dir) else { return };
             for entry in entries.flatten() {
                 let path = entry.path();
                 let relative = path.strip_prefix(base).map(Path::to_path_buf).unwrap_or_default();
+                let mode = fs::symlink_metadata(&path).map(|m| m.permissions().mode() & 0o7777).unwrap_or_default();
                 if let Ok(target) = fs::read_link(&path) {
-                    into.insert(relative, format!("-> {}", target.display()));
+                    into.insert(relative, Entry::Link(target));
                 } else if path.is_dir() {
-                    into.insert(relative, "<dir>".to_owned());
+                    into.insert(relative, Entry::Dir(mode));
                     walk(&path, base, into);
                 } else {
-                    into.insert(relative, fs::read_to_string(&path).unwrap_or_else(|_| "<unreadable>".to_owned()));
+                    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    into.insert(relative, Entry::File(mode, bytes));
                 }
             }
         }
         let mut listing = BTreeMap::new();
         walk(&self.root, &self.root, &mut listing);
         listing
+    }
+}
+
+/// One entry of [`Fixture::listing`].
+#[derive(PartialEq, Eq)]
+enum Entry {
+    /// A directory and its mode.
+    Dir(u32),
+    /// A file: its mode and its bytes.
+    File(u32, Vec<u8>),
+    /// A symbolic link and its target.
+    Link(PathBuf),
+}
+
+/// Modes in octal and bytes escaped, for a readable difference.
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Dir(mode) => write!(f, "dir {mode:o}"),
+            Entry::File(mode, bytes) => write!(f, "file {mode:o} b\"{}\"", bytes.escape_ascii()),
+            Entry::Link(target) => write!(f, "link -> {}", target.display()),
+        }
     }
 }
 
@@ -277,7 +333,10 @@ fn installing_twice_changes_nothing_the_second_time() -> io::Result<()> {
     assert_eq!(written(&first).len(), 3);
     assert!(backend.runner().state().active && backend.runner().state().enabled);
     let listing = fx.listing();
-    assert_eq!(listing.get(Path::new("usr/local/bin/demo")).map(String::as_str), Some("binary version 1"));
+    assert!(
+        matches!(listing.get(Path::new("usr/local/bin/demo")), Some(Entry::File(0o755, bytes)) if bytes == b"binary version 1"),
+        "{listing:?}"
+    );
     let calls = backend.runner().changing_calls().len();
     let second = install(&fx, &backend, now(), true).map_err(io::Error::other)?;
     assert!(second.changes_nothing(), "{second:?}");
@@ -332,7 +391,7 @@ fn a_failed_start_rolls_back_to_exactly_what_was_there() -> io::Result<()> {
     let backend = fx.backend();
     // A first install that never becomes ready leaves nothing behind.
     let pristine = fx.listing();
-    backend.runner().state().fail_starts = 1;
+    backend.runner().state().script.push_back(Start::Refused);
     let err = install(&fx, &backend, now(), true).err();
     let Some(BackendError::NotObserved { observed, detail, .. }) = err else { panic!("not refused: {err:?}") };
     assert_eq!(observed, ServiceState::Failed);
@@ -345,7 +404,7 @@ fn a_failed_start_rolls_back_to_exactly_what_was_there() -> io::Result<()> {
     let working = fx.listing();
     fs::write(&fx.binary, "binary version 2")?;
     fs::write(&fx.config, "[app]\nlabel = \"broken\"\n")?;
-    backend.runner().state().fail_starts = 1;
+    backend.runner().state().script.push_back(Start::Refused);
     let err = install(&fx, &backend, now(), true).err();
     assert!(matches!(err, Some(BackendError::NotObserved { .. })), "{err:?}");
     assert_eq!(fx.listing(), working, "the previous unit, binary and configuration are back");
@@ -353,6 +412,75 @@ fn a_failed_start_rolls_back_to_exactly_what_was_there() -> io::Result<()> {
     assert!(state.enabled && state.active, "{state:?}");
     let tail: Vec<String> = backend.runner().changing_calls().into_iter().rev().take(2).collect();
     assert_eq!(tail, ["systemctl restart demo.service", "systemctl daemon-reload"]);
+    Ok(())
+}
+
+/// `systemctl start` exiting 0 is no proof of a running daemon: a unit that stays activating,
+/// waits to restart, or fails right after is refused (with the state seen and the journal), and
+/// every file is put back byte for byte, mode included: nothing after a first install, the
+/// previous binary, configuration and unit after an update, which runs again.
+#[test]
+fn a_start_that_exits_0_but_never_gets_ready_is_refused_and_rolled_back_byte_for_byte() -> io::Result<()> {
+    let cases = [
+        (
+            Start::StaysActivating,
+            ServiceState::Starting,
+            "ActiveState=activating SubState=start (still not ready after",
+        ),
+        (Start::AutoRestarts, ServiceState::Starting, "ActiveState=activating SubState=auto-restart Result=exit-code"),
+        (Start::FailsAfterStarting, ServiceState::Failed, "ActiveState=failed SubState=failed Result=exit-code"),
+    ];
+    for (start, seen, summary) in cases {
+        let fx = fixture()?;
+        let backend = fx.backend();
+        let refused = |err: Option<BackendError>| {
+            let Some(BackendError::NotObserved { expected, observed, detail }) = err else {
+                panic!("{start:?}: not refused: {err:?}")
+            };
+            assert_eq!((expected, observed), (ServiceState::Running, seen), "{start:?}: {detail}");
+            assert!(detail.starts_with(summary), "{start:?}: {detail}");
+            // Only a unit still on its way is waited for until patience runs out; one that
+            // settled is refused as soon as it is seen.
+            assert_eq!(detail.contains("(still not ready after"), start == Start::StaysActivating, "{detail}");
+            assert!(detail.contains("last log lines:\ndemo: told to fail in init"), "{start:?}: {detail}");
+        };
+        // Bytes that are not UTF-8, so a comparison of text could not pass them as equal.
+        fs::write(&fx.binary, b"\x7fELF binary version 1 \xff\xfe")?;
+
+        let pristine = fx.listing();
+        backend.runner().state().script.push_back(start);
+        refused(install(&fx, &backend, now(), true).err());
+        assert_eq!(fx.listing(), pristine, "{start:?}: a first install leaves nothing behind");
+        let state = backend.runner().state().clone();
+        assert!(
+            !state.enabled && !state.loaded && !state.active && !state.failed && state.activating.is_none(),
+            "{start:?}: {state:?}"
+        );
+
+        install(&fx, &backend, now(), true).map_err(io::Error::other)?;
+        let working = fx.listing();
+        assert_ne!(working, pristine);
+        fs::write(&fx.binary, b"\x7fELF binary version 2 \xfe\xff")?;
+        fs::write(&fx.config, "[app]\nlabel = \"broken\"\n")?;
+        backend.runner().state().script.push_back(start);
+        let calls = backend.runner().changing_calls().len();
+        refused(install(&fx, &backend, copied(), true).err());
+        assert_eq!(fx.listing(), working, "{start:?}: the previous unit, binary and configuration are back");
+        let state = backend.runner().state().clone();
+        assert!(state.enabled && state.active && state.activating.is_none(), "{start:?}: {state:?}");
+        let update: Vec<String> = backend.runner().changing_calls().into_iter().skip(calls).collect();
+        assert_eq!(
+            update,
+            [
+                "systemctl daemon-reload",
+                "systemctl enable demo.service",
+                "systemctl restart demo.service",
+                "systemctl daemon-reload",
+                "systemctl restart demo.service"
+            ],
+            "{start:?}: the update restarted the new files, then the previous ones"
+        );
+    }
     Ok(())
 }
 
@@ -487,7 +615,7 @@ fn start_and_stop_report_what_they_observed() -> io::Result<()> {
     assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Start).map_err(io::Error::other)?.1.state, ServiceState::Running);
     assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Reload).map_err(io::Error::other)?.1.state, ServiceState::Running);
     assert_eq!(ENGINE.operate(&backend, &SYSTEM, Op::Stop).map_err(io::Error::other)?.1.state, ServiceState::Stopped);
-    backend.runner().state().fail_starts = 1;
+    backend.runner().state().script.push_back(Start::Refused);
     let err = ENGINE.operate(&backend, &SYSTEM, Op::Restart).err();
     assert!(matches!(err, Some(BackendError::NotObserved { observed: ServiceState::Failed, .. })), "{err:?}");
     Ok(())

@@ -7,7 +7,7 @@
 //! DUENDE_BLESS=1 cargo test -p duende-runtime platform::systemd
 //! ```
 //!
-//! and read the diff before committing it.
+//! (which still fails, listing the files it rewrote), read the diff, and rerun without it.
 //!
 //! Each unit is then written into a scratch root (a copy of this host's system units, plus stub
 //! executables at the unit's binary path and `/usr/bin/kill`) and checked with
@@ -209,31 +209,12 @@ fn rendered(spec: &UnitSpec) -> String {
 
 #[test]
 fn units_match_their_golden_files() {
-    let bless = std::env::var_os("DUENDE_BLESS").is_some_and(|v| !v.is_empty() && v != "0");
     let mut failures = Vec::new();
     for (case, spec) in golden_cases() {
-        let text = rendered(&spec);
         let path = Path::new(GOLDEN).join(format!("{case}.service"));
-        if bless {
-            std::fs::create_dir_all(GOLDEN).expect("golden directory");
-            std::fs::write(&path, &text).expect("write golden file");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-            panic!(
-                "{}: {err}; create it with DUENDE_BLESS=1 cargo test -p duende-runtime platform::systemd",
-                path.display()
-            )
-        });
-        if expected != text {
-            failures.push(format!("{} differs (- golden, + rendered):\n{}", path.display(), diff(&expected, &text)));
-        }
+        failures.extend(crate::golden::compare(&path, &rendered(&spec)).err());
     }
-    assert!(
-        failures.is_empty(),
-        "{}\nif the change is intended: DUENDE_BLESS=1 cargo test -p duende-runtime platform::systemd",
-        failures.join("\n")
-    );
+    crate::golden::assert_none(&failures, "cargo test -p duende-runtime platform::systemd");
 }
 
 #[test]
@@ -552,31 +533,6 @@ fn local_systemd_version() -> u32 {
 
 fn missing_systemd(err: &std::io::Error) -> String {
     format!("cannot run systemd-analyze ({err}): install systemd (`apt-get install systemd`) to run these tests")
-}
-
-/// A line diff of two short texts (longest common subsequence).
-fn diff(old: &str, new: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push_str(&format!("  {}\n", a[i]));
-            (i, j) = (i + 1, j + 1);
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+ {}\n", b[j]));
-            j += 1;
-        } else {
-            out.push_str(&format!("- {}\n", a[i]));
-            i += 1;
-        }
-    }
-    out
 }
 
 #[test]

@@ -56,16 +56,7 @@ fn nasty() -> Manifest {
 }
 
 fn golden(case: &str, text: &str) {
-    let path = Path::new(GOLDEN).join(case);
-    if std::env::var_os("DUENDE_BLESS").is_some_and(|v| !v.is_empty() && v != "0") {
-        std::fs::create_dir_all(GOLDEN).expect("golden directory");
-        std::fs::write(&path, text).expect("write the golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!("{}: {err}; create it with DUENDE_BLESS=1 cargo test -p duende-runtime platform::wos", path.display())
-    });
-    assert_eq!(text, expected, "{case} differs from its golden file (DUENDE_BLESS=1 rewrites it; read the diff)");
+    crate::golden::check(&Path::new(GOLDEN).join(case), text, "cargo test -p duende-runtime platform::wos");
 }
 
 #[test]
