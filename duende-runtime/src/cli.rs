@@ -223,10 +223,12 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args: Vec<T> = args.into_iter().collect();
-    if args.len() <= 1 {
-        // No arguments: `run` with every default. Building clap's whole command tree would give
-        // the same answer, at the cost of touching all of its code at every daemon start.
-        return Parsed::Cli(Cli { command: None, common: Common::default() });
+    // The lines service managers start daemons with are read here without clap: building its
+    // whole command tree gives the same answer at the cost of touching all of its code at every
+    // start. Anything else (other commands, help, every error) goes to clap.
+    let words: Vec<std::ffi::OsString> = args.iter().cloned().map(Into::into).collect();
+    if let Some(cli) = run_line(&words) {
+        return Parsed::Cli(cli);
     }
     let mut command = Cli::command().name(name).bin_name(name).version(version);
     if !about.is_empty() {
@@ -240,6 +242,57 @@ where
             Parsed::Exit { text: err.render().to_string(), code: if usage { 64 } else { 0 }, to_stderr: usage }
         }
     }
+}
+
+/// `args` (program name first) read as clap reads them, when they are a plain `run` line:
+/// `[--config PATH] [--set KEY=VALUE]... [--platform NAME] [run [-- ARGS...]]`, the flags before
+/// or after `run`, spelled `--flag value` or `--flag=value`. `None` for anything else, including
+/// what clap would refuse (a repeated `--config`, an empty or hyphen-led value, an unknown
+/// platform), so that clap says why.
+fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
+    let mut common = Common::default();
+    let (mut config, mut platform, mut run) = (false, false, None::<RunArgs>);
+    let mut sets_before_run = 0;
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        if word == "--" {
+            let run = run.as_mut()?;
+            run.args = words.map(|w| w.to_str().map(str::to_owned)).collect::<Option<_>>()?;
+            break;
+        }
+        if word == "run" && run.is_none() {
+            run = Some(RunArgs::default());
+            sets_before_run = common.sets.len();
+            continue;
+        }
+        let (flag, inline) = match word.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+            _ => (word, None),
+        };
+        let value = match inline {
+            Some(value) => value,
+            None if matches!(flag, "--config" | "--set" | "--platform") => words.next()?.to_str()?,
+            None => return None,
+        };
+        if value.is_empty() || value.starts_with('-') {
+            return None;
+        }
+        match flag {
+            "--config" if !config => {
+                config = true;
+                common.config = Some(PathBuf::from(value));
+            }
+            // clap lets the `--set`s after `run` replace those before it: that case is clap's.
+            "--set" if run.is_none() || sets_before_run == 0 => common.sets.push(value.to_owned()),
+            "--platform" if !platform => {
+                platform = true;
+                common.platform = PlatformChoice::from_str(value, false).ok()?;
+            }
+            _ => return None,
+        }
+    }
+    Some(Cli { command: run.map(Command::Run), common })
 }
 
 /// True when `args` (program name first) would run the daemon: no subcommand or `run`, and no
@@ -327,6 +380,67 @@ mod tests {
         assert_eq!(fast.common.config, full.common.config);
         assert_eq!(fast.common.sets, full.common.sets);
         assert_eq!(fast.common.platform, full.common.platform);
+    }
+
+    /// clap's reading of `args`, whatever `parse` would take.
+    fn by_clap(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+        Cli::command().name("demo").version("1").try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m))
+    }
+
+    #[test]
+    fn a_run_line_read_without_clap_is_read_as_clap_reads_it() {
+        const WORDS: [&str; 20] = [
+            "run",
+            "--config",
+            "/c.toml",
+            "--config=/d.toml",
+            "--set",
+            "a.b=1",
+            "--set=c=2",
+            "--platform",
+            "systemd",
+            "--platform=native",
+            "--",
+            "x",
+            "-x",
+            "",
+            "--config=",
+            "Systemd",
+            "--help",
+            "status",
+            "-",
+            "--set=",
+        ];
+        let mut lines: Vec<Vec<&str>> = vec![vec![]];
+        for _ in 0..3 {
+            let longer: Vec<Vec<&str>> =
+                lines.iter().flat_map(|line| WORDS.iter().map(move |w| [line.as_slice(), &[*w]].concat())).collect();
+            lines.extend(longer);
+        }
+        lines.dedup();
+        let mut fast = 0;
+        for line in &lines {
+            let args: Vec<std::ffi::OsString> =
+                std::iter::once("demo").chain(line.iter().copied()).map(Into::into).collect();
+            let Some(ours) = run_line(&args) else { continue };
+            fast += 1;
+            match by_clap(&args) {
+                Ok(theirs) => assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{line:?}"),
+                Err(err) => panic!("{line:?}: read as {ours:?}, but clap refuses it: {err}"),
+            }
+        }
+        // The lines managers use all take this path (a refusal above would have failed already).
+        for line in [
+            &["--config", "/etc/demo/demo.toml", "run"][..],
+            &["--config", "/etc/demo/demo.toml", "--set", "a=1", "run", "--", "--fast"],
+            &["run", "--config=/c.toml", "--set=a=1", "--set=b=2"],
+            &["--platform", "pepita", "--set", "x=y"],
+        ] {
+            let args: Vec<std::ffi::OsString> =
+                std::iter::once("demo").chain(line.iter().copied()).map(Into::into).collect();
+            assert!(run_line(&args).is_some(), "{line:?} goes to clap");
+        }
+        assert!(fast > 100, "only {fast} of {} lines took the fast path", lines.len());
     }
 
     #[test]

@@ -385,16 +385,21 @@ where
         link.ready("running");
         let latency = live.mark_ready();
         tracing::info!(pid = crate::platform::env::process_id(), after = ?latency, "ready");
-        if trim {
-            match crate::trim::trim_startup_pages() {
-                Ok(trimmed) => tracing::debug!(
-                    "handed back {} of startup pages ({} mappings of the binary)",
-                    crate::mlock::format_bytes(trimmed.bytes),
-                    trimmed.mappings
-                ),
-                Err(err) => tracing::warn!("cannot hand back the startup pages: {err}"),
-            }
-        }
+        // A moment after READY, once the tail of starting up (the first round of `run`, the
+        // tasks started at READY) is over too: one timer, once.
+        let _trim = trim.then(|| {
+            AbortOnDrop(tokio::spawn(async {
+                tokio::time::sleep(crate::trim::AFTER_READY).await;
+                match crate::trim::trim_startup_pages() {
+                    Ok(trimmed) => tracing::debug!(
+                        "handed back {} of startup pages ({} mappings of the binary)",
+                        crate::mlock::format_bytes(trimmed.bytes),
+                        trimmed.mappings
+                    ),
+                    Err(err) => tracing::warn!("cannot hand back the startup pages: {err}"),
+                }
+            }))
+        });
         let ran = if shutdown.is_triggered() {
             tracing::debug!("shutdown requested during init; run skipped");
             Ok(ExitReason::Graceful)

@@ -3,6 +3,10 @@
 //! `DUENDE_BLESS=1` rewrites a file that differs, and the test still fails, listing what it
 //! rewrote: a bless run compares with what was on disk before it, so it never reports success for
 //! a mismatch. Read the diff, then rerun without `DUENDE_BLESS`.
+#![cfg_attr(
+    not(all(feature = "systemd", feature = "kubernetes")),
+    allow(dead_code, reason = "each backend's golden tests use their part of this; a build may have one backend")
+)]
 
 use std::path::Path;
 

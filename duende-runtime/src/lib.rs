@@ -36,7 +36,8 @@ pub mod daemon;
 pub mod entry;
 pub mod exit;
 /// Golden files for the tests.
-#[cfg(test)]
+// Used by the golden tests of the renderers, which come with their backends.
+#[cfg(all(test, any(feature = "systemd", feature = "launchd", feature = "kubernetes", feature = "wos")))]
 mod golden;
 pub mod health;
 pub mod invocation;

@@ -27,12 +27,17 @@ fn resident_code_kib(pid: i32, binary: &str) -> u64 {
     total
 }
 
-/// The probe's resident code once it is ready (and has logged `run`), then its graceful stop.
+/// The probe's resident code once it is ready and, with the trim, once the trim has logged what
+/// it did; then its graceful stop.
 fn ready_code_kib(trim: bool) -> u64 {
     let dir = tempfile::tempdir().unwrap();
     let set = format!("resources.trim_after_ready={trim}");
-    let mut daemon = Spawn::new(PROBE).args(["--set", &set]).runtime_dir(dir.path()).start();
+    let mut daemon =
+        Spawn::new(PROBE).args(["--set", &set, "--set", "log_level=debug"]).runtime_dir(dir.path()).start();
     daemon.expect_line("run");
+    if trim {
+        daemon.expect_line("of startup pages");
+    }
     let kib = resident_code_kib(daemon.pid(), PROBE);
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(), 0, "trim={trim}: a graceful stop:\n{}", daemon.output());
