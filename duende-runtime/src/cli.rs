@@ -23,11 +23,17 @@ pub struct Common {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Override one configuration value, e.g. `--set shutdown_timeout=5s` (repeatable; highest precedence).
-    #[arg(long = "set", global = true, value_name = "KEY.PATH=VALUE")]
+    #[arg(long = "set", global = true, value_name = "KEY.PATH=VALUE", value_parser = set_flag)]
     pub sets: Vec<String>,
     /// The platform to manage; `auto` detects it.
     #[arg(long, global = true, value_enum, default_value_t = PlatformChoice::Auto)]
     pub platform: PlatformChoice,
+}
+
+/// One `--set` flag, refused as a usage error unless it has the shape `key.path=value` (its
+/// value is checked with the rest of the configuration).
+fn set_flag(flag: &str) -> Result<String, String> {
+    crate::config::split_set(flag).map(|_| flag.to_owned())
 }
 
 /// `--platform` values.
@@ -196,8 +202,13 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub follow: bool,
     /// How many recent lines to show.
-    #[arg(short = 'n', long = "lines", value_name = "N")]
+    #[arg(short = 'n', long = "lines", value_name = "N", value_parser = line_count)]
     pub lines: Option<usize>,
+}
+
+/// `--lines N`: a whole number.
+fn line_count(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| "expected a whole number of lines, such as `--lines 50`".to_owned())
 }
 
 /// What parsing the command line decided.
@@ -248,7 +259,7 @@ where
 /// `[--config PATH] [--set KEY=VALUE]... [--platform NAME] [run [-- ARGS...]]`, the flags before
 /// or after `run`, spelled `--flag value` or `--flag=value`. `None` for anything else, including
 /// what clap would refuse (a repeated `--config`, an empty or hyphen-led value, an unknown
-/// platform), so that clap says why.
+/// platform, a `--set` without the shape `key.path=value`), so that clap says why.
 fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
     let mut common = Common::default();
     let (mut config, mut platform, mut run) = (false, false, None::<RunArgs>);
@@ -284,7 +295,9 @@ fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
                 common.config = Some(PathBuf::from(value));
             }
             // clap lets the `--set`s after `run` replace those before it: that case is clap's.
-            "--set" if run.is_none() || sets_before_run == 0 => common.sets.push(value.to_owned()),
+            "--set" if (run.is_none() || sets_before_run == 0) && set_flag(value).is_ok() => {
+                common.sets.push(value.to_owned());
+            }
             "--platform" if !platform => {
                 platform = true;
                 common.platform = PlatformChoice::from_str(value, false).ok()?;
@@ -369,6 +382,30 @@ mod tests {
     }
 
     #[test]
+    fn a_set_flag_without_the_shape_key_path_value_is_a_usage_error() {
+        let fix = "expected `--set key.path=value`, such as `--set resources.lock_memory=true`";
+        let segments = "keys are names of letters, digits, `_` and `-` joined by `.`";
+        for (args, says) in [
+            (
+                &["demo", "--set", "shutdown_timeout"][..],
+                format!("'shutdown_timeout' for '--set <KEY.PATH=VALUE>': no `=`; {fix}"),
+            ),
+            (&["demo", "run", "--set=a..b=1"], format!("the key `a..b` has an empty segment; {segments}")),
+            (
+                &["demo", "config", "--set", "=5s"],
+                format!("'=5s' for '--set <KEY.PATH=VALUE>': the key is empty; {fix}"),
+            ),
+            (&["demo", "status", "--set", "a b=1"], format!("the key `a b` has the segment `a b`; {segments}")),
+        ] {
+            let Parsed::Exit { code, text, to_stderr } = parse("demo", "1", "", args) else { panic!("{args:?}") };
+            assert_eq!((code, to_stderr), (64, true), "{args:?}: {text}");
+            assert!(text.contains(&says), "{args:?}: {text}");
+        }
+        // The shape is the command line's business; the value is the configuration's.
+        assert_eq!(parse_ok(&["demo", "--set", "shutdown_timeout=0s"]).common.sets, ["shutdown_timeout=0s"]);
+    }
+
+    #[test]
     fn no_arguments_is_run_with_clap_defaults() {
         let fast = parse_ok(&["demo"]);
         let full =
@@ -389,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_run_line_read_without_clap_is_read_as_clap_reads_it() {
-        const WORDS: [&str; 20] = [
+        const WORDS: [&str; 21] = [
             "run",
             "--config",
             "/c.toml",
@@ -410,6 +447,7 @@ mod tests {
             "status",
             "-",
             "--set=",
+            "--set=a..b=1",
         ];
         let mut lines: Vec<Vec<&str>> = vec![vec![]];
         for _ in 0..3 {

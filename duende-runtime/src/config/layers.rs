@@ -149,7 +149,14 @@ impl Stack {
             }
             Err(err) => {
                 let what = if explicit { "the --config file" } else { "the configuration file" };
-                problems.push(Problem::from_origin(path.display().to_string(), format!("cannot read {what}: {err}")));
+                let message = match err.kind() {
+                    ErrorKind::NotFound => format!("{what} does not exist; check the path"),
+                    ErrorKind::InvalidData => {
+                        format!("cannot read {what}: it is not UTF-8 text, and a TOML file must be")
+                    }
+                    _ => format!("cannot read {what}: {err}"),
+                };
+                problems.push(Problem::from_origin(path.display().to_string(), message));
                 self.notes.push(FileNote { path: path.to_owned(), explicit, read: false });
                 return;
             }
@@ -166,11 +173,44 @@ impl Stack {
                     Some((line, column)) => format!("{}:{line}:{column}", path.display()),
                     None => path.display().to_string(),
                 };
-                let message = err.message().trim().replace('\n', "; ");
-                problems.push(Problem::from_origin(origin, format!("invalid TOML: {message}")));
+                let mut message = format!("invalid TOML: {}", err.message().trim().replace('\n', "; "));
+                let line = at.and_then(|(line, _)| text.lines().nth(line - 1));
+                if let Some(hint) = toml_hint(err.message(), line.unwrap_or_default()) {
+                    message = format!("{message}; {hint}");
+                }
+                problems.push(Problem::from_origin(origin, message));
             }
         }
     }
+}
+
+/// What to write instead, for the TOML mistakes people make most, given the parser's `message`
+/// and the text of the line it points at: a key or a value left out, a string not closed, text
+/// without quotes, an integer beyond TOML's range.
+fn toml_hint(message: &str, line: &str) -> Option<String> {
+    if message.contains("too large") {
+        return Some(format!("TOML integers are at most {}", i64::MAX));
+    }
+    let (key, value) = line.split_once('=')?;
+    let (key, value) = (key.trim(), value.split(" #").next().unwrap_or_default().trim());
+    if key.is_empty() {
+        return Some("the key before `=` is missing".to_owned());
+    }
+    if key.starts_with('[') || key.contains(['"', '\'']) {
+        return None;
+    }
+    if value.is_empty() {
+        return Some(format!("the value after `{key} =` is missing"));
+    }
+    if let Some(rest) = value.strip_prefix('"')
+        && !rest.contains('"')
+    {
+        return Some(format!("the string after `{key} =` is not closed: end it with `\"` on the same line"));
+    }
+    let quoted = format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
+    let parses = |value: &str| toml::from_str::<Dict>(&format!("v = {value}")).is_ok();
+    (!value.starts_with(['"', '\'', '[', '{']) && !parses(value) && parses(&quoted))
+        .then(|| format!("if `{value}` is text, write it in quotes: `{key} = {quoted}`"))
 }
 
 /// One layer per `NAME_*` variable, in name order so that the outcome never depends on the order
@@ -206,24 +246,35 @@ fn env_layers(name: &str, env: &[(String, String)], problems: &mut Vec<Problem>)
 /// The layer of one `--set key.path=value` flag.
 fn set_layer(flag: &str, problems: &mut Vec<Problem>) -> Option<Layer> {
     let origin = format!("--set {flag}");
+    match split_set(flag) {
+        Ok((path, text)) => Some(Layer::single(LayerKind::Flag(origin), path, text)),
+        Err(message) => {
+            problems.push(Problem::from_origin(origin, message));
+            None
+        }
+    }
+}
+
+/// The key path and the value text of one `--set key.path=value` flag, or why it has not that
+/// shape (no `=`, an empty key, a bad key segment). The command line refuses such a flag as a
+/// usage error before any configuration is read; a flag of the right shape whose value is wrong
+/// is the configuration's problem.
+pub(crate) fn split_set(flag: &str) -> Result<(KeyPath, &str), String> {
     let usage = "expected `--set key.path=value`, such as `--set resources.lock_memory=true`";
     let Some((key, text)) = flag.split_once('=') else {
-        problems.push(Problem::from_origin(origin, format!("no `=`; {usage}")));
-        return None;
+        return Err(format!("no `=`; {usage}"));
     };
     if key.is_empty() {
-        problems.push(Problem::from_origin(origin, format!("the key is empty; {usage}")));
-        return None;
+        return Err(format!("the key is empty; {usage}"));
     }
     let path: KeyPath = key.split('.').map(str::to_owned).collect();
     if let Some(bad) = path.iter().find(|segment| !is_key_segment(segment)) {
         let what = if bad.is_empty() { "an empty segment".to_owned() } else { format!("the segment `{bad}`") };
-        let message =
-            format!("the key `{key}` has {what}; keys are names of letters, digits, `_` and `-` joined by `.`");
-        problems.push(Problem::from_origin(origin, message));
-        return None;
+        return Err(format!(
+            "the key `{key}` has {what}; keys are names of letters, digits, `_` and `-` joined by `.`"
+        ));
     }
-    Some(Layer::single(LayerKind::Flag(origin), path, text))
+    Ok((path, text))
 }
 
 fn is_key_segment(segment: &str) -> bool {

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use layers::{FileNote, KeyLines, KeyPath, Layer, Stack};
 use origin::Provenance;
 
+pub(crate) use layers::split_set;
 pub use problems::{ConfigError, Problem};
 pub use settings::{
     Backoff, Hardening, HealthCheck, PlatformSettings, ProtectHome, ProtectSystem, Resources, RestartPolicy, Settings,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use figment::error::{Actual, Kind};
 
-use super::origin::{Provenance, dotted, toml_text};
+use super::origin::{Origin, Provenance, dotted, toml_text};
 pub use super::problem::Problem;
 use super::validate;
 
@@ -45,7 +45,7 @@ impl fmt::Display for List<'_> {
 /// A problem with the key at `path`; value and origin are looked up.
 pub(super) fn at(provenance: &Provenance<'_>, path: &[String], message: String) -> Problem {
     let value = provenance.value(path).and_then(|value| match value {
-        figment::value::Value::Dict(..) => None,
+        figment::value::Value::Dict(..) => datetime(value).map(str::to_owned),
         other => toml_text(other).map(|text| shorten(&text)),
     });
     Problem {
@@ -53,6 +53,16 @@ pub(super) fn at(provenance: &Provenance<'_>, path: &[String], message: String) 
         value,
         origin: provenance.origin(path).map(|origin| origin.to_string()),
         message,
+    }
+}
+
+/// The text of a TOML date or time, which reaches the settings as a table of one private key.
+fn datetime(value: &figment::value::Value) -> Option<&str> {
+    match value {
+        figment::value::Value::Dict(_, dict) if dict.len() == 1 => {
+            dict.get("$__toml_private_datetime").and_then(figment::value::Value::as_str)
+        }
+        _ => None,
     }
 }
 
@@ -70,7 +80,12 @@ pub(super) fn from_figment(error: &figment::Error, provenance: &Provenance<'_>) 
     let allowed = validate::allowed(&dotted(path));
     let must_be = |expected: &str| allowed.map_or_else(|| humanize(expected), str::to_owned);
     let message = match &error.kind {
-        Kind::UnknownField(field, expected) => unknown_key(&path[..path.len().saturating_sub(1)], field, expected),
+        Kind::UnknownField(field, expected) => match provenance.origin(path) {
+            Some(Origin::Env(var)) if let Some(nested) = nested_variable(&var, field, expected) => {
+                format!("unknown key; nested keys are separated by a double underscore: did you mean `{nested}`?")
+            }
+            _ => unknown_key(&path[..path.len().saturating_sub(1)], field, expected),
+        },
         Kind::UnknownVariant(variant, expected) => {
             let valid = quoted_list(expected);
             match closest(variant, expected) {
@@ -84,7 +99,13 @@ pub(super) fn from_figment(error: &figment::Error, provenance: &Provenance<'_>) 
             let message = "is required and has no default; set it in a file, the environment or with --set";
             return at(provenance, &full, message.to_owned());
         }
-        Kind::InvalidType(actual, expected) => format!("must be {}, found {}", must_be(expected), kind_of(actual)),
+        Kind::InvalidType(actual, expected) => {
+            let found = match provenance.value(path).and_then(datetime) {
+                Some(_) => "a date-time",
+                None => kind_of(actual),
+            };
+            format!("must be {}, found {found}", must_be(expected))
+        }
         Kind::InvalidValue(_, expected) => format!("must be {}", must_be(expected)),
         Kind::InvalidLength(len, expected) => format!("must have {}, found {len} items", humanize(expected)),
         Kind::Message(message) => match allowed {
@@ -101,6 +122,20 @@ pub(super) fn not_a_table(provenance: &Provenance<'_>, path: &[String]) -> Probl
     let allowed = validate::allowed(&dotted(path)).unwrap_or("a table");
     let found = provenance.value(path).map_or("nothing", |value| kind_of(&value.to_actual()));
     at(provenance, path, format!("must be {allowed}, found {found}"))
+}
+
+/// `var` (which set the unknown key `field`) spelt with a double underscore after the part that
+/// names a table among `expected`: `PROBE_RESOURCES_CPU_SHARES` → `PROBE_RESOURCES__CPU_SHARES`.
+fn nested_variable(var: &str, field: &str, expected: &[&str]) -> Option<String> {
+    let table = expected.iter().find(|key| field.strip_prefix(**key).is_some_and(|rest| rest.starts_with('_')))?;
+    let lower = var.to_ascii_lowercase();
+    // Where `field` is a whole segment of the variable: after `_`, before `__` or the end.
+    let (at, _) = lower.match_indices(field).find(|(at, _)| {
+        let after = &lower[at + field.len()..];
+        lower[..*at].ends_with('_') && (after.is_empty() || after.starts_with("__"))
+    })?;
+    let split = at + table.len();
+    Some(format!("{}_{}", &var[..split], &var[split..]))
 }
 
 fn unknown_key(table: &[String], field: &str, expected: &[&str]) -> String {

@@ -169,7 +169,10 @@ fn a_missing_config_flag_file_is_an_error_naming_it() {
     let error = fixture.redact(&fixture.error());
     assert_contains(
         &error,
-        &["invalid configuration (1 problem):", "\n  - TMP/nowhere.toml: cannot read the --config file: "],
+        &[
+            "invalid configuration (1 problem):",
+            "\n  - TMP/nowhere.toml: the --config file does not exist; check the path",
+        ],
     );
 }
 
