@@ -1,6 +1,8 @@
 //! What the benchmark binaries share: starting a daemon quietly with a NOTIFY_SOCKET, waiting for
 //! its READY=1, stopping it, reading its wake-ups and memory from /proc, and medians.
 
+pub mod probe;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

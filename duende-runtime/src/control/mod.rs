@@ -6,6 +6,7 @@
 //!   `docs/control-protocol.md`) and the request parser.
 //! - `server`: the listener the running daemon starts: `control.sock`, mode 0600, peers checked
 //!   by credentials (the daemon's user or root), bounded requests, deadlines and connections.
+//! - `slots`: which connections hold the connection slots, and which gives one up to a newcomer.
 //! - [`client`]: requests with timeouts and errors that tell "not running" from "not allowed".
 //! - `command`: the management commands (`status`, `reload`, `stop`) built on the client.
 //! - `answer`: what the daemon answers to one request line, whatever transport carried it.
@@ -27,6 +28,8 @@ pub(crate) mod command;
 pub(crate) mod lock;
 #[cfg(unix)]
 pub(crate) mod server;
+#[cfg(unix)]
+pub(crate) mod slots;
 
 #[cfg(all(test, unix))]
 mod tests;

@@ -8,8 +8,13 @@
 //!   (`SO_PEERCRED`) as well: the daemon's own user or root may talk, anyone else gets a
 //!   `permission-denied` reply and a warning in the log with their uid and pid.
 //! - Requests are bounded (size, a read deadline, a cap on connections); whatever arrives, the
-//!   peer gets an error reply or a clean close, and the daemon carries on.
-//! - Idle, it waits in `accept` only: timers exist only while a client is connected.
+//!   peer gets an error reply or a clean close, and the daemon carries on. At the cap, a client
+//!   waiting for its request line gives its slot up to a new one (`super::slots`), so clients
+//!   that send nothing cannot keep out one that sends its request at once.
+//! - Refused peers are logged within a budget ([`LogBudget`]); every refusal is in the log, by
+//!   a line of its own or a count.
+//! - Idle, it waits in `accept` only: timers exist only while a client is connected, or while a
+//!   count of refusals left out of the log is due.
 //! - The socket is removed when the [`Guard`] drops, if it is still the one bound here.
 
 use std::io::{self, Write};
@@ -21,13 +26,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 
 use super::answer::{Then, answer, failure};
 use super::client::{self, ClientError};
 use super::lock::{self, InstanceLock, Locked};
 use super::protocol::{self, ErrorCode, ErrorReply, MAX_REQUEST_BYTES, Op, Response, StatusResult};
+use super::slots::{Granted, Slots};
 use crate::config::Generation;
 use crate::exit::Exit;
 use crate::live::Live;
@@ -41,7 +46,9 @@ pub(crate) struct Limits {
     pub read_deadline: Duration,
     /// How long a reply may take to be written (a client that does not read is dropped).
     pub write_deadline: Duration,
-    /// Connections served at once; more are refused with `busy`.
+    /// Connections served at once. Beyond that a new connection takes the slot of the one that
+    /// has waited longest for a request line (which is closed with `busy`), or is refused `busy`
+    /// when every slot holds a request being answered (`super::slots`).
     pub max_connections: usize,
     /// How long `reload` waits for its outcome.
     pub reload_wait: Duration,
@@ -212,7 +219,7 @@ pub(crate) async fn start(
         limits,
         uid: crate::platform::env::effective_uid().unwrap_or(0),
         shutdown_timeout,
-        slots: Arc::new(Semaphore::new(limits.max_connections)),
+        slots: std::sync::Mutex::new(Slots::new(limits.max_connections)),
         refusals: std::sync::Mutex::new(LogBudget::new(Instant::now())),
     });
     let accept = tokio::spawn(serve(listener, shared)).abort_handle();
@@ -246,17 +253,57 @@ struct Shared {
     limits: Limits,
     uid: u32,
     shutdown_timeout: ShutdownTimeout,
-    slots: Arc<Semaphore>,
+    slots: std::sync::Mutex<Slots>,
     refusals: std::sync::Mutex<LogBudget>,
 }
 
+impl Shared {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A connection's slot, given back when the connection ends.
+struct Slot {
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl Slot {
+    /// The connection waits for a request line (`true`), or has one to answer.
+    fn waiting(&self, waiting: bool) {
+        self.shared.slots().waiting(self.id, waiting);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.slots().release(self.id);
+    }
+}
+
 /// How many refused peers are logged: a burst, then one line per interval, each saying how many
-/// went unlogged since; so a local user who hammers the socket cannot flood the log.
+/// went unlogged since; so a local user who hammers the socket cannot flood the log. Refusals left
+/// out with no refusal after them are logged as a count once the next line is earned
+/// ([`LogBudget::schedule`], [`LogBudget::flush`]): every refusal is in the log, by a line or a count.
 #[derive(Debug)]
 pub(crate) struct LogBudget {
     tokens: u32,
     refilled: Instant,
     suppressed: u64,
+    /// A count of the refusals left out is due (a timer runs for it).
+    flush_due: bool,
+}
+
+/// What a due count of refusals left out comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// Log this many, left out since the last line.
+    Log(u64),
+    /// None are left out any more (a refusal logged since counted them).
+    Nothing,
+    /// No line may be logged yet: try again then.
+    Later(Instant),
 }
 
 impl LogBudget {
@@ -266,17 +313,46 @@ impl LogBudget {
     const REFILL: Duration = Duration::from_secs(6);
 
     pub(crate) fn new(now: Instant) -> LogBudget {
-        LogBudget { tokens: Self::BURST, refilled: now, suppressed: 0 }
+        LogBudget { tokens: Self::BURST, refilled: now, suppressed: 0, flush_due: false }
     }
 
-    /// Whether to log one more refusal now; when so, how many went unlogged before it.
-    pub(crate) fn admit(&mut self, now: Instant) -> Option<u64> {
+    /// After a refusal left out: when to log the count of those left out, unless a count is
+    /// already due (then `None`; one timer at a time).
+    pub(crate) fn schedule(&mut self) -> Option<Instant> {
+        if self.suppressed == 0 || self.flush_due {
+            return None;
+        }
+        self.flush_due = true;
+        Some(self.refilled + Self::REFILL)
+    }
+
+    /// The count of refusals left out, now that it is due; a line of the budget.
+    pub(crate) fn flush(&mut self, now: Instant) -> Flush {
+        self.earn(now);
+        if self.suppressed == 0 {
+            self.flush_due = false;
+            return Flush::Nothing;
+        }
+        if self.tokens == 0 {
+            return Flush::Later(self.refilled + Self::REFILL);
+        }
+        self.tokens -= 1;
+        self.flush_due = false;
+        Flush::Log(std::mem::take(&mut self.suppressed))
+    }
+
+    fn earn(&mut self, now: Instant) {
         let earned = now.saturating_duration_since(self.refilled).as_secs() / Self::REFILL.as_secs();
         if earned > 0 {
             let earned = u32::try_from(earned).unwrap_or(u32::MAX);
             self.tokens = self.tokens.saturating_add(earned).min(Self::BURST);
             self.refilled += Self::REFILL.saturating_mul(earned);
         }
+    }
+
+    /// Whether to log one more refusal now; when so, how many went unlogged before it.
+    pub(crate) fn admit(&mut self, now: Instant) -> Option<u64> {
+        self.earn(now);
         if self.tokens == 0 {
             self.suppressed += 1;
             return None;
@@ -306,7 +382,13 @@ impl std::fmt::Display for Peer {
 async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => admit(stream, &shared),
+            Ok((stream, _)) => {
+                if admit(stream, &shared) == Admitted::InPlaceOfAnother {
+                    // The connection that gave its slot up ends (and closes) before the next
+                    // accept: under a flood of new connections, open sockets stay near the cap.
+                    tokio::task::yield_now().await;
+                }
+            }
             Err(err) => {
                 tracing::warn!(%err, "control channel: accept failed; trying again shortly");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -315,17 +397,35 @@ async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
+/// How a new connection was dealt with.
+#[derive(Debug, PartialEq, Eq)]
+enum Admitted {
+    /// Served, in a free slot.
+    Yes,
+    /// Served, in the slot of a connection that was waiting for a request (told to end).
+    InPlaceOfAnother,
+    /// Refused (or dropped).
+    No,
+}
+
 /// Checks the peer and takes a connection slot, or refuses at once without waiting for anyone.
-fn admit(stream: UnixStream, shared: &Arc<Shared>) {
+fn admit(stream: UnixStream, shared: &Arc<Shared>) -> Admitted {
     let peer = match stream.peer_cred() {
         Ok(cred) => Peer { uid: cred.uid(), pid: cred.pid() },
         Err(err) => {
             tracing::warn!(%err, "control channel: cannot read a peer's credentials; connection dropped");
-            return;
+            return Admitted::No;
         }
     };
     if !allowed(peer.uid, shared.uid) {
-        let logged = shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).admit(Instant::now());
+        let (logged, flush_at) = {
+            let mut budget = shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let logged = budget.admit(Instant::now());
+            (logged, budget.schedule())
+        };
+        if let Some(at) = flush_at {
+            tokio::spawn(log_left_out(Arc::clone(shared), at));
+        }
         if let Some(suppressed) = logged {
             let also = if suppressed > 0 {
                 format!(" ({suppressed} more refused and not logged before it)")
@@ -342,17 +442,39 @@ fn admit(stream: UnixStream, shared: &Arc<Shared>) {
         let message =
             format!("uid {} may not use this daemon's control socket; only uid {} and root may", peer.uid, shared.uid);
         refuse(stream, ErrorReply::new(ErrorCode::PermissionDenied, message));
-        return;
+        return Admitted::No;
     }
-    let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned() else {
+    let granted = shared.slots().take();
+    let Some(Granted { id, evicted, in_place_of_another }) = granted else {
         let message = format!(
-            "the daemon already serves {} control connections, its limit; try again shortly",
+            "the daemon is answering {} control requests, its limit of connections; try again shortly",
             shared.limits.max_connections
         );
         refuse(stream, ErrorReply::new(ErrorCode::Busy, message));
-        return;
+        return Admitted::No;
     };
-    tokio::spawn(connection(stream, peer, Arc::clone(shared), slot));
+    let slot = Slot { id, shared: Arc::clone(shared) };
+    tokio::spawn(connection(stream, peer, slot, evicted));
+    if in_place_of_another { Admitted::InPlaceOfAnother } else { Admitted::Yes }
+}
+
+/// Logs, once it may, how many refusals were left out of the log with none logged after them.
+async fn log_left_out(shared: Arc<Shared>, mut at: Instant) {
+    loop {
+        tokio::time::sleep_until(at.into()).await;
+        let flush = shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).flush(Instant::now());
+        match flush {
+            Flush::Log(left_out) => {
+                tracing::warn!(
+                    "control channel: {left_out} more refused connections (not uid {} nor root) were not logged",
+                    shared.uid
+                );
+                return;
+            }
+            Flush::Nothing => return,
+            Flush::Later(next) => at = next,
+        }
+    }
 }
 
 /// Whether a peer running as `peer_uid` may use the control socket of a daemon running as
@@ -369,12 +491,27 @@ fn refuse(stream: UnixStream, error: ErrorReply) {
     }
 }
 
-async fn connection(mut stream: UnixStream, peer: Peer, shared: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+async fn connection(mut stream: UnixStream, peer: Peer, slot: Slot, evicted: Arc<tokio::sync::Notify>) {
+    let shared = Arc::clone(&slot.shared);
     let limits = shared.limits;
     let mut pending = Vec::new();
     loop {
+        slot.waiting(true);
         let read = tokio::time::timeout(limits.read_deadline, read_line(&mut stream, &mut pending, limits.max_request));
-        let (reply, then) = match read.await {
+        let read = tokio::select! {
+            read = read => read,
+            () = evicted.notified() => {
+                let message = format!(
+                    "closed to make room for a new connection: the daemon serves {} control connections at once, and \
+                     this one had waited longest for a request; send each request as soon as the connection is open",
+                    limits.max_connections
+                );
+                refuse(stream, ErrorReply::new(ErrorCode::Busy, message));
+                return;
+            }
+        };
+        slot.waiting(false);
+        let (reply, then) = match read {
             Ok(Ok(Line::Complete(line))) => {
                 let shutdown_timeout = &*shared.shutdown_timeout;
                 answer(&line, &peer, &shared.live, limits.reload_wait, shutdown_timeout).await

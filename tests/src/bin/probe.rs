@@ -39,9 +39,54 @@ struct ProbeConfig {
     /// `run` returns an error (a crash, a non-zero exit) when a reload brings this in; a start
     /// with it set runs as usual.
     crash_on_reload: bool,
+    /// Meanwhile `run` does work of its own: this many requests every millisecond, each hashed,
+    /// kept in a bounded log of the latest ones and recorded in the daemon's metrics (0: none).
+    /// The count done is printed when `run` returns.
+    work_per_ms: u32,
 }
 
 struct Probe;
+
+/// The daemon's own work, on a task beside `run`'s event loop.
+struct Work {
+    task: duende::tokio::task::JoinHandle<()>,
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Work {
+    fn start(metrics: duende::DaemonMetrics, per_ms: u32) -> Work {
+        use std::sync::atomic::Ordering::Relaxed;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = std::sync::Arc::clone(&done);
+        let task = duende::tokio::spawn(async move {
+            let mut latest = std::collections::VecDeque::with_capacity(256);
+            let mut tick = duende::tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(duende::tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
+            loop {
+                tick.tick().await;
+                for _ in 0..per_ms {
+                    n += 1;
+                    let hash = (0..256).fold(n, |h, _| h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+                    if latest.len() == 256 {
+                        latest.pop_front();
+                    }
+                    latest.push_back(format!("request {n} {hash:016x}"));
+                    metrics.record_request();
+                    counted.store(n, Relaxed);
+                }
+            }
+        });
+        Work { task, done }
+    }
+
+    /// Stops the work; how many requests it did.
+    async fn stop(self) -> u64 {
+        self.task.abort();
+        let _ = self.task.await;
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -105,6 +150,7 @@ impl Daemon for Probe {
             }
             say("workers blocked");
         }
+        let work = (ctx.app().work_per_ms > 0).then(|| Work::start(ctx.metrics().clone(), ctx.app().work_per_ms));
         let unhealthy_after = ctx.app().unhealthy_after_ms;
         let turn_unhealthy = duende::tokio::time::sleep(Duration::from_millis(unhealthy_after));
         duende::tokio::pin!(turn_unhealthy);
@@ -118,6 +164,9 @@ impl Daemon for Probe {
                 }
                 _ = ctx.shutdown_requested(), if !ctx.app().ignore_shutdown => {
                     say("shutdown requested");
+                    if let Some(work) = work {
+                        say(&format!("work done requests={}", work.stop().await));
+                    }
                     return Ok(ExitReason::Graceful);
                 }
                 event = ctx.next_event() => match event {

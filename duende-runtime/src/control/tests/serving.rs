@@ -200,21 +200,62 @@ async fn silent_slow_and_half_finished_clients_get_a_timeout_and_are_closed() {
     assert!(started.elapsed() < limits.read_deadline * 4);
 }
 
+/// Sends one request line on `stream` and reads its reply line.
+async fn ask(stream: &mut UnixStream, line: &[u8]) -> Vec<u8> {
+    stream.write_all(&[line, b"\n"].concat()).await.unwrap();
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while !reply.ends_with(b"\n") && stream.read(&mut byte).await.unwrap() == 1 {
+        reply.push(byte[0]);
+    }
+    reply
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn connections_beyond_the_cap_are_refused_busy_at_once() {
+async fn a_status_is_answered_when_every_slot_is_held_by_a_connection_that_sends_nothing() {
     let (live, _requests) = live();
-    let limits = Limits { max_connections: 2, ..quick() };
+    // A read deadline that never ends here: only the newcomer can free a slot.
+    let limits = Limits { max_connections: 2, read_deadline: Duration::from_secs(3600), ..quick() };
     let (dir, _guard) = serve(&live, limits).await;
-    let _first = UnixStream::connect(socket(&dir)).await.unwrap();
-    let _second = UnixStream::connect(socket(&dir)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
-    let reply = exchange(&socket(&dir), br#"{"v":1,"op":"status"}"#).await;
-    assert!(started.elapsed() < limits.read_deadline, "busy is said at once, not after a wait");
-    assert_eq!(codes(&reply), [ErrorCode::Busy]);
-    // The silent two are dropped at their deadline and the slots come back.
-    tokio::time::sleep(limits.read_deadline + Duration::from_millis(200)).await;
-    assert_eq!(status(&socket(&dir)).await.name, "svc");
+    // Two connections that asked once and now send nothing: each holds a slot, waiting.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = UnixStream::connect(socket(&dir)).await.unwrap();
+        let reply = ask(&mut stream, br#"{"v":1,"op":"status"}"#).await;
+        assert!(String::from_utf8_lossy(&reply).contains(r#""ok":true"#));
+        held.push(stream);
+    }
+    assert_eq!(status(&socket(&dir)).await.name, "svc", "the newcomer is answered, not refused busy");
+    // One of the two silent ones gave its slot up: told why, then closed; the other is still served.
+    let mut outcomes = Vec::new();
+    for stream in &mut held {
+        let _ = stream.write_all(b"{\"v\":1,\"op\":\"status\"}\n").await;
+        let mut reply = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut byte = [0u8; 1];
+            while !reply.ends_with(b"\n") && matches!(stream.read(&mut byte).await, Ok(1)) {
+                reply.push(byte[0]);
+            }
+        })
+        .await;
+        outcomes.push(String::from_utf8_lossy(&reply).into_owned());
+    }
+    let evicted: Vec<&String> = outcomes.iter().filter(|o| o.contains(r#""code":"busy""#)).collect();
+    assert_eq!(evicted.len(), 1, "{outcomes:?}");
+    assert!(evicted[0].contains("closed to make room for a new connection"), "{}", evicted[0]);
+    assert_eq!(outcomes.iter().filter(|o| o.contains(r#""ok":true"#)).count(), 1, "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newcomer_is_refused_busy_when_every_slot_answers_a_request() {
+    let (live, mut requests) = live();
+    let limits = Limits { max_connections: 1, reload_wait: Duration::from_secs(3600), ..quick() };
+    let (dir, _guard) = serve(&live, limits).await;
+    let mut reloading = UnixStream::connect(socket(&dir)).await.unwrap();
+    reloading.write_all(b"{\"v\":1,\"op\":\"reload\"}\n").await.unwrap();
+    // The reload request has reached the (absent) reloader: its connection is answering it.
+    requests.recv().await.unwrap();
+    assert_eq!(codes(&exchange(&socket(&dir), br#"{"v":1,"op":"status"}"#).await), [ErrorCode::Busy]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -346,4 +387,37 @@ fn refused_peers_are_logged_in_a_burst_then_one_line_per_interval_with_the_count
         assert_eq!(budget.admit(start + Duration::from_secs(600)), Some(0));
     }
     assert_eq!(budget.admit(start + Duration::from_secs(600)), None);
+}
+
+#[test]
+fn refusals_left_out_with_none_after_them_are_counted_once_a_line_is_earned() {
+    use server::Flush;
+    let start = Instant::now();
+    let mut budget = server::LogBudget::new(start);
+    for _ in 0..10 {
+        assert_eq!(budget.admit(start), Some(0));
+        assert_eq!(budget.schedule(), None, "nothing left out: no count is due");
+    }
+    assert_eq!(budget.admit(start), None);
+    let due = budget.schedule().expect("a count is due for the refusal left out");
+    assert_eq!(due, start + Duration::from_secs(6), "when the next line is earned");
+    assert_eq!(budget.admit(start), None);
+    assert_eq!(budget.schedule(), None, "one count at a time");
+    assert_eq!(budget.flush(due), Flush::Log(2), "both left out, in one line");
+    assert_eq!(budget.admit(due), None, "the count took the line earned");
+    let due = budget.schedule().unwrap();
+    assert_eq!(due, start + Duration::from_secs(12));
+    // A refusal logged in the meantime counts those before it: nothing is left to count.
+    assert_eq!(budget.admit(due), Some(1));
+    assert_eq!(budget.flush(due), Flush::Nothing);
+    // Left out again, and the line is taken before the count is due: the count waits for the next.
+    assert_eq!(budget.admit(due), None);
+    let due = budget.schedule().unwrap();
+    assert_eq!(due, start + Duration::from_secs(18));
+    assert_eq!(budget.admit(due), Some(1));
+    assert_eq!(budget.admit(due), None);
+    assert_eq!(budget.flush(due), Flush::Later(start + Duration::from_secs(24)));
+    assert_eq!(budget.schedule(), None, "the count already waits");
+    assert_eq!(budget.flush(start + Duration::from_secs(24)), Flush::Log(1));
+    assert_eq!(budget.schedule(), None);
 }
