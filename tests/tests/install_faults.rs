@@ -293,3 +293,117 @@ fn systemd_installs_killed_at_each_step_leave_old_or_new_and_are_repaired() {
     };
     rounds(&rig, "--system");
 }
+
+/// A tmpfs mounted on a directory for the test, unmounted when dropped.
+struct Tmpfs(std::ffi::CString);
+
+impl Tmpfs {
+    fn mount(dir: &Path, bytes: usize) -> Tmpfs {
+        let target = std::ffi::CString::new(dir.to_string_lossy().as_bytes()).expect("no NUL");
+        let options = std::ffi::CString::new(format!("size={bytes},mode=0755,uid=65534,gid=65534")).expect("no NUL");
+        // SAFETY: valid C strings; tmpfs takes its options as a C string.
+        let rc =
+            unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, options.as_ptr().cast()) };
+        assert_eq!(rc, 0, "mounting a tmpfs on {}: {}", dir.display(), std::io::Error::last_os_error());
+        Tmpfs(target)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // SAFETY: a valid C string naming the mount this value made.
+        unsafe { libc::umount2(self.0.as_ptr(), 0) };
+    }
+}
+
+/// A full disk during the writes: the configuration directory (configuration and definition,
+/// and the install's journal beside the definition) on a tmpfs of 1 to 8 pages holding the OLD
+/// files. Every install that fails there must leave exactly the OLD set (putting files back
+/// needs no free space), and no journal; one that fits leaves the NEW set.
+#[test]
+fn native_installs_on_a_full_disk_leave_the_old_set_or_the_new() {
+    let nobody = Nobody::new("probe");
+    let old_probe = nobody.path("probe-old");
+    old_binary(&old_probe);
+    for (name, label) in [("old.toml", "old"), ("new.toml", "new".repeat(2000).as_str())] {
+        std::fs::write(nobody.path(name), format!("[app]\nlabel = \"{label}\"\n")).expect("write");
+    }
+    let probe = |binary: &Path, args: &[&str]| {
+        let mut command = nobody.command(&binary.to_string_lossy());
+        command.args(args).args(["--platform", "native", "--user"]);
+        command.output().expect("run the probe")
+    };
+    let old_args =
+        ["--config", &*nobody.path("old.toml").to_string_lossy(), "--set", "shutdown_timeout=5s"].map(String::from);
+    let new_args =
+        ["--config", &*nobody.path("new.toml").to_string_lossy(), "--set", "shutdown_timeout=6s"].map(String::from);
+    let install = |binary: &Path, args: &[String]| {
+        let mut all = vec!["install"];
+        all.extend(args.iter().map(String::as_str));
+        probe(binary, &all)
+    };
+    let home = nobody.path("home");
+    let listing = || list(&[&home], &|path| path.contains("/.local/state/"));
+    let config_dir = nobody.path("home/.config/probe");
+    let before = listing();
+    let reference = [install(&old_probe, &old_args), install(Path::new(PROBE), &new_args)];
+    assert!(reference.iter().all(|out| out.status.success()), "{reference:?}");
+    let new = listing();
+    assert!(probe(Path::new(PROBE), &["uninstall"]).status.success());
+    let mut outcomes = Vec::new();
+    for pages in 1..=8 {
+        let out = install(&old_probe, &old_args);
+        assert!(out.status.success(), "{}", show_output(&out));
+        let old = listing();
+        let files: Vec<(std::ffi::OsString, Vec<u8>, u32)> = std::fs::read_dir(&config_dir)
+            .expect("the configuration directory")
+            .flatten()
+            .map(|e| {
+                let meta = e.metadata().expect("stat");
+                (e.file_name(), std::fs::read(e.path()).expect("read"), meta.mode() & 0o7777)
+            })
+            .collect();
+        let mount = Tmpfs::mount(&config_dir, pages * 4096);
+        let fits = files.iter().all(|(name, bytes, mode)| {
+            let path = config_dir.join(name);
+            std::fs::write(&path, bytes).is_ok()
+                && std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).is_ok()
+                && std::os::unix::fs::chown(&path, Some(65534), Some(65534)).is_ok()
+        });
+        if fits {
+            assert_eq!(differences(&listing(), &old), Vec::<String>::new(), "the old files on the tmpfs");
+            let out = install(Path::new(PROBE), &new_args);
+            let now = listing();
+            let json = json_of(&probe(
+                Path::new(PROBE),
+                &["status", "--json", "--config", &new_args[1], "--set", &new_args[3]],
+            ));
+            let interrupted = json["drift"].as_array().is_some_and(|d| d.iter().any(|k| k == "interrupted"));
+            assert!(!interrupted, "{pages} pages: {json}");
+            if out.status.success() {
+                assert_eq!(differences(&now, &new), Vec::<String>::new(), "{pages} pages: the new set, exactly");
+                outcomes.push(format!("{pages} pages: installed"));
+            } else {
+                let said = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert!(said.contains("No space left on device"), "{pages} pages: {}", show_output(&out));
+                assert_eq!(
+                    differences(&now, &old),
+                    Vec::<String>::new(),
+                    "{pages} pages: the old set, exactly:\n{said}"
+                );
+                outcomes.push(format!("{pages} pages: refused, old set intact"));
+            }
+        } else {
+            outcomes.push(format!("{pages} pages: the old files do not fit"));
+        }
+        drop(mount);
+        // The disk has room again: the next install completes, and uninstall removes it all.
+        let out = install(Path::new(PROBE), &new_args);
+        assert!(out.status.success(), "{}", show_output(&out));
+        let out = probe(Path::new(PROBE), &["uninstall"]);
+        assert!(out.status.success(), "{}", show_output(&out));
+        assert_eq!(differences(&listing(), &before), Vec::<String>::new(), "{pages} pages: uninstall");
+    }
+    eprintln!("[native, full disk] {}", outcomes.join("; "));
+    assert!(outcomes.iter().any(|o| o.contains("refused")), "some size refused the install: {outcomes:?}");
+}

@@ -185,6 +185,13 @@ impl Transaction {
     }
 }
 
+fn remove_or_absent(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
 fn remove_if_present(path: &Path) -> Result<(), BackendError> {
     match fs::remove_file(path) {
         Err(err) if err.kind() != io::ErrorKind::NotFound => Err(io_error(path)(err)),
@@ -198,9 +205,12 @@ fn undo(entries: &[Entry], journal: Option<&Path>) -> Result<(), BackendError> {
     for entry in entries.iter().rev() {
         let restored = match entry {
             // No backup: the journal was written, the file never touched.
-            Entry::Replaced { path, backup } if backup.exists() => {
-                fs::rename(backup, path).map_err(io_error(path)).and_then(|()| sync_parent(path))
-            }
+            // When the change itself failed, path and backup are still one file, and rename(2)
+            // then does nothing: the backup is removed after it either way.
+            Entry::Replaced { path, backup } if backup.exists() => fs::rename(backup, path)
+                .and_then(|()| remove_or_absent(backup))
+                .map_err(io_error(path))
+                .and_then(|()| sync_parent(path)),
             Entry::Created { path } => remove_if_present(path),
             _ => Ok(()),
         };
@@ -306,6 +316,22 @@ mod tests {
         left.sort();
         assert_eq!(left, ["gone", "kept"], "the journal, its directory, the backups and new files are gone");
         assert!(!recover(&journal)?, "nothing left to recover");
+        Ok(())
+    }
+
+    /// Regression: a write that failed (a full disk) after the backup link was made left the
+    /// backup behind, since renaming a hard link over its twin does nothing.
+    #[test]
+    fn a_change_that_failed_leaves_no_backup() -> Result<(), BackendError> {
+        let dir = tempfile::tempdir().map_err(io_error(Path::new("tempdir")))?;
+        let kept = dir.path().join("kept");
+        write_atomic(&kept, b"old", 0o600)?;
+        let mut tx = Transaction::journaled(journal_of(&kept));
+        tx.remember(&kept)?;
+        assert!(backup_of(&kept).exists());
+        tx.rollback()?;
+        assert_eq!(read(&kept)?, Some(b"old".to_vec()));
+        assert_eq!(fs::read_dir(dir.path()).map(Iterator::count).ok(), Some(1), "only the file itself");
         Ok(())
     }
 
