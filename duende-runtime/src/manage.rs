@@ -18,7 +18,7 @@ use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallReq
 use crate::platform::engine::{Action, Applied, Engine};
 use crate::platform::host::Host;
 use crate::platform::plan::Found;
-use crate::platform::status::{ServiceState, ServiceStatus};
+use crate::platform::status::{Drift, ServiceState, ServiceStatus};
 use crate::platform::{Detection, Platform, Unsupported, backend_for, resolve};
 
 /// Carries out the management `command` for the daemon on the platform `--platform` names
@@ -299,8 +299,16 @@ fn print_status(name: &str, status: &ServiceStatus, out: &mut dyn Write) -> Exit
     if let Some(next) = &status.next_restart {
         let _ = writeln!(out, "  next restart: {next}");
     }
-    if !status.drift.is_empty() {
-        let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
+    if status.drift.contains(&Drift::Interrupted) {
+        let _ = writeln!(
+            out,
+            "{name}: an install was interrupted before it finished; run `{name} install` to put back what it changed \
+             and install again"
+        );
+    }
+    let drift: Vec<String> =
+        status.drift.iter().filter(|kind| **kind != Drift::Interrupted).map(ToString::to_string).collect();
+    if !drift.is_empty() {
         let _ = writeln!(
             out,
             "{name}: installed {} differs from what this binary would install; run `{name} install` to update",

@@ -260,3 +260,7 @@ pub fn euid() -> u32 {
 /// A real systemd in a throwaway container, for the root suites.
 #[cfg(feature = "root-tests")]
 pub mod sandbox;
+
+/// An unprivileged user with a temporary home, for the native suites.
+#[cfg(feature = "root-tests")]
+pub mod nobody;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendError, InstallRequest, Level, Observed, Op, Service};
+use super::fault::Steps;
 use super::fs::{self, Transaction};
 pub use super::plan::Action;
 use super::plan::{FileRole, Found, Manifest, PlannedFile, Step, When};
@@ -118,16 +119,27 @@ impl Engine {
         if !options.dry_run {
             ensure_root(backend, service, "install")?;
         }
-        let found = backend.found(service)?;
-        let absent = matches!(found, Found::Absent);
-        let previous = match found {
-            Found::Absent => Manifest::default(),
-            Found::Ours(recorded) => recorded.manifest,
-            Found::Foreign(path) if !options.force => return Err(BackendError::Foreign { path }),
-            Found::Foreign(_) => Manifest::default(),
-        };
-        let plan = backend.plan(service, request, &previous)?;
         let host = backend.host();
+        let mut recovered = false;
+        let (absent, previous, plan, journal) = loop {
+            let found = backend.found(service)?;
+            let absent = matches!(found, Found::Absent);
+            let previous = match found {
+                Found::Absent => Manifest::default(),
+                Found::Ours(recorded) => recorded.manifest,
+                Found::Foreign(path) if !options.force => return Err(BackendError::Foreign { path }),
+                Found::Foreign(_) => Manifest::default(),
+            };
+            let plan = backend.plan(service, request, &previous)?;
+            let journal = journal(host, &plan);
+            // An install killed half-way left its journal: its changes are undone first, so this
+            // one starts from the installation before it (and redoes every step).
+            if !options.dry_run && !recovered && journal.as_ref().is_some_and(|journal| journal.exists()) {
+                recovered = fs::recover(journal.as_deref().unwrap_or(Path::new("")))?;
+                continue;
+            }
+            break (absent, previous, plan, journal);
+        };
         let mut changed = Vec::new();
         for file in &plan.files {
             if fs::read(&host.path(&file.path))?.as_deref() != Some(file.contents.as_slice()) {
@@ -162,6 +174,13 @@ impl Engine {
             after: &plan.after,
         };
         let mut actions: Vec<Action> = plan.notes.iter().cloned().map(Action::Note).collect();
+        if recovered {
+            actions.push(Action::Note(INTERRUPTED_UNDONE.to_owned()));
+        } else if journal.as_ref().is_some_and(|journal| journal.exists()) {
+            actions.push(Action::Note(
+                "an earlier install was interrupted: install first puts back what it changed".to_owned(),
+            ));
+        }
         if !files_change && changes.steps.is_empty() && changes.op.is_none() {
             actions.push(Action::Note(format!(
                 "nothing to change: {} is already installed as a {} {} service (definition, binary and \
@@ -190,10 +209,13 @@ impl Engine {
             actions.extend(changes.after.iter().cloned().map(Action::Run));
             return Ok(Applied { actions, dry_run: true });
         }
-        let mut tx = Transaction::new();
+        let mut tx = journal.map_or_else(Transaction::new, Transaction::journaled);
         let mut done = Vec::new();
         match self.commit(backend, service, &changes, &mut tx, &mut done, &mut actions) {
-            Ok(()) => Ok(Applied { actions, dry_run: false }),
+            Ok(()) => {
+                tx.commit();
+                Ok(Applied { actions, dry_run: false })
+            }
             Err(err) => {
                 undo(backend, service, tx, &done, changes.reread, &before);
                 Err(err)
@@ -212,13 +234,17 @@ impl Engine {
         actions: &mut Vec<Action>,
     ) -> Result<(), BackendError> {
         let host = backend.host();
+        // Where a test may kill this installer (nothing without the feature `fault-injection`).
+        let mut fault = Steps::default();
         let (definitions, others): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
             changes.changed.iter().partition(|file| file.role == FileRole::Definition);
         for file in others {
+            fault.before(|| format!("write {}", file.path.display()));
             tx.write(&host.path(&file.path), &file.contents, file.mode)?;
             actions.push(Action::Write { path: file.path.clone(), contents: file.shown.clone() });
         }
         for path in &changes.stale {
+            fault.before(|| format!("remove {}", path.display()));
             tx.remove(&host.path(path))?;
             actions.push(Action::Remove { path: path.clone() });
         }
@@ -226,23 +252,28 @@ impl Engine {
             if let Some(verified) = backend.verify(service, file, false)? {
                 actions.push(Action::Run(verified));
             }
+            fault.before(|| format!("write {}", file.path.display()));
             tx.write(&host.path(&file.path), &file.contents, file.mode)?;
             actions.push(Action::Write { path: file.path.clone(), contents: file.shown.clone() });
         }
         if let Some(reread) = changes.reread {
+            fault.before(|| format!("run {reread}"));
             backend.run_step(service, reread)?;
             actions.push(Action::Run(reread.clone()));
         }
         for step in &changes.steps {
+            fault.before(|| format!("run {}", step.run));
             backend.run_step(service, &step.run)?;
             done.push(step);
             actions.push(Action::Run(step.run.clone()));
         }
         if let Some(op) = changes.op {
+            fault.before(|| op.name().to_owned());
             let (action, _) = self.operate_installed(backend, service, op)?;
             actions.push(action);
         }
         for cleanup in changes.after {
+            fault.before(|| format!("run {cleanup}"));
             actions.push(match backend.run_step(service, cleanup) {
                 Ok(()) => Action::Run(cleanup.clone()),
                 Err(err) => Action::Note(format!("warning: the install stands, but cleaning up failed: {err}")),
@@ -257,7 +288,17 @@ impl Engine {
     pub fn uninstall(&self, backend: &dyn Backend, service: &Service<'_>) -> Result<Applied, BackendError> {
         backend.available(service.level)?;
         ensure_root(backend, service, "uninstall")?;
-        let recorded = match backend.found(service)? {
+        let host = backend.host();
+        let mut found = backend.found(service)?;
+        let mut recovered = false;
+        if let Found::Ours(recorded) = &found
+            && fs::recover(&fs::journal_of(&host.path(&recorded.definition)))?
+        {
+            // What the interrupted install changed is put back first; what is left is removed.
+            recovered = true;
+            found = backend.found(service)?;
+        }
+        let recorded = match found {
             Found::Absent => {
                 let note = format!(
                     "{} is not installed as a {} {} service; nothing to remove",
@@ -270,8 +311,10 @@ impl Engine {
             Found::Foreign(path) => return Err(BackendError::Foreign { path }),
             Found::Ours(recorded) => recorded,
         };
-        let host = backend.host();
         let mut actions = Vec::new();
+        if recovered {
+            actions.push(Action::Note(INTERRUPTED_UNDONE.to_owned()));
+        }
         let mut observed = observe_for_files(backend, service)?;
         if matches!(observed.state(), ServiceState::Running | ServiceState::Starting | ServiceState::Stopping) {
             actions.push(backend.act(service, Op::Stop, false)?);
@@ -424,6 +467,9 @@ impl Engine {
         // What the install recorded is read once, for both kinds of drift.
         let found = backend.found(service);
         let mut status = with_binary_drift(backend, found.as_ref().ok(), status);
+        if interrupted(backend, service, request, found.as_ref().ok()) {
+            status.add_drift([Drift::Interrupted]);
+        }
         if let Some(request) = request {
             status.add_drift(self.drift(backend, service, request, &found?)?);
         }
@@ -471,6 +517,33 @@ fn observe_for_files(backend: &dyn Backend, service: &Service<'_>) -> Result<Obs
         }),
         observed => observed,
     }
+}
+
+/// What `install` and `uninstall` say when they undid an interrupted install first.
+const INTERRUPTED_UNDONE: &str = "an earlier install was interrupted: what it changed was put back first";
+
+/// The journal of an install of `plan`, beside its definition (see [`fs::Transaction`]).
+fn journal(host: &super::host::Host, plan: &super::plan::Plan) -> Option<PathBuf> {
+    let definition = plan.files.iter().find(|file| file.role == FileRole::Definition)?;
+    Some(fs::journal_of(&host.path(&definition.path)))
+}
+
+/// An install was killed before it finished: its journal is beside the recorded definition, or
+/// (a first install killed before it wrote the definition) beside the one `request` would write.
+fn interrupted(
+    backend: &dyn Backend,
+    service: &Service<'_>,
+    request: Option<&InstallRequest<'_>>,
+    found: Option<&Found>,
+) -> bool {
+    let host = backend.host();
+    if let Some(Found::Ours(recorded)) = found
+        && fs::journal_of(&host.path(&recorded.definition)).exists()
+    {
+        return true;
+    }
+    let planned = request.and_then(|request| backend.plan(service, request, &Manifest::default()).ok());
+    planned.and_then(|plan| journal(host, &plan)).is_some_and(|journal| journal.exists())
 }
 
 /// Adds binary drift: the installed copy differs from this binary.

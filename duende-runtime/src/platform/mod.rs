@@ -28,6 +28,7 @@ pub mod container;
 pub mod detect;
 pub mod engine;
 pub mod env;
+pub mod fault;
 pub mod finding;
 pub mod fs;
 pub mod host;

@@ -105,6 +105,9 @@ pub enum Drift {
     File,
     /// The manager has not re-read a changed definition yet.
     NotReloaded,
+    /// An install was killed before it finished: files may be half old, half new, and the
+    /// service may run the old version; `install` puts back what it changed and installs again.
+    Interrupted,
 }
 
 impl fmt::Display for Drift {
@@ -119,6 +122,7 @@ impl fmt::Display for Drift {
             Drift::WosManifest => "manifest",
             Drift::File => "file",
             Drift::NotReloaded => "not-reloaded",
+            Drift::Interrupted => "interrupted",
         })
     }
 }
