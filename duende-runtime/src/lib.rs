@@ -35,6 +35,10 @@ pub mod control;
 pub mod daemon;
 pub mod entry;
 pub mod exit;
+// The fuzzing harness: not public API (see the module documentation).
+#[cfg(all(feature = "fuzzing", unix))]
+#[doc(hidden)]
+pub mod fuzzing;
 /// Golden files for the tests.
 // Used by the golden tests of the renderers, which come with their backends.
 #[cfg(all(test, any(feature = "systemd", feature = "launchd", feature = "kubernetes", feature = "wos")))]

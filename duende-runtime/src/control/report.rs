@@ -29,7 +29,7 @@ pub fn print_live(live: &StatusResult, out: &mut dyn Write) {
         let _ = writeln!(
             out,
             "    check {}: {} ({} failures in a row)",
-            check.name,
+            shown(&check.name),
             describe_health(&health),
             check.failures
         );
@@ -45,7 +45,8 @@ pub fn print_live(live: &StatusResult, out: &mut dyn Write) {
         Some(last) => match &last.reason {
             None => format!("; last reload accepted ({} of {} accepted)", last.accepted, last.attempts),
             Some(reason) => {
-                format!("; last reload rejected: {}", reason.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+                let reason = reason.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+                format!("; last reload rejected: {}", shown(&reason))
             }
         },
     };
@@ -58,14 +59,21 @@ pub fn print_live(live: &StatusResult, out: &mut dyn Write) {
             crate::mlock::format_bytes(locked.vm_lck_bytes)
         );
     }
-    let metrics: Vec<String> = live.metrics.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    let metrics: Vec<String> = live.metrics.iter().map(|(key, value)| format!("{}={value}", shown(key))).collect();
     if !metrics.is_empty() {
         let _ = writeln!(out, "  metrics: {}", metrics.join(" "));
     }
 }
 
+/// Text the daemon sent, fit for a terminal: each control character (a line break, an escape
+/// sequence's ESC) shown as its Rust escape, so a daemon can neither start a line of its own in
+/// this output nor drive the terminal.
+fn shown(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn describe_health(health: &HealthReport) -> String {
-    let reason = health.reason.as_deref().unwrap_or("no reason given");
+    let reason = shown(health.reason.as_deref().unwrap_or("no reason given"));
     match health.state {
         HealthLevel::Healthy => format!("healthy (score {})", health.score),
         HealthLevel::Degraded => format!("degraded: {reason}"),

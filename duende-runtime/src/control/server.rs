@@ -477,6 +477,27 @@ async fn log_left_out(shared: Arc<Shared>, mut at: Instant) {
     }
 }
 
+/// Serves one connection already accepted on `stream` as the accept loop would, its peer taken
+/// for the daemon's own user: the fuzzing harness's way in, without a socket file.
+#[cfg(feature = "fuzzing")]
+pub(crate) async fn serve_connection(
+    stream: UnixStream,
+    live: Arc<Live>,
+    limits: Limits,
+    shutdown_timeout: ShutdownTimeout,
+) {
+    let shared = Arc::new(Shared {
+        live,
+        limits,
+        uid: 0,
+        shutdown_timeout,
+        slots: Arc::new(Semaphore::new(1)),
+        refusals: std::sync::Mutex::new(LogBudget::new(Instant::now())),
+    });
+    let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned() else { return };
+    connection(stream, Peer { uid: 0, pid: None }, shared, slot).await;
+}
+
 /// Whether a peer running as `peer_uid` may use the control socket of a daemon running as
 /// `daemon_uid`: its own user and root may.
 pub(crate) fn allowed(peer_uid: u32, daemon_uid: u32) -> bool {

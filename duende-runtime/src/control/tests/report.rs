@@ -70,6 +70,24 @@ fn text_shows_health_checks_uptime_generation_and_metrics() {
     );
 }
 
+/// Found by the fuzzing harness (fuzz/artifacts/control_client): a daemon's text reached the
+/// terminal raw, so a reason could start lines of its own or send escape sequences.
+#[test]
+fn text_from_the_daemon_cannot_start_lines_or_drive_the_terminal() {
+    let mut status = sample();
+    status.health.reason = Some("disk\u{1b}[2J\nforged: line".to_owned());
+    status.health.checks[0].name = "db\r\n  check x".to_owned();
+    status.metrics = serde_json::from_value(json!({"a\nb": 1})).unwrap();
+    let mut out = Vec::new();
+    print_live(&status, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("  health: degraded: disk\\u{1b}[2J\\nforged: line\n"), "{text}");
+    assert!(text.contains("    check db\\r\\n  check x: degraded"), "{text}");
+    assert!(text.contains("  metrics: a\\nb=1\n"), "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+}
+
 #[test]
 fn json_under_a_service_manager_keeps_its_fields_and_adds_live() {
     let status = ServiceStatus::new(Platform::Systemd, Level::System, ServiceState::Running);

@@ -52,6 +52,9 @@ pub enum EscapeError {
     EnvName(String),
 }
 
+/// What systemd strips around a value (its `WHITESPACE`): space, tab, newline, carriage return.
+pub const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
+
 /// One word of a command line (`ExecStart=`, `ExecReload=`), always double-quoted.
 ///
 /// Inside the quotes `\` and `"` are backslash-escaped, newline, tab and carriage return become
@@ -139,11 +142,13 @@ pub fn literal(value: &str) -> Result<String, EscapeError> {
 }
 
 /// Free text (`Description=`): `%` is doubled; control characters other than tab are refused
-/// (a newline would end the setting and start a new one). systemd strips surrounding white space,
-/// so it is trimmed here; a trailing backslash is followed by one space, which keeps systemd from
+/// (a newline would end the setting and start a new one). systemd strips surrounding white space
+/// (space, tab, newline, carriage return: [`WHITESPACE`]), so that is trimmed here, and nothing
+/// else: other white space (a vertical tab, a no-break space) is kept or refused as inside the
+/// text, never dropped. A trailing backslash is followed by one space, which keeps systemd from
 /// reading it as a line continuation and which systemd then strips, leaving the backslash.
 pub fn text(value: &str) -> Result<String, EscapeError> {
-    let trimmed = value.trim();
+    let trimmed = value.trim_matches(WHITESPACE);
     if trimmed.is_empty() {
         return Err(EscapeError::Empty);
     }
@@ -308,6 +313,10 @@ mod tests {
         assert_eq!(text("c\rr"), Err(EscapeError::Control('\r')));
         assert_eq!(text("nul\0"), Err(EscapeError::Nul));
         assert_eq!(text(" \t "), Err(EscapeError::Empty));
+        // Found by fuzzing (fuzz/artifacts/render_systemd): only what systemd strips is trimmed;
+        // other white space is the text's own, kept or refused, never silently dropped.
+        assert_eq!(text("\u{b}1"), Err(EscapeError::Control('\u{b}')));
+        assert_eq!(text("\u{a0}no-break\u{2003}").as_deref(), Ok("\u{a0}no-break\u{2003}"));
     }
 
     #[test]

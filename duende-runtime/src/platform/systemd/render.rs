@@ -136,7 +136,8 @@ pub fn render(spec: &UnitSpec) -> Result<String, RenderError> {
     unit.line(&format!("# Change the configuration instead; `{name} config` shows where each value comes from."));
 
     unit.section("Unit");
-    let description = if spec.description.trim().is_empty() { &spec.name } else { &spec.description };
+    let description =
+        if spec.description.trim_matches(escape::WHITESPACE).is_empty() { &spec.name } else { &spec.description };
     unit.set("Description", &escape::text(description).map_err(|e| value_error("description", description, e))?);
     if system {
         unit.set("Wants", "network-online.target");

@@ -1,0 +1,4 @@
+#![no_main]
+//! `duende_runtime::fuzzing::render_launchd` under libFuzzer.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| duende_runtime::fuzzing::render_launchd(data));
