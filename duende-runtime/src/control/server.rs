@@ -491,11 +491,12 @@ pub(crate) async fn serve_connection(
         limits,
         uid: 0,
         shutdown_timeout,
-        slots: Arc::new(Semaphore::new(1)),
+        slots: std::sync::Mutex::new(Slots::new(1)),
         refusals: std::sync::Mutex::new(LogBudget::new(Instant::now())),
     });
-    let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned() else { return };
-    connection(stream, Peer { uid: 0, pid: None }, shared, slot).await;
+    let Some(Granted { id, evicted, .. }) = shared.slots().take() else { return };
+    let slot = Slot { id, shared: Arc::clone(&shared) };
+    connection(stream, Peer { uid: 0, pid: None }, slot, evicted).await;
 }
 
 /// Whether a peer running as `peer_uid` may use the control socket of a daemon running as
