@@ -6,7 +6,7 @@
 //! plan step, the start or restart, each clean-up. A test enumerates them by raising `N` until
 //! an install runs to its end, so a step added later is covered without changing the test.
 //!
-//! Without the feature [`before`] does nothing and reads no environment.
+//! Without the feature [`Steps::before`] does nothing and reads no environment.
 
 /// The variable naming the step to die at.
 pub const KILL_AT: &str = "DUENDE_TEST_KILL_AT";
