@@ -5,16 +5,16 @@
 //! `/etc`, `/run` and `/var/log` of this host are never touched).
 #![cfg(feature = "root-tests")]
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use duende_tests::nobody::Nobody;
 use duende_tests::sandbox::{Systemd, show_output, wait_until};
 use serde_json::Value;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_probe");
-const NOBODY: u32 = 65534;
 
 /// Where the management commands run: as `nobody` on this host, or as root in a container.
 trait Host {
@@ -34,39 +34,6 @@ trait Host {
     fn sh(&self, script: &str) -> Output;
     /// Every path under the places an install touches, for a before/after comparison.
     fn listing(&self) -> Vec<String>;
-}
-
-/// An unprivileged user with a home of its own under a temporary directory.
-struct Nobody {
-    base: tempfile::TempDir,
-}
-
-impl Nobody {
-    fn new() -> Nobody {
-        let base = tempfile::Builder::new().prefix("duende-native-").tempdir().expect("a temporary directory");
-        for dir in ["home", "run"] {
-            std::fs::create_dir(base.path().join(dir)).expect("mkdir");
-        }
-        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        std::fs::set_permissions(base.path().join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        for dir in ["home", "run"] {
-            std::os::unix::fs::chown(base.path().join(dir), Some(NOBODY), Some(NOBODY)).expect("chown");
-        }
-        Nobody { base }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.base.path().join(relative)
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new("setpriv");
-        command.args([format!("--reuid={NOBODY}"), format!("--regid={NOBODY}"), "--clear-groups".to_owned()]);
-        command.arg(program).env_clear();
-        command.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-        command.env("HOME", self.path("home")).env("XDG_RUNTIME_DIR", self.path("run")).env("USER", "nobody");
-        command
-    }
 }
 
 impl Host for Nobody {
@@ -111,25 +78,8 @@ impl Host for Nobody {
 
     fn listing(&self) -> Vec<String> {
         let mut found = Vec::new();
-        walk(self.base.path(), self.base.path(), &mut found);
+        walk(self.base(), self.base(), &mut found);
         found
-    }
-}
-
-/// A test that fails half-way must not leave the supervisor (and with it, by its parent-death
-/// signal, the daemon) running: killed by the pid in its pid file.
-impl Drop for Nobody {
-    fn drop(&mut self) {
-        let pid_file = self.path("run/probe/supervisor.pid");
-        let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok()) else {
-            return;
-        };
-        // Only while that pid is still our supervisor (a stale file may name a reused pid).
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains("__supervise") {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
     }
 }
 
@@ -355,7 +305,7 @@ fn cycle(host: &dyn Host, level: &str, config: &str, log: &str) {
 #[test]
 fn an_unprivileged_user_runs_the_whole_cycle() {
     assert_eq!(duende_tests::euid(), 0, "the root suites run as root (to become nobody)");
-    let nobody = Nobody::new();
+    let nobody = Nobody::new("probe");
     cycle(&nobody, "--user", "home/.config/probe/probe.toml", "home/.local/state/probe/probe.log");
 }
 
@@ -368,7 +318,7 @@ fn root_runs_the_whole_cycle_as_a_system_service() {
 
 #[test]
 fn a_crash_loop_gives_up_within_the_budget_and_bad_configuration_is_not_restarted() {
-    let nobody = Nobody::new();
+    let nobody = Nobody::new("probe");
     let host: &dyn Host = &nobody;
     let log = "home/.local/state/probe/probe.log";
     let rules = ["--set", "backoff.initial=50ms", "--set", "platform.native.restart_budget=3 in 1m"];
