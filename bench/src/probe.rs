@@ -341,3 +341,21 @@ pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }
 }
+
+/// Prints `what: PASS`, or each failure (or why it could not run) as `what: FAIL ...` and exits
+/// with status 1: the end of `duende-storm` and `duende-abuse`.
+pub fn conclude(what: &str, outcome: Result<Vec<String>, String>) {
+    match outcome {
+        Ok(failures) if failures.is_empty() => println!("{what}: PASS"),
+        Ok(failures) => {
+            for failure in failures {
+                println!("{what}: FAIL {failure}");
+            }
+            std::process::exit(1);
+        }
+        Err(err) => {
+            println!("{what}: FAIL could not run: {err}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use duende_bench::median;
-use duende_bench::probe::{Probe, binary, json_number};
+use duende_bench::probe::{Probe, binary, conclude, json_number};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
@@ -59,19 +59,7 @@ fn main() {
             }
         }
     }
-    match abuse(Duration::from_secs(seconds), connections) {
-        Ok(failures) if failures.is_empty() => println!("abuse: PASS"),
-        Ok(failures) => {
-            for failure in failures {
-                println!("abuse: FAIL {failure}");
-            }
-            std::process::exit(1);
-        }
-        Err(err) => {
-            println!("abuse: FAIL could not run: {err}");
-            std::process::exit(1);
-        }
-    }
+    conclude("abuse", abuse(Duration::from_secs(seconds), connections));
 }
 
 /// What the abusers were answered, by the error code of the reply (or how the connection ended).

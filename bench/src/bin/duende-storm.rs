@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use duende_bench::median;
-use duende_bench::probe::{Probe, Samples, binary, json_number};
+use duende_bench::probe::{Probe, Samples, binary, conclude, json_number};
 
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -115,19 +115,7 @@ fn main() {
             }
         }
     }
-    match storm(&options) {
-        Ok(failures) if failures.is_empty() => println!("storm: PASS"),
-        Ok(failures) => {
-            for failure in failures {
-                println!("storm: FAIL {failure}");
-            }
-            std::process::exit(1);
-        }
-        Err(err) => {
-            println!("storm: FAIL could not run: {err}");
-            std::process::exit(1);
-        }
-    }
+    conclude("storm", storm(&options));
 }
 
 fn storm(options: &Options) -> Result<Vec<String>, String> {
