@@ -42,13 +42,11 @@ use crate::shutdown::Shutdown;
 use crate::signals::{self, Routes};
 use crate::{check, name};
 
-/// Stack size of each async runtime thread (tokio's default, made explicit so the locked-memory
-/// headroom check knows it).
+/// Default stack size of each async runtime thread (tokio's default, made explicit so the
+/// locked-memory headroom check knows it); `resources.thread_stack_bytes` replaces it.
 #[cfg(unix)]
 const WORKER_STACK: u64 = 2 << 20;
-/// The guard page below each thread stack.
-#[cfg(unix)]
-const STACK_GUARD: u64 = 4096;
+
 /// duende's own threads at most at once: signal routing (which keeps the shutdown deadline too)
 /// and, during a reload, the reload thread (plus metrics upkeep when metrics are on).
 #[cfg(unix)]
@@ -199,8 +197,8 @@ where
     crate::wasi::announce(&host, &settings);
     let link = Arc::new(Link::from_env(&host));
     #[cfg(unix)]
-    let workers = match worker_threads(&lock, &settings, required) {
-        Ok(workers) => workers,
+    let Threads { workers, worker_stack } = match threads(&lock, &settings, required) {
+        Ok(threads) => threads,
         Err(exit) => return exit,
     };
 
@@ -238,7 +236,7 @@ where
         }
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
-            .thread_stack_size(usize::try_from(WORKER_STACK).unwrap_or(usize::MAX))
+            .thread_stack_size(worker_stack)
             .enable_all()
             .build()
     };
@@ -283,27 +281,44 @@ where
     exit
 }
 
-/// How many worker threads the async runtime gets. Under a finite lock limit every new thread
-/// stack is locked as it is mapped, and tokio cannot recover from a worker it fails to spawn:
-/// the headroom is checked before building (best-effort locking is undone when it is missing).
+/// The async runtime's worker threads and the stack of each.
 #[cfg(unix)]
-fn worker_threads<C>(
+struct Threads {
+    workers: usize,
+    worker_stack: usize,
+}
+
+/// How many worker threads the async runtime gets (`resources.worker_threads`, else one per CPU)
+/// and every thread's stack (`resources.thread_stack_bytes`, else tokio's 2 MiB for workers and
+/// 512 KiB for duende's own). Under a finite lock limit every new thread stack is locked whole as
+/// it is mapped, and tokio cannot recover from a worker it fails to spawn: the headroom is
+/// checked before building (best-effort locking is undone when it is missing).
+#[cfg(unix)]
+fn threads<C>(
     lock: &Option<mlock::LockOutcome>,
     settings: &config::Settings<C>,
     required: bool,
-) -> Result<usize, Exit> {
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+) -> Result<Threads, Exit> {
+    let resources = &settings.resources;
+    let workers = match resources.worker_threads {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    };
+    let worker_stack = resources.thread_stack_bytes.unwrap_or(WORKER_STACK);
+    let service_stack = resources.thread_stack_bytes.unwrap_or(signals::SERVICE_THREAD_STACK as u64);
+    signals::set_service_stack(usize::try_from(service_stack).unwrap_or(usize::MAX));
     if let Some(mlock::LockOutcome { result: Ok(locked), .. }) = lock {
-        let workers_need = u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(WORKER_STACK + STACK_GUARD);
+        let workers_need =
+            u64::try_from(workers).unwrap_or(u64::MAX).saturating_mul(worker_stack + mlock::thread_overhead());
         let services = SERVICE_THREADS + u64::from(settings.metrics.enabled);
-        let service_need = services * (signals::SERVICE_THREAD_STACK as u64 + STACK_GUARD);
+        let service_need = services * (service_stack + mlock::thread_overhead());
         let what = format!("the async runtime's {workers} worker threads and duende's {services} service threads");
         if let Err(err) = mlock::make_room(locked, workers_need + service_need, &what, required) {
             tracing::error!("{err}");
             return Err(Exit::OsError);
         }
     }
-    Ok(workers)
+    Ok(Threads { workers, worker_stack: usize::try_from(worker_stack).unwrap_or(usize::MAX) })
 }
 
 /// How the parts of a running daemon are connected: the context it is handed, the live state
@@ -514,7 +529,7 @@ impl<D: Daemon> Reloads<D> {
         let reloads = Arc::clone(self);
         let started = std::thread::Builder::new()
             .name("duende-reload".to_owned())
-            .stack_size(signals::SERVICE_THREAD_STACK)
+            .stack_size(signals::service_stack())
             .spawn(move || reloads.drain());
         if let Err(err) = started {
             self.running.store(false, SeqCst);

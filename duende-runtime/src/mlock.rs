@@ -41,8 +41,12 @@
 //! at one with `mallopt(M_ARENA_MAX, 1)` (glibc only, before any thread exists; an operator's own
 //! `MALLOC_ARENA_MAX` or `glibc.malloc.arena_max` tunable is left alone). The runtime's threads
 //! have explicit stack sizes (2 MiB for async workers, as tokio's default; 512 KiB for its
-//! service threads), populated and pinned whole by `MCL_FUTURE`, so they count the same in both
-//! figures.
+//! service threads; `resources.thread_stack_bytes` sets both), populated and pinned whole by
+//! `MCL_FUTURE`, so they count the same in both figures. With one worker per core they are most
+//! of what locking costs beyond the binary: on the lean `01_counter` (release, 2 cores) `VmLck`
+//! is 12,500 kB after a reload with the defaults and 7,768 kB with `resources.worker_threads = 1`
+//! and `resources.thread_stack_bytes = 131072`, of which 7,224 kB is the binary, its libraries
+//! and heap as locked before any thread starts (`bench/lean/tests/memlock.rs`).
 //!
 //! `MCL_ONFAULT` is not used. It pins less (untouched stack and code pages stay out), but it does
 //! not shrink `VmLck`, which the limit is charged for, and it leaves every page not yet touched
@@ -314,7 +318,8 @@ pub enum MlockError {
     /// Locked, but the rest of the limit cannot hold what the process must still map.
     #[error(
         "memory is locked under RLIMIT_MEMLOCK of {limit} without `CAP_IPC_LOCK`: {locked} is locked and {what} \
-         would lock {needed} more, past the limit; {fixes}",
+         would lock {needed} more, past the limit; {fixes}; or lock less: fewer async workers \
+         (`resources.worker_threads`) or smaller thread stacks (`resources.thread_stack_bytes`)",
         locked = format_bytes(*locked),
         needed = format_bytes(*needed),
         fixes = FIXES
@@ -491,6 +496,21 @@ pub fn pinned_bytes() -> Option<u64> {
     } else {
         None
     }
+}
+
+/// What each thread maps besides its stack, all of it locked under `MCL_FUTURE`: the guard page
+/// below the stack, and the alternate signal stack Rust's standard library gives every thread it
+/// starts (to report a stack overflow), `max(SIGSTKSZ, AT_MINSIGSTKSZ)` plus its own guard page.
+#[cfg(unix)]
+pub fn thread_overhead() -> u64 {
+    const PAGE: u64 = 4096;
+    #[cfg(target_os = "linux")]
+    // SAFETY: getauxval(3) only reads the auxiliary vector; 0 means the entry is absent.
+    let minimum = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) };
+    #[cfg(not(target_os = "linux"))]
+    let minimum = 0;
+    let signal_stack = u64::try_from(libc::SIGSTKSZ).unwrap_or(0).max(minimum);
+    PAGE + signal_stack + PAGE
 }
 
 /// Checks, after locking, that `more` bytes the runtime must still lock fit under the limit

@@ -26,9 +26,24 @@ use crate::live::{Live, ReloadRefused};
 /// The signals the runtime handles.
 pub const HANDLED: [i32; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT];
 
-/// Stack of the runtime's own threads (signal routing, reloading): they run the daemon's
-/// `validate` at most.
+/// Default stack of the runtime's own threads (signal routing, reloading, metrics upkeep): they
+/// run the daemon's `validate` at most.
 pub(crate) const SERVICE_THREAD_STACK: usize = 512 << 10;
+
+/// The stack size of the runtime's own threads: [`SERVICE_THREAD_STACK`] unless
+/// `resources.thread_stack_bytes` set it (once, before any of them starts; a reload does not
+/// change it).
+static SERVICE_STACK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(SERVICE_THREAD_STACK);
+
+/// The stack size each of the runtime's own threads gets.
+pub(crate) fn service_stack() -> usize {
+    SERVICE_STACK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets [`service_stack`]; called once at start, before any service thread exists.
+pub(crate) fn set_service_stack(bytes: usize) {
+    SERVICE_STACK.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Where signals go.
 #[derive(Debug)]
@@ -44,17 +59,15 @@ pub(crate) struct Routes {
 /// thread that routes them.
 pub(crate) fn install(routes: Routes, deadline: Arc<DeadlineTimer>) -> io::Result<()> {
     let mut signals = Signals::new(HANDLED.iter().chain(&[SIGALRM]))?;
-    std::thread::Builder::new().name("duende-signals".to_owned()).stack_size(SERVICE_THREAD_STACK).spawn(
-        move || {
-            for signal in signals.forever() {
-                if signal == SIGALRM {
-                    deadline.alarm(&routes);
-                } else if let Some(Forced(signal)) = route(signal, &routes) {
-                    forced_exit(signal);
-                }
+    std::thread::Builder::new().name("duende-signals".to_owned()).stack_size(service_stack()).spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGALRM {
+                deadline.alarm(&routes);
+            } else if let Some(Forced(signal)) = route(signal, &routes) {
+                forced_exit(signal);
             }
-        },
-    )?;
+        }
+    })?;
     Ok(())
 }
 

@@ -138,6 +138,13 @@ pub struct Resources {
     /// only starting up used (see `duende_runtime::trim`); they come back from the page cache,
     /// without I/O, when that code runs again.
     pub trim_after_ready: bool,
+    /// Worker threads of the async runtime (default: one per CPU the daemon may use).
+    pub worker_threads: Option<u64>,
+    /// Stack size of every thread duende starts: the async runtime's workers and blocking threads
+    /// (default 2 MiB, tokio's) and duende's own service threads (default 512 KiB). Under
+    /// `lock_memory` every stack is pinned whole, so this and `worker_threads` set most of what
+    /// locking costs beyond the binary itself.
+    pub thread_stack_bytes: Option<u64>,
 }
 
 impl Default for Resources {
@@ -154,6 +161,8 @@ impl Default for Resources {
             lock_memory: false,
             lock_memory_required: false,
             trim_after_ready: true,
+            worker_threads: None,
+            thread_stack_bytes: None,
         }
     }
 }

@@ -51,6 +51,8 @@ const ALLOWED: &[(&str, &str)] = &[
     ("resources.lock_memory", "true or false"),
     ("resources.lock_memory_required", "true or false"),
     ("resources.trim_after_ready", "true or false"),
+    ("resources.worker_threads", "an integer between 1 and 1024"),
+    ("resources.thread_stack_bytes", "a number of bytes between 65536 (64 KiB) and 1073741824 (1 GiB)"),
     ("hardening", "a table"),
     ("hardening.enabled", "true or false"),
     ("hardening.no_new_privileges", "true or false"),
@@ -238,6 +240,8 @@ pub(super) fn check<A>(settings: &Settings<A>, validate_app: fn(&A) -> Result<()
     found.rule("resources.io_write_bps", r.io_write_bps.is_none_or(|bps| bps >= 1));
     found.rule("resources.pids_max", r.pids_max.is_none_or(|n| n >= 1));
     found.rule("resources.open_files_max", r.open_files_max.is_none_or(|n| n >= 1));
+    found.rule("resources.worker_threads", between(r.worker_threads, 1, 1024));
+    found.rule("resources.thread_stack_bytes", between(r.thread_stack_bytes, 64 << 10, 1 << 30));
 
     check_hardening(&s.hardening, &mut found);
 

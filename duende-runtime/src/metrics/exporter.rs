@@ -113,7 +113,7 @@ impl Upkeep {
         let flag = Arc::clone(&stopped);
         let thread = std::thread::Builder::new()
             .name("duende-metrics".to_owned())
-            .stack_size(crate::signals::SERVICE_THREAD_STACK)
+            .stack_size(crate::signals::service_stack())
             .spawn(move || {
                 let (lock, wake) = &*flag;
                 let mut stop = lock.lock().unwrap_or_else(PoisonError::into_inner);

@@ -40,6 +40,8 @@ resources.memory_bytes = 67108864       # TMP/etc/demo/demo.toml:4
 resources.lock_memory = true            # implied by resources.lock_memory_required
 resources.lock_memory_required = true   # TMP/etc/demo/demo.toml:5
 resources.trim_after_ready = true       # default
+# resources.worker_threads: not set
+# resources.thread_stack_bytes: not set
 
 hardening.enabled = true                # default
 hardening.no_new_privileges = true      # default
