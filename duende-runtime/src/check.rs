@@ -24,11 +24,16 @@ use crate::platform::{Detection, Host, Level, Platform, backend_for, resolve};
 
 mod wasi;
 
-/// Runs `check` for the daemon `D`: prints the report to stdout and returns its exit status.
-pub fn run<D: Daemon>(options: MainOptions, common: &Common) -> Exit {
+/// Runs `check` for the daemon `D`: prints the report (as JSON with `json`) to stdout and
+/// returns its exit status.
+pub fn run<D: Daemon>(options: MainOptions, common: &Common, json: bool) -> Exit {
     let facts = gather::<D>(&options, common, &Host::from_process());
     let report = report(options.name, &facts);
-    print!("{}", report.render(options.name));
+    if json {
+        println!("{}", report.json(options.name, &facts));
+    } else {
+        print!("{}", report.render(options.name));
+    }
     report.exit
 }
 
@@ -244,6 +249,32 @@ impl Report {
         let _ =
             writeln!(out, "\n{problems} {}, {warnings} {}", plural(problems, "problem"), plural(warnings, "warning"));
         out
+    }
+
+    /// The report as the `check --json` document (schema `duende.check.v1`).
+    pub fn json(&self, name: &str, facts: &Facts) -> serde_json::Value {
+        let findings: Vec<serde_json::Value> = self
+            .findings
+            .iter()
+            .map(|finding| {
+                serde_json::json!({
+                    "section": finding.section,
+                    "mark": finding.mark.label(),
+                    "text": finding.text,
+                    "fix": finding.fix,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "schema": crate::schema::CHECK,
+            "name": name,
+            "platform": facts.platform,
+            "detected": facts.detection.as_ref().map(|detection| &detection.evidence),
+            "problems": self.count(Mark::Problem),
+            "warnings": self.count(Mark::Warn),
+            "exit": self.exit.code(),
+            "findings": findings,
+        })
     }
 }
 

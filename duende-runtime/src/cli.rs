@@ -80,9 +80,9 @@ pub enum Command {
     /// Show the service's logs.
     Logs(LogsArgs),
     /// Print the effective configuration and where each value came from.
-    Config,
+    Config(JsonArgs),
     /// Validate the configuration and the environment, and explain each problem.
-    Check,
+    Check(JsonArgs),
     /// The native supervisor (started by `start --platform native`, not by people).
     #[command(name = "__supervise", hide = true)]
     Supervise,
@@ -115,8 +115,8 @@ impl Command {
             Command::Reload(_) => "reload",
             Command::Status(_) => "status",
             Command::Logs(_) => "logs",
-            Command::Config => "config",
-            Command::Check => "check",
+            Command::Config(_) => "config",
+            Command::Check(_) => "check",
             Command::Supervise => "__supervise",
             Command::Healthcheck => "__healthcheck",
             Command::PepitaVm(_) => "__pepita-vm",
@@ -179,6 +179,18 @@ pub struct InstallArgs {
     /// Use this binary where it is instead of copying it to a stable path.
     #[arg(long)]
     pub in_place: bool,
+    /// Print what was done (or, with `--dry-run`, would be done) as JSON (schema
+    /// `duende.changes.v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `--json` flag of a reporting command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct JsonArgs {
+    /// Print JSON (schema `duende.config.v1` or `duende.check.v1`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `status` flags.
@@ -187,7 +199,7 @@ pub struct StatusArgs {
     /// Level.
     #[command(flatten)]
     pub level: LevelArgs,
-    /// Print JSON.
+    /// Print JSON (schema `duende.status.v1`).
     #[arg(long)]
     pub json: bool,
 }

@@ -96,8 +96,8 @@ where
     }
     match cli.command.clone().unwrap_or_else(|| Command::Run(cli::RunArgs::default())) {
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
-        Command::Config => show_config::<D>(options, cli.common),
-        Command::Check => check::run::<D>(options, &cli.common),
+        Command::Config(args) => show_config::<D>(options, cli.common, args.json),
+        Command::Check(args) => check::run::<D>(options, &cli.common, args.json),
         // Before any async runtime exists: the supervisor forks its daemon.
         #[cfg(all(unix, feature = "native"))]
         Command::Supervise => {
@@ -141,8 +141,12 @@ where
     }
 }
 
-fn show_config<D: Daemon>(options: MainOptions, common: Common) -> Exit {
+fn show_config<D: Daemon>(options: MainOptions, common: Common, json: bool) -> Exit {
     match config::load::<D::Config>(&crate::invocation::sources(&options, &common), D::validate) {
+        Ok(loaded) if json => {
+            println!("{}", loaded.explain_json(options.name));
+            Exit::Success
+        }
         Ok(loaded) => {
             print!("{}", loaded.explain());
             Exit::Success

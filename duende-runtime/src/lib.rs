@@ -59,6 +59,7 @@ pub mod notify;
 mod pid1;
 pub mod platform;
 pub mod rundir;
+pub mod schema;
 pub mod shutdown;
 #[cfg(unix)]
 pub mod signals;

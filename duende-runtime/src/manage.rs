@@ -200,10 +200,21 @@ pub fn dispatch(
                 copy_binary: !args.in_place,
             };
             for (var, _) in context.overrides {
-                let _ = writeln!(out, "note: the service gets {var} from this environment, as validated");
+                // With `--json` standard output is the document alone.
+                let notes: &mut dyn Write = if args.json { &mut *err } else { &mut *out };
+                let _ = writeln!(notes, "note: the service gets {var} from this environment, as validated");
             }
             let request = context.request(settings, options);
-            engine.install(backend, &service(&args.level), &request).map(|applied| print_applied(&applied, out))
+            let service = service(&args.level);
+            engine.install(backend, &service, &request).map(|applied| {
+                if args.json {
+                    let platform = backend.platform();
+                    let _ = writeln!(out, "{}", crate::schema::changes(name, platform, service.level, &applied));
+                    Exit::Success
+                } else {
+                    print_applied(&applied, out)
+                }
+            })
         }
         Command::Uninstall(level) => {
             engine.uninstall(backend, &service(level)).map(|applied| print_applied(&applied, out))

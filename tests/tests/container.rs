@@ -131,7 +131,7 @@ impl Site {
 
     fn status(&self) -> Value {
         let out = self.duende(&["status", "--json"]);
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("status --json: {err}\n{}", show_output(&out)))
+        duende_tests::schema::status(&String::from_utf8_lossy(&out.stdout))
     }
 
     fn logs(&self) -> String {

@@ -163,7 +163,7 @@ fn ok(host: &dyn Host, args: &[&str]) -> String {
 fn status(host: &dyn Host) -> (Option<i32>, Value) {
     let out = host.probe(&["status", "--json"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let json = text.lines().find(|l| l.starts_with('{')).and_then(|l| serde_json::from_str(l).ok());
+    let json = text.lines().find(|l| l.starts_with('{')).map(duende_tests::schema::status);
     (out.status.code(), json.unwrap_or_else(|| panic!("no JSON from status: {}", show_output(&out))))
 }
 

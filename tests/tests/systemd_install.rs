@@ -45,6 +45,7 @@ fn install_run_restart_stop_uninstall_three_times() {
         assert_eq!(sb.show("probe.service", "SubState"), "running");
         assert_eq!(sb.show("probe.service", "UnitFileState"), "enabled");
         let status = probe_ok(&sb, &["status", "--json"]);
+        duende_tests::schema::check("duende.status.v1", &status);
         assert!(status.contains(r#""state":"running""#) && status.contains(r#""ready":true"#), "{status}");
         assert!(status.contains(r#""FragmentPath":"/etc/systemd/system/probe.service""#), "{status}");
         assert!(status.contains(r#""drift":[]"#), "{status}");

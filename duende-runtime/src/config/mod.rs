@@ -174,6 +174,13 @@ impl<A: Serialize> Loaded<A> {
         let provenance = Provenance::new(&self.figment, &self.files);
         explain::render(&self.settings, &provenance, &self.notes, &self.file_notes)
     }
+
+    /// The effective configuration as the `config --json` document (schema
+    /// `duende.config.v1`) of the daemon `name`.
+    pub fn explain_json(&self, name: &str) -> serde_json::Value {
+        let provenance = Provenance::new(&self.figment, &self.files);
+        explain::render_json(name, &self.settings, &provenance, &self.notes, &self.file_notes)
+    }
 }
 
 /// One configuration generation.

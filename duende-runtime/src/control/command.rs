@@ -56,7 +56,7 @@ pub(crate) fn status(
     let answered = block_on(socket, client::call::<StatusResult>(socket, Op::Status, STATUS_TIMEOUT));
     let live = answered.as_ref().ok();
     if json {
-        let report = Report { platform, socket: socket.display().to_string(), live };
+        let report = Report { schema: crate::schema::LIVE, platform, socket: socket.display().to_string(), live };
         let _ = writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default());
     }
     match answered {
@@ -99,9 +99,11 @@ pub(crate) fn healthcheck(name: &str, host: &Host, out: &mut dyn Write) -> Exit 
     }
 }
 
-/// `status --json` without a service manager: where the daemon was asked and what it said.
+/// `status --json` without a service manager: where the daemon was asked and what it said
+/// (schema `duende.live.v1`).
 #[derive(Serialize)]
 struct Report<'a> {
+    schema: &'static str,
     platform: Platform,
     socket: String,
     live: Option<&'a StatusResult>,

@@ -152,7 +152,9 @@ fn status_succeeds_only_when_running_and_speaks_json() -> std::io::Result<()> {
     let (exit, out, _) = run(&Fake::new(ServiceState::Stopped, root.path()), &Command::Status(json));
     assert_eq!(exit, Exit::Unavailable);
     assert!(
-        out.starts_with("{\"platform\":\"systemd\",\"level\":\"system\",\"state\":\"stopped\",\"pid\":42,"),
+        out.starts_with(
+            "{\"schema\":\"duende.status.v1\",\"platform\":\"systemd\",\"level\":\"system\",\"state\":\"stopped\",\"pid\":42,"
+        ),
         "{out}"
     );
     Ok(())
@@ -218,8 +220,8 @@ fn every_command_reaches_the_backend_or_is_refused_by_name_and_errors_name_the_c
             | Command::Status(_)
             | Command::Logs(_) => true,
             Command::Run(_)
-            | Command::Config
-            | Command::Check
+            | Command::Config(_)
+            | Command::Check(_)
             | Command::Supervise
             | Command::Healthcheck
             | Command::PepitaVm(_)
