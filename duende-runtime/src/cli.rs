@@ -28,6 +28,10 @@ pub struct Common {
     /// The platform to manage; `auto` detects it.
     #[arg(long, global = true, value_enum, default_value_t = PlatformChoice::Auto)]
     pub platform: PlatformChoice,
+    /// Show no progress of long steps (building an image or a VM bundle, waiting for the service
+    /// to be ready); results and errors are still printed.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 /// One `--set` flag, refused as a usage error unless it has the shape `key.path=value` (its

@@ -94,6 +94,7 @@ where
         eprintln!("{problem}");
         return Exit::Usage;
     }
+    crate::progress::configure(cli.common.quiet);
     match cli.command.clone().unwrap_or_else(|| Command::Run(cli::RunArgs::default())) {
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
         Command::Config(args) => show_config::<D>(options, cli.common, args.json),

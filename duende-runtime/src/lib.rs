@@ -58,6 +58,7 @@ pub mod notify;
 #[cfg(unix)]
 mod pid1;
 pub mod platform;
+pub mod progress;
 pub mod rundir;
 pub mod schema;
 pub mod shutdown;

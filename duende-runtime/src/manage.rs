@@ -255,7 +255,10 @@ pub fn dispatch(
         },
     };
     result.unwrap_or_else(|error: BackendError| {
-        let _ = writeln!(err, "{name}: `{}` failed: {error}", command.name());
+        let (headline, fix) = error.headline_and_fix();
+        let colour = crate::progress::colour();
+        let prefix = format!("{name}: `{}` ", command.name());
+        let _ = write!(err, "{}", crate::progress::error_lines(&prefix, &headline, fix.as_deref(), colour));
         error.exit()
     })
 }

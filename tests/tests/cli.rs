@@ -157,3 +157,56 @@ fn run_passes_what_follows_a_double_dash_to_the_daemon() {
     let (code, out) = Spawn::new(PROBE).args(["run", "stray"]).run();
     assert_eq!(code, 64, "{out}");
 }
+
+#[test]
+fn long_steps_show_progress_on_stderr_as_plain_lines_and_quiet_hides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, tools) = (dir.path().join("home"), dir.path().join("bin"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&tools).unwrap();
+    let install = |extra: &[&str]| {
+        std::process::Command::new(PROBE)
+            .args(["install", "--platform", "kubernetes", "--user", "--dry-run"])
+            .args(extra)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("PATH", &tools)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    // Standard error is a pipe here: plain lines, no control characters; standard output is the
+    // same with and without them.
+    let shown = install(&[]);
+    let (out, err) = (String::from_utf8_lossy(&shown.stdout), String::from_utf8_lossy(&shown.stderr));
+    assert!(shown.status.success(), "{out}{err}");
+    assert!(err.contains("building the container image ...\n"), "{err}");
+    assert!(err.contains("building the container image: done in "), "{err}");
+    assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
+    assert!(!out.contains("building the container image"), "progress stays off standard output: {out}");
+    let quiet = install(&["--quiet"]);
+    let (quiet_out, quiet_err) = (String::from_utf8_lossy(&quiet.stdout), String::from_utf8_lossy(&quiet.stderr));
+    assert!(quiet.status.success(), "{quiet_out}{quiet_err}");
+    assert!(!quiet_err.contains("building the container image"), "{quiet_err}");
+    let lines = |text: &str| text.lines().filter(|l| !l.starts_with("(image ")).count();
+    assert_eq!(lines(&quiet_out), lines(&out), "--quiet changes only the progress");
+}
+
+#[test]
+fn a_failed_command_is_one_line_and_a_fix_line_without_colour_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // No systemd on this host (the hermetic suites never run under it): a known fix.
+    let out = std::process::Command::new(PROBE)
+        .args(["start", "--platform", "systemd", "--system"])
+        .env("PATH", dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("probe: `start` failed: "), "{err}");
+    assert!(lines[1].starts_with("  fix: ") && lines[1].contains("--platform"), "{err}");
+    assert!(!err.contains('\x1b'), "no colour off a terminal: {err:?}");
+}

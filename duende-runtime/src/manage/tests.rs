@@ -234,7 +234,10 @@ fn every_command_reaches_the_backend_or_is_refused_by_name_and_errors_name_the_c
             assert_eq!(exit, Exit::Unavailable, "`{name}`: {err}");
             assert_eq!(
                 err,
-                format!("demo: `{name}` failed: `fakectl` was not found on PATH; the systemd backend needs it\n")
+                format!(
+                    "demo: `{name}` failed: `fakectl` was not found on PATH; the systemd backend needs it\n  fix: install \
+                     `fakectl`, or choose another `--platform`\n"
+                )
             );
             assert!(!fake.calls.borrow().is_empty(), "`{name}` failed without asking the backend");
         } else {

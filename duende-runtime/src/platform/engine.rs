@@ -130,7 +130,11 @@ impl Engine {
                 Found::Foreign(path) if !options.force => return Err(BackendError::Foreign { path }),
                 Found::Foreign(_) => Manifest::default(),
             };
+            let preparing = backend.preparing().map(crate::progress::step);
             let plan = backend.plan(service, request, &previous)?;
+            if let Some(step) = preparing {
+                step.done();
+            }
             let journal = journal(host, &plan);
             // An install killed half-way left its journal: its changes are undone first, so this
             // one starts from the installation before it (and redoes every step).
@@ -416,9 +420,11 @@ impl Engine {
     /// error carrying the last log lines.
     fn wait_ready(&self, backend: &dyn Backend, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
         let deadline = Instant::now() + self.patience;
+        let step = crate::progress::step(format!("waiting for {} to be ready", service.name));
         loop {
             let observed = backend.observe(service)?;
             if observed.status.ready {
+                step.done();
                 return Ok(observed.status);
             }
             let out_of_time = Instant::now() >= deadline;

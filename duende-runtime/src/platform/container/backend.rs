@@ -404,6 +404,10 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
         Ok(Found::Ours(Recorded { definition: layout.record, manifest: Manifest::parse(&text), binary: None, config }))
     }
 
+    fn preparing(&self) -> Option<&'static str> {
+        Some("building the container image")
+    }
+
     fn plan(
         &self,
         service: &Service<'_>,
