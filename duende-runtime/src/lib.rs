@@ -25,6 +25,7 @@
 //! neither wait for a worker nor hold one), and `duende-metrics` when metrics are on
 //! ([`metrics`]: upkeep, one wake-up per interval). The README's "Threads" table says the same
 //! with the figures.
+#![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;
