@@ -328,10 +328,10 @@
 //! ```text
 //! my-daemon [run] [-- ARGS]   run in the foreground (the default)
 //! my-daemon install           [--platform auto|systemd|launchd|container|pepita|wos|native|kubernetes]
-//!                             [--user|--system] [--dry-run] [--now] [--force] [--in-place]
+//!                             [--user|--system] [--dry-run] [--now] [--force] [--in-place] [--json]
 //! my-daemon start | stop | restart | reload | status [--json] | logs [-f] [-n N] | uninstall
-//! my-daemon config | check | --help | --version
-//! common flags:               --config PATH   --set key.path=value (repeatable)   --platform P
+//! my-daemon config [--json] | check [--json] | --help | --version
+//! common flags:               --config PATH   --set key.path=value (repeatable)   --platform P   --quiet
 //! ```
 //!
 //! - `run` runs the daemon in the foreground: what a service manager starts, and what you run
@@ -353,6 +353,13 @@
 //!   `systemctl is-active`, it exits 0 only for a running service.
 //! - `logs [-f] [-n N]` shows the service's log, wherever its platform keeps it.
 //! - `uninstall` removes exactly what `install` created, and nothing else.
+//!
+//! `--json` makes `status`, `check`, `config` and `install` print one JSON document naming its
+//! versioned schema (`duende.status.v1`, `duende.live.v1`, `duende.check.v1`,
+//! `duende.config.v1`, `duende.changes.v1`); the JSON Schema files ship in the runtime crate
+//! (`duende_runtime::schema`). Long steps (building an image or a VM bundle, waiting for
+//! readiness) show progress on standard error, live on a terminal and as plain lines elsewhere;
+//! `--quiet` hides it. A failed command prints one line, then a `fix:` line when the fix is known.
 //!
 //! A daemon run by hand, with nothing installed, still answers `status`, `reload` and `stop`
 //! through its control socket (`control.sock` in its runtime directory). What each verb does on
