@@ -208,6 +208,12 @@ fn lifecycle(engine: Engine) {
         show_output(&out)
     );
 
+    // A dry run of a first install with --now lists the start too (the container does not exist
+    // yet), and changes nothing.
+    let out = site.ok(&["install", "--now", "--dry-run"]);
+    assert!(out.contains(" create --name probe") && out.contains("would start probe"), "{out}");
+    assert_eq!(site.files(), files_before, "a dry run writes nothing");
+
     // install --now: running, ready, healthy by the engine's own check.
     let out = site.ok(&["install", "--now"]);
     assert!(out.contains("load --input") && out.contains(" create --name probe"), "{out}");

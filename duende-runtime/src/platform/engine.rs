@@ -208,7 +208,15 @@ impl Engine {
             actions.extend(changes.reread.map(|reread| Action::Run(reread.clone())));
             actions.extend(changes.steps.iter().map(|step| Action::Run(step.run.clone())));
             if let Some(op) = changes.op {
-                actions.push(backend.act(service, op, true)?);
+                actions.push(match backend.act(service, op, true) {
+                    // A first install: what the backend would act on (a container, a label) is
+                    // created by the install itself, so it cannot be asked yet.
+                    Err(BackendError::NotInstalled { .. }) if absent => Action::Do {
+                        planned: format!("{} {} and wait until it is ready", op.name(), service.name),
+                        done: String::new(),
+                    },
+                    other => other?,
+                });
             }
             actions.extend(changes.after.iter().cloned().map(Action::Run));
             return Ok(Applied { actions, dry_run: true });
