@@ -261,7 +261,8 @@ where
     if !about.is_empty() {
         command = command.about(about);
     }
-    let result = command.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m));
+    let result =
+        command.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m)).map(|cli| every_set(cli, &words));
     match result {
         Ok(cli) => Parsed::Cli(cli),
         Err(err) => {
@@ -269,6 +270,23 @@ where
             Parsed::Exit { text: err.render().to_string(), code: if usage { 64 } else { 0 }, to_stderr: usage }
         }
     }
+}
+
+/// `cli` as clap read `words` (program name first), with every `--set` in the order given: clap
+/// keeps only those after the subcommand when there are some on both sides of it (`--set a=1 run
+/// --set b=2` would lose `a=1`). Each was already checked by clap; `--` ends the flags.
+fn every_set(mut cli: Cli, words: &[std::ffi::OsString]) -> Cli {
+    let mut sets = Vec::new();
+    let mut words = words.iter().skip(1).map(|word| word.to_string_lossy());
+    while let Some(word) = words.next() {
+        match word.as_ref() {
+            "--" => break,
+            "--set" => sets.extend(words.next().map(|value| value.into_owned())),
+            other => sets.extend(other.strip_prefix("--set=").map(str::to_owned)),
+        }
+    }
+    cli.common.sets = sets;
+    cli
 }
 
 /// `args` (program name first) read as clap reads them, when they are a plain `run` line:
@@ -279,7 +297,6 @@ where
 fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
     let mut common = Common::default();
     let (mut config, mut platform, mut run) = (false, false, None::<RunArgs>);
-    let mut sets_before_run = 0;
     let mut words = args.iter().skip(1);
     while let Some(word) = words.next() {
         let word = word.to_str()?;
@@ -290,7 +307,6 @@ fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
         }
         if word == "run" && run.is_none() {
             run = Some(RunArgs::default());
-            sets_before_run = common.sets.len();
             continue;
         }
         let (flag, inline) = match word.split_once('=') {
@@ -310,8 +326,7 @@ fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
                 config = true;
                 common.config = Some(PathBuf::from(value));
             }
-            // clap lets the `--set`s after `run` replace those before it: that case is clap's.
-            "--set" if (run.is_none() || sets_before_run == 0) && set_flag(value).is_ok() => {
+            "--set" if set_flag(value).is_ok() => {
                 common.sets.push(value.to_owned());
             }
             "--platform" if !platform => {
@@ -435,9 +450,40 @@ mod tests {
         assert_eq!(fast.common.platform, full.common.platform);
     }
 
-    /// clap's reading of `args`, whatever `parse` would take.
+    /// clap's reading of `args` (with every `--set` kept, as `parse` keeps them), whatever the
+    /// fast path would take.
     fn by_clap(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
-        Cli::command().name("demo").version("1").try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m))
+        Cli::command()
+            .name("demo")
+            .version("1")
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m))
+            .map(|cli| every_set(cli, args))
+    }
+
+    #[test]
+    fn sets_before_and_after_run_all_count_in_order() {
+        for line in [
+            &["demo", "--set", "a=1", "run", "--set", "b=2"][..],
+            &["demo", "--set=a=1", "run", "--set=b=2", "--", "--set=c=3"],
+            &["demo", "--set", "a=1", "--config", "/c.toml", "run", "--set", "b=2", "--platform", "native"],
+        ] {
+            assert_eq!(parse_ok(line).common.sets, ["a=1", "b=2"], "{line:?}");
+        }
+        // clap alone drops those before the subcommand: the reason for `every_set`.
+        let os: Vec<std::ffi::OsString> = ["demo", "--set", "a=1", "run", "--set", "b=2"].map(Into::into).to_vec();
+        let Ok(raw) = Cli::command().version("1").try_get_matches_from(&os).and_then(|m| Cli::from_arg_matches(&m))
+        else {
+            panic!()
+        };
+        assert_eq!(raw.common.sets, ["b=2"]);
+        // Every subcommand, not only `run`; and the daemon's own arguments after `--` are not flags.
+        let cli = parse_ok(&["demo", "--set", "a=1", "config", "--set", "b=2", "--set=c=3"]);
+        assert_eq!(cli.common.sets, ["a=1", "b=2", "c=3"]);
+        let cli = parse_ok(&["demo", "--set", "a=1", "run", "--", "--set", "x=1"]);
+        assert_eq!(cli.common.sets, ["a=1"]);
+        let Some(Command::Run(run)) = cli.command else { panic!("not run") };
+        assert_eq!(run.args, ["--set", "x=1"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use duende_tests::Spawn;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+const COUNTER: &str = env!("CARGO_BIN_EXE_example-counter");
 
 #[test]
 fn help_and_version_exit_0() {
@@ -209,4 +210,54 @@ fn a_failed_command_is_one_line_and_a_fix_line_without_colour_off_a_terminal() {
     assert!(lines[0].starts_with("probe: `start` failed: "), "{err}");
     assert!(lines[1].starts_with("  fix: ") && lines[1].contains("--platform"), "{err}");
     assert!(!err.contains('\x1b'), "no colour off a terminal: {err:?}");
+}
+
+#[test]
+fn sets_before_and_after_run_all_count_in_order() {
+    // clap alone would keep only the flags after `run`, losing `app.label=kept`.
+    let mut d = Spawn::new(PROBE)
+        .args(["--set", "app.label=first", "--set", "app.label=kept", "run", "--set", "app.level=2"])
+        .start();
+    d.expect_line("init label=kept");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+    let (code, out) = Spawn::new(PROBE).args(["--set", "app.level=3", "config", "--set", "app.label=after"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("app.level = 3") && out.contains("--set app.level=3"), "{out}");
+    assert!(out.contains("app.label = \"after\""), "{out}");
+}
+
+#[test]
+fn an_app_value_of_the_wrong_type_names_the_daemons_own_range() {
+    // The counter's `validate` allows 10..=60000; `u64` would allow far more.
+    for (flag, says) in [
+        (
+            "app.interval_ms=",
+            "app.interval_ms = \"\" (from --set app.interval_ms=): must be an integer between 10 and 60000, found a string",
+        ),
+        (
+            "app.interval_ms=-1",
+            "app.interval_ms = -1 (from --set app.interval_ms=-1): must be an integer between 10 and 60000",
+        ),
+        ("app.interval_ms=5", "app.interval_ms = 5 (from --set app.interval_ms=5): must be between 10 and 60000"),
+    ] {
+        let (code, out) = Spawn::new(COUNTER).args(["--set", flag]).run();
+        assert_eq!(code, 78, "{out}");
+        assert!(out.contains(says), "{flag}: {out}");
+        assert!(!out.contains("18446744073709551615"), "{out}");
+    }
+    let (code, out) = Spawn::new(COUNTER).env("COUNTER_APP_INTERVAL_MS", "100").run();
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("did you mean `COUNTER_APP__INTERVAL_MS`?"), "{out}");
+}
+
+#[test]
+fn check_for_systemd_where_systemd_cannot_be_reached_is_a_problem() {
+    // An empty PATH: no systemctl, whatever this host runs.
+    let bin = tempfile::tempdir().unwrap();
+    let (code, out) = Spawn::new(PROBE).env("PATH", bin.path()).args(["check", "--platform", "systemd"]).run();
+    assert_eq!(code, 71, "`install` would fail here, so `check` must not pass:\n{out}");
+    let line = out.lines().find(|line| line.contains("systemd is not reachable")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.trim_start().starts_with("problem"), "{out}");
+    assert!(line.contains("systemctl is not on PATH"), "{out}");
 }

@@ -96,6 +96,7 @@ pub(super) fn render<S: Serialize>(
     provenance: &Provenance<'_>,
     notes: &BTreeMap<KeyPath, String>,
     files: &[FileNote],
+    refused: &[KeyPath],
 ) -> String {
     let effective = match Value::serialize(settings) {
         Ok(Value::Dict(_, dict)) => dict,
@@ -124,7 +125,11 @@ pub(super) fn render<S: Serialize>(
             out.push('\n');
         }
         previous_section = Some((section, is_table));
-        out.push_str(&line(&effective, path, provenance, notes));
+        if refused.iter().any(|bad| path.starts_with(bad)) {
+            out.push_str(&format!("# {}: refused (see the problems below)", key_text(&effective, path)));
+        } else {
+            out.push_str(&line(&effective, path, provenance, notes));
+        }
         out.push('\n');
     }
     out

@@ -175,10 +175,16 @@ impl Stack {
                 };
                 let mut message = format!("invalid TOML: {}", err.message().trim().replace('\n', "; "));
                 let line = at.and_then(|(line, _)| text.lines().nth(line - 1));
-                if let Some(hint) = toml_hint(err.message(), line.unwrap_or_default()) {
+                let hint = toml_hint(err.message(), line.unwrap_or_default());
+                if let Some(hint) = &hint {
                     message = format!("{message}; {hint}");
                 }
-                problems.push(Problem::from_origin(origin, message));
+                let place = match at {
+                    Some((line, column)) => format!("line {line}, column {column} of {}", path.display()),
+                    None => path.display().to_string(),
+                };
+                let what = hint.unwrap_or_else(|| "correct the TOML there".to_owned());
+                problems.push(Problem::from_origin(origin, message).with_fix(format!("edit {place}: {what}")));
             }
         }
     }

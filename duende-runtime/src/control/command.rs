@@ -130,7 +130,8 @@ pub(crate) fn reload(name: &str, socket: &Path, out: &mut dyn Write, err: &mut d
 }
 
 /// `stop`: asks for a graceful shutdown and waits until the process has ended (the daemon holds
-/// the connection open until then), bounded by its shutdown timeout plus a margin.
+/// the connection open until then), bounded by its shutdown timeout plus a margin. A daemon
+/// that is not running is already stopped: exit 0, saying so.
 pub(crate) fn stop(name: &str, socket: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let stopped = block_on(socket, async {
         let asked = async {
@@ -154,9 +155,10 @@ pub(crate) fn stop(name: &str, socket: &Path, out: &mut dyn Write, err: &mut dyn
             let _ = writeln!(out, "{name}: stopped (pid {}){already}", result.pid);
             Exit::Success
         }
+        // As `systemctl stop` of a stopped unit: what was asked for holds, so it is a success.
         Err(ClientError::NotRunning { path }) => {
-            let _ = writeln!(err, "{name}: nothing to stop: {}", ClientError::NotRunning { path });
-            Exit::Unavailable
+            let _ = writeln!(out, "{name}: not running; nothing to stop (no daemon answers on `{}`)", path.display());
+            Exit::Success
         }
         Err(error) => {
             let _ = writeln!(err, "{name}: `stop` failed: {error}");
