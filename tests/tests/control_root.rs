@@ -102,6 +102,34 @@ fn a_daemon_of_an_unprivileged_user_serves_that_user_and_root_and_no_one_else() 
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
 }
 
+/// As the README says: a user without `XDG_RUNTIME_DIR` gets its runtime directory in the
+/// temporary directory, `$TMPDIR/duende-UID/NAME` (`TMPDIR` pointed here so that the host's `/tmp`
+/// is left alone), and its management commands find the daemon there.
+#[test]
+fn a_user_without_xdg_runtime_dir_gets_a_runtime_directory_of_its_own_in_tmp() {
+    let base = tempfile::tempdir().unwrap();
+    chmod(base.path(), 0o755);
+    let tmp = base.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    chmod(&tmp, 0o1777);
+    let as_nobody = || {
+        let mut wrapper = vec!["env", "-u", "RUNTIME_DIRECTORY", "-u", "XDG_RUNTIME_DIR"];
+        let setpriv = as_uid(NOBODY);
+        wrapper.extend(setpriv.iter().map(String::as_str));
+        Spawn::wrapped(&wrapper, COUNTER).env("TMPDIR", &tmp).env("HOME", base.path())
+    };
+    let mut d = as_nobody().start();
+    d.expect_line("ready");
+    let dir = tmp.join(format!("duende-{NOBODY}/counter"));
+    assert!(dir.join("control.sock").exists(), "no socket in {}:\n{}", dir.display(), d.output());
+    let (code, out) = as_nobody().args(["status", "--platform", "native"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with(&format!("counter on native: running (pid {})", d.pid())), "{out}");
+    let (code, out) = as_nobody().args(["stop", "--platform", "native"]).run();
+    assert_eq!((code, out.trim()), (0, format!("counter: stopped (pid {})", d.pid()).as_str()), "{out}");
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+}
+
 fn probe(sb: &Systemd, args: &[&str]) -> std::process::Output {
     let mut argv = vec![PROBE];
     argv.extend_from_slice(args);
