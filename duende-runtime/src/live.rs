@@ -54,8 +54,9 @@ pub struct Live {
     reloads: watch::Sender<ReloadRecord>,
     reloads_started: AtomicU64,
     reload: Sender<()>,
-    /// Who asked for the reload waiting in `reload` (for the reloader's log line).
-    reload_asker: std::sync::Mutex<Option<String>>,
+    /// Who asked for each request sent on `reload` and not yet taken by the reloader, oldest
+    /// first (for the reloader's log line).
+    reload_askers: std::sync::Mutex<std::collections::VecDeque<String>>,
     /// Told of every request queued (or joined): starts a reload thread when none runs.
     reload_queued: OnceLock<QueuedHook>,
     metrics: DaemonMetrics,
@@ -98,7 +99,7 @@ impl Live {
             reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
             reloads_started: AtomicU64::new(0),
             reload,
-            reload_asker: std::sync::Mutex::new(None),
+            reload_askers: std::sync::Mutex::new(std::collections::VecDeque::new()),
             reload_queued: OnceLock::new(),
             metrics,
         });
@@ -233,12 +234,12 @@ impl Live {
     /// and the reload is logged as the first asker's).
     pub(crate) fn queue_reload(&self, who: &str) -> Result<bool, ReloadRefused> {
         let queued = {
-            // Held across the send, so the reloader, which takes the asker after receiving the
-            // request, finds it set.
-            let mut asker = self.reload_asker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Held across the send, so the reloader, which takes an asker only after receiving
+            // a request, finds this one's there: one asker per request sent, in the same order.
+            let mut askers = self.reload_askers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             match self.reload.try_send(()) {
                 Ok(()) => {
-                    *asker = Some(who.to_owned());
+                    askers.push_back(who.to_owned());
                     true
                 }
                 Err(TrySendError::Full(())) => false,
@@ -276,11 +277,11 @@ impl Live {
         self.reloads.borrow().clone()
     }
 
-    /// Called by the reloader as each attempt begins, before it reads any layer; who asked for
-    /// it, for its log line.
+    /// Called by the reloader as each attempt begins (once per request received), before it
+    /// reads any layer; who asked for it, for its log line.
     pub(crate) fn reload_starting(&self) -> String {
         self.reloads_started.fetch_add(1, Ordering::AcqRel);
-        let asker = self.reload_asker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let asker = self.reload_askers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop_front();
         asker.unwrap_or_else(|| "an earlier request".to_owned())
     }
 
@@ -385,6 +386,19 @@ mod tests {
         live.record_reload(2, Some("now broken".into()));
         let outcome = waiting.await.unwrap().unwrap();
         assert_eq!((outcome.attempts, outcome.rejected.as_deref()), (2, Some("now broken")));
+    }
+
+    #[test]
+    fn each_reload_is_the_askers_who_sent_its_request_even_when_one_comes_in_between() {
+        let (live, mut rx) = live();
+        assert_eq!(live.queue_reload("SIGHUP"), Ok(true));
+        rx.try_recv().unwrap();
+        // The next request arrives after the reloader received the first but before it began.
+        assert_eq!(live.queue_reload("the control channel (uid 0, pid 7)"), Ok(true));
+        assert_eq!(live.queue_reload("SIGHUP"), Ok(false), "joins the pending one, whose asker stays");
+        assert_eq!(live.reload_starting(), "SIGHUP");
+        rx.try_recv().unwrap();
+        assert_eq!(live.reload_starting(), "the control channel (uid 0, pid 7)");
     }
 
     #[test]
