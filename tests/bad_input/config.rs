@@ -267,7 +267,7 @@ pub const CASES: &[Case] = &[
     // `config` with an invalid layer prints what it can, the refused values marked, then the problems.
     set("app.level=-1", &["app.level = -1 (from --set app.level=-1): must be 0 or more", "# the configuration is invalid: refused values are marked, the problems follow", "# app.level: refused (see the problems below)", "restart = \"on-failure\"                  # default", "app.label = \"\""]).on(&["config"]),
     set("app.level=high", &["app.level = \"high\" (from --set app.level=high): must be an integer, 0 or more, found a string", "# app.level: refused (see the problems below)", "shutdown_timeout = \"30s\"                # default"]).on(&["config"]),
-    file(b"shutdown_timeout = 5s\n", &["{file}:1:21: invalid TOML: expected newline", "# --config file: {file}", "shutdown_timeout = \"30s\"                # default"]).on(&["config"]),
+    file(b"shutdown_timeout = 5s\n", &["{file}:1:21: invalid TOML: expected newline", "# --config file: {file} (not read: see the problems below)", "shutdown_timeout = \"30s\"                # default"]).on(&["config"]),
     env("PROBE_APP__LEVEL", "-1", &["- app.level = -1 (from environment variable PROBE_APP__LEVEL): must be 0 or more"]).on(&["check", "--platform", "native"]),
     file(b"", &["{file}: the --config file does not exist; check the path"]).missing(),
 ];

@@ -6,7 +6,7 @@ use figment::value::{Dict, Value};
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::layers::{FileNote, KeyPath};
+use super::layers::{FileNote, FileState, KeyPath};
 use super::origin::{Provenance, key_text, lookup, toml_text};
 
 /// Comments line up at this column unless a line is longer.
@@ -111,7 +111,11 @@ pub(super) fn render<S: Serialize>(
     let mut out = String::new();
     for file in files {
         let role = if file.explicit { "--config file" } else { "configuration file" };
-        let state = if file.read { "" } else { " (not found)" };
+        let state = match file.state {
+            FileState::Read => "",
+            FileState::Missing => " (not found)",
+            FileState::Refused => " (not read: see the problems below)",
+        };
         out.push_str(&format!("# {role}: {}{state}\n", file.path.display()));
     }
     let mut previous_section: Option<(&str, bool)> = None;
@@ -176,7 +180,7 @@ pub(super) fn render_json<S: Serialize>(
         .collect();
     let files: Vec<serde_json::Value> = files
         .iter()
-        .map(|file| json!({ "path": file.path.display().to_string(), "explicit": file.explicit, "read": file.read }))
+        .map(|file| json!({ "path": file.path.display().to_string(), "explicit": file.explicit, "read": file.state == FileState::Read }))
         .collect();
     json!({
         "schema": crate::schema::CONFIG,
