@@ -34,20 +34,13 @@ fn write(nobody: &Nobody, relative: &str, text: &str) {
     std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).expect("chown");
 }
 
-/// The rounds for `binary` installed on `platform` by `nobody`, with `base` (the platform's
-/// settings) and `[app]` sections `old_app` and `new_app`; `path` is the `PATH` it runs with.
-fn runner_rounds(
-    nobody: &Nobody,
-    platform: &str,
-    binary: &str,
-    base: &str,
-    apps: [&str; 2],
-    path: &str,
-) -> Vec<String> {
+/// The rounds for `binary` installed on `platform` by `nobody`, with the OLD and NEW
+/// configurations `configs`; `path` is the `PATH` it runs with.
+fn runner_rounds(nobody: &Nobody, platform: &str, binary: &str, configs: [String; 2], path: &str) -> Vec<String> {
     let old_probe = nobody.path("binary-old");
     let old_bytes = old_binary_of(binary, &old_probe);
-    write(nobody, "old.toml", &format!("{base}[app]\n{}\n", apps[0]));
-    write(nobody, "new.toml", &format!("{base}[app]\n{}\n", apps[1]));
+    write(nobody, "old.toml", &configs[0]);
+    write(nobody, "new.toml", &configs[1]);
     let (old_config, new_config) = (nobody.path("old.toml"), nobody.path("new.toml"));
     let (old_config, new_config) = (old_config.to_string_lossy(), new_config.to_string_lossy());
     let probe = |binary: &str, args: &[&str], kill_at: Option<usize>| {
@@ -101,13 +94,22 @@ fn wos_installs_killed_at_each_step_leave_old_or_new_and_are_repaired() {
         .expect("write the shim");
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", nobody.path("bin").display());
-    let base = format!(
-        "[backoff]\ninitial = \"200ms\"\n[resources]\nmemory_bytes = 268435456\n[platform.wos]\nmodule = \"{}\"\n\
-         priority = 6\n",
-        module.display()
-    );
-    let outcomes = runner_rounds(&nobody, "wos", GREETER, &base, ["greeting = \"old\"", "greeting = \"new\""], &path);
-    assert!(outcomes.iter().any(|o| o.contains("wos/")), "a kill before the module's write: {outcomes:#?}");
+    // The OLD module: the same with an empty custom section named `old` appended (id 0, size 4,
+    // name length 3), so installing the NEW one writes the module too.
+    let mut old_module = std::fs::read(&module).expect("read the module");
+    old_module.extend_from_slice(&[0, 4, 3, b'o', b'l', b'd']);
+    let old_path = nobody.path("old.wasm");
+    std::fs::write(&old_path, old_module).expect("write the old module");
+    let config = |module: &Path, greeting: &str| {
+        format!(
+            "[backoff]\ninitial = \"200ms\"\n[resources]\nmemory_bytes = 268435456\n[platform.wos]\nmodule = \"{}\"\n\
+             priority = 6\n[app]\ngreeting = \"{greeting}\"\n",
+            module.display()
+        )
+    };
+    let configs = [config(&old_path, "old"), config(&module, "new")];
+    let outcomes = runner_rounds(&nobody, "wos", GREETER, configs, &path);
+    assert!(outcomes.iter().any(|o| o.contains("wos/greeter.wasm")), "a kill before the module's write: {outcomes:#?}");
 }
 
 #[test]
@@ -117,10 +119,13 @@ fn pepita_installs_killed_at_each_step_leave_old_or_new_and_are_repaired() {
     let tools = vsock.parent().map(Path::to_path_buf).unwrap_or_default();
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", tools.display());
     let nobody = Nobody::new("probe");
-    let base = format!(
-        "[backoff]\ninitial = \"200ms\"\n[platform.pepita]\nkernel = \"{}\"\nmemory_mb = 512\naccel = \"tcg\"\n",
-        kernel.display()
-    );
-    let outcomes = runner_rounds(&nobody, "pepita", PROBE, &base, ["label = \"old\"", "label = \"new\""], &path);
+    let config = |label: &str| {
+        format!(
+            "[backoff]\ninitial = \"200ms\"\n[platform.pepita]\nkernel = \"{}\"\nmemory_mb = 512\naccel = \"tcg\"\n\
+             [app]\nlabel = \"{label}\"\n",
+            kernel.display()
+        )
+    };
+    let outcomes = runner_rounds(&nobody, "pepita", PROBE, [config("old"), config("new")], &path);
     assert!(outcomes.iter().any(|o| o.contains("pepita/")), "a kill before the bundle's write: {outcomes:#?}");
 }
