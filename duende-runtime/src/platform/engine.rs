@@ -671,7 +671,9 @@ pub fn binary_plan(
 }
 
 /// The shell completions and the man page of `request`, planned where [`DocPlaces`] puts them for
-/// `service` on `host`; none when the request has none.
+/// `service` on `host`; none when the request has none. `--dry-run` describes each in a line (the
+/// command that prints it shows the whole text) rather than burying the definition under
+/// hundreds of lines of script.
 pub fn docs_plan(
     request: &InstallRequest<'_>,
     host: &super::host::Host,
@@ -679,10 +681,21 @@ pub fn docs_plan(
 ) -> Result<Vec<PlannedFile>, BackendError> {
     let Some(docs) = request.docs else { return Ok(Vec::new()) };
     let places = DocPlaces::of(host, service.name, service.level)?;
-    Ok([(places.bash, &docs.bash), (places.zsh, &docs.zsh), (places.fish, &docs.fish), (places.man, &docs.man)]
-        .into_iter()
-        .map(|(path, text)| PlannedFile::text(path, text.clone(), 0o644, FileRole::Docs))
-        .collect())
+    Ok([
+        (places.bash, &docs.bash, "the bash completion script", "completions bash"),
+        (places.zsh, &docs.zsh, "the zsh completion function", "completions zsh"),
+        (places.fish, &docs.fish, "the fish completions", "completions fish"),
+        (places.man, &docs.man, "the man page", "man"),
+    ]
+    .into_iter()
+    .map(|(path, text, what, command)| PlannedFile {
+        path,
+        contents: text.clone().into_bytes(),
+        mode: 0o644,
+        shown: format!("({what}, {} bytes, mode 0644: what `{} {command}` prints)", text.len(), service.name),
+        role: FileRole::Docs,
+    })
+    .collect())
 }
 
 /// `--config PATH` planned at `installed`, when given.
