@@ -99,6 +99,12 @@ where
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
         Command::Config(args) => show_config::<D>(options, cli.common, args.json),
         Command::Check(args) => check::run::<D>(options, &cli.common, args.json),
+        Command::Completions(args) => {
+            crate::docs::print(&options, Some(args.shell), &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }
+        Command::Man => {
+            crate::docs::print(&options, None, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }
         // Before any async runtime exists: the supervisor forks its daemon.
         #[cfg(all(unix, feature = "native"))]
         Command::Supervise => {

@@ -14,7 +14,9 @@ use crate::config::{self, Settings};
 use crate::daemon::Daemon;
 use crate::exit::Exit;
 use crate::invocation::MainOptions;
-use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service};
+use crate::platform::backend::{
+    Backend, BackendError, Docs, InstallOptions, InstallRequest, Level, LogQuery, Op, Service,
+};
 use crate::platform::engine::{Action, Applied, Engine};
 use crate::platform::host::Host;
 use crate::platform::plan::Found;
@@ -88,6 +90,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
         return Exit::OsError;
     };
     let overrides = sources.own_variables();
+    let docs = crate::docs::for_install(&options);
     let context = Context {
         name,
         settings: settings.as_ref(),
@@ -95,6 +98,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
         config_file: common.config.as_deref(),
         sets: &common.sets,
         overrides: &overrides,
+        docs: docs.as_ref(),
         live: true,
     };
     let stdout = io::stdout();
@@ -131,6 +135,9 @@ pub struct Context<'a> {
     pub sets: &'a [String],
     /// The daemon's own `NAME_*` variables in this environment.
     pub overrides: &'a [(String, String)],
+    /// The completions and the man page `install` places (`None` without the `completions`
+    /// feature).
+    pub docs: Option<&'a Docs>,
     /// `status` asks the running daemon for its live state through its control socket.
     pub live: bool,
 }
@@ -144,6 +151,7 @@ impl<'a> Context<'a> {
             config_file: self.config_file,
             sets: self.sets,
             overrides: self.overrides,
+            docs: self.docs,
         }
     }
 }

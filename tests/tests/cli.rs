@@ -14,9 +14,31 @@ fn help_and_version_exit_0() {
     {
         assert!(out.contains(word), "--help lacks {word}:\n{out}");
     }
+    // The daemon's name and version open it; its package has no description, so duende's line
+    // follows, never a doc comment of duende's own types.
+    assert!(
+        out.starts_with("probe 0.0.0\nA daemon built with duende: it runs in the foreground, or installs itself")
+            && !out.contains("parsed command line"),
+        "{out}"
+    );
     let (code, out) = Spawn::new(PROBE).args(["--version"]).run();
     assert_eq!(code, 0);
     assert_eq!(out.trim(), "probe 0.0.0");
+}
+
+#[test]
+fn completions_and_the_man_page_print_on_stdout_and_an_unknown_shell_is_a_usage_error() {
+    let (code, out) = Spawn::new(PROBE).args(["completions", "bash"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("_probe()") && out.contains(" -F _probe ") && out.contains("install"), "{out}");
+    let (code, out) = Spawn::new(PROBE).args(["man"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(".TH probe 1") && out.contains("\\fBprobe install\\fR"), "{out}");
+    let (code, out) = Spawn::new(PROBE).args(["completions", "tcsh"]).run();
+    assert_eq!(code, 64, "{out}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        assert!(out.contains(shell), "valid shell {shell} not listed:\n{out}");
+    }
 }
 
 #[test]

@@ -50,6 +50,24 @@ pub struct InstallRequest<'a> {
     /// The daemon's own `NAME_*` variables from the installer's environment: the service gets
     /// them too, so it runs with exactly the configuration that was validated.
     pub overrides: &'a [(String, String)],
+    /// The shell completions and the man page, placed by the backends that install onto this
+    /// host's file system (`None`: a build without the `completions` feature places none).
+    pub docs: Option<&'a Docs>,
+}
+
+/// What the command line says about itself, rendered for `install` to place where shells and
+/// `man` look ([`DocPlaces`](super::layout::DocPlaces)): plain texts, so that the platform
+/// layer knows nothing of the command line's types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Docs {
+    /// The bash completion script.
+    pub bash: String,
+    /// The zsh completion function.
+    pub zsh: String,
+    /// The fish completions.
+    pub fish: String,
+    /// The man page, in roff.
+    pub man: String,
 }
 
 /// An operation on an installed service.

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use super::backend::{Backend, BackendError, InstallRequest, Level, Observed, Op, Service};
 use super::fault::Steps;
 use super::fs::{self, Transaction};
+use super::layout::DocPlaces;
 pub use super::plan::Action;
 use super::plan::{FileRole, Found, Manifest, PlannedFile, Step, When};
 use super::runner::Invocation;
@@ -168,10 +169,13 @@ impl Engine {
             fresh: (absent && !observed.is_up()).then(|| Fresh::of(backend, service, &observed)),
         };
         let files_change = !changed.is_empty() || !stale.is_empty();
+        // Completions and the man page are not the service's: when only they changed, they are
+        // written and nothing is re-read or restarted.
+        let service_changes = changed.iter().any(|file| file.role != FileRole::Docs) || !stale.is_empty();
         let changes = Changes {
-            reread: plan.reread.as_ref().filter(|_| files_change),
-            steps: plan.steps.iter().filter(|step| files_change || step.when == When::Always).collect(),
-            op: if before.running && files_change {
+            reread: plan.reread.as_ref().filter(|_| service_changes),
+            steps: plan.steps.iter().filter(|step| service_changes || step.when == When::Always).collect(),
+            op: if before.running && service_changes {
                 Some(Op::Restart)
             } else if options.start_now && !before.running {
                 Some(Op::Start)
@@ -724,6 +728,34 @@ pub fn binary_plan(
         ));
     }
     Ok((exec, None))
+}
+
+/// The shell completions and the man page of `request`, planned where [`DocPlaces`] puts them for
+/// `service` on `host`; none when the request has none. `--dry-run` describes each in a line (the
+/// command that prints it shows the whole text) rather than burying the definition under
+/// hundreds of lines of script.
+pub fn docs_plan(
+    request: &InstallRequest<'_>,
+    host: &super::host::Host,
+    service: &Service<'_>,
+) -> Result<Vec<PlannedFile>, BackendError> {
+    let Some(docs) = request.docs else { return Ok(Vec::new()) };
+    let places = DocPlaces::of(host, service.name, service.level)?;
+    Ok([
+        (places.bash, &docs.bash, "the bash completion script", "completions bash"),
+        (places.zsh, &docs.zsh, "the zsh completion function", "completions zsh"),
+        (places.fish, &docs.fish, "the fish completions", "completions fish"),
+        (places.man, &docs.man, "the man page", "man"),
+    ]
+    .into_iter()
+    .map(|(path, text, what, command)| PlannedFile {
+        path,
+        contents: text.clone().into_bytes(),
+        mode: 0o644,
+        shown: format!("({what}, {} bytes, mode 0644: what `{} {command}` prints)", text.len(), service.name),
+        role: FileRole::Docs,
+    })
+    .collect())
 }
 
 /// `--config PATH` planned at `installed`, when given.
