@@ -56,6 +56,8 @@ pub enum PlatformChoice {
     Native,
     /// Kubernetes manifests, applied with kubectl where a cluster answers (never detected).
     Kubernetes,
+    /// a docker swarm service (never detected).
+    Swarm,
 }
 
 /// Subcommands.

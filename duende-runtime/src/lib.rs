@@ -41,7 +41,10 @@ pub mod exit;
 pub mod fuzzing;
 /// Golden files for the tests.
 // Used by the golden tests of the renderers, which come with their backends.
-#[cfg(all(test, any(feature = "systemd", feature = "launchd", feature = "kubernetes", feature = "wos")))]
+#[cfg(all(
+    test,
+    any(feature = "systemd", feature = "launchd", feature = "kubernetes", feature = "swarm", feature = "wos")
+))]
 mod golden;
 pub mod health;
 pub mod invocation;

@@ -98,6 +98,8 @@ struct Changes<'a> {
     reread: Option<&'a Invocation>,
     steps: Vec<&'a Step>,
     op: Option<Op>,
+    /// The steps replace the running service themselves: wait until it is ready after them.
+    wait: bool,
     after: &'a [Invocation],
 }
 
@@ -159,16 +161,18 @@ impl Engine {
             fresh: (absent && !observed.is_up()).then(|| Fresh::of(backend, service, &observed)),
         };
         let files_change = !changed.is_empty() || !stale.is_empty();
+        let in_place = backend.updates_in_place();
         let changes = Changes {
             reread: plan.reread.as_ref().filter(|_| files_change),
             steps: plan.steps.iter().filter(|step| files_change || step.when == When::Always).collect(),
             op: if before.running && files_change {
-                Some(Op::Restart)
+                (!in_place).then_some(Op::Restart)
             } else if options.start_now && !before.running {
                 Some(Op::Start)
             } else {
                 None
             },
+            wait: in_place && before.running && files_change,
             changed,
             stale,
             after: &plan.after,
@@ -271,6 +275,9 @@ impl Engine {
             fault.before(|| op.name().to_owned());
             let (action, _) = self.operate_installed(backend, service, op)?;
             actions.push(action);
+        }
+        if changes.wait {
+            self.wait_ready(backend, service)?;
         }
         for cleanup in changes.after {
             fault.before(|| format!("run {cleanup}"));
