@@ -356,6 +356,14 @@ fn endpoint_of(invocation: &Invocation) -> Option<String> {
     invocation.args.get(at + 1).cloned()
 }
 
+#[cfg(test)]
+impl SwarmBackend<crate::platform::runner::RecordingRunner> {
+    /// Every command run so far.
+    pub(super) fn runner_calls(&self) -> Vec<Invocation> {
+        self.runner.calls()
+    }
+}
+
 /// What an install wants in place.
 struct Wanted {
     spec: Spec,

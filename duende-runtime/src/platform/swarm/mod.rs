@@ -13,6 +13,8 @@
 //! - `backend`: [`SwarmBackend`], the [`Backend`](crate::platform::Backend) the engine drives.
 
 mod backend;
+#[cfg(test)]
+mod backend_tests;
 pub mod observe;
 pub mod record;
 pub mod render;
