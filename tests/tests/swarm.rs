@@ -328,6 +328,18 @@ fn a_swarm_service_scales_rolls_and_rolls_back() {
     let status = site.status();
     assert_eq!((status["state"].as_str(), status["manager"]["Replicas"].as_str()), (Some("running"), Some("3/3")));
 
+    // restart: a rolling restart, every task replaced.
+    let before_restart: Vec<String> = tasks().into_iter().map(|(_, _, container, _)| container).collect();
+    site.ok(&["restart"]);
+    let status = site.status();
+    assert_eq!((status["state"].as_str(), status["manager"]["Replicas"].as_str()), (Some("running"), Some("3/3")));
+    let after_restart = tasks();
+    assert_eq!(after_restart.len(), 3);
+    assert!(
+        after_restart.iter().all(|(_, _, c, _)| !before_restart.contains(c)),
+        "{before_restart:?} {after_restart:?}"
+    );
+
     // uninstall: the engine is as before.
     let out = site.ok(&["uninstall"]);
     assert!(out.contains("service rm probe") && out.contains("config rm") && out.contains("image rm"), "{out}");
