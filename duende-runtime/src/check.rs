@@ -24,11 +24,16 @@ use crate::platform::{Detection, Host, Level, Platform, backend_for, resolve};
 
 mod wasi;
 
-/// Runs `check` for the daemon `D`: prints the report to stdout and returns its exit status.
-pub fn run<D: Daemon>(options: MainOptions, common: &Common) -> Exit {
+/// Runs `check` for the daemon `D`: prints the report (as JSON with `json`) to stdout and
+/// returns its exit status.
+pub fn run<D: Daemon>(options: MainOptions, common: &Common, json: bool) -> Exit {
     let facts = gather::<D>(&options, common, &Host::from_process());
     let report = report(options.name, &facts);
-    print!("{}", report.render(options.name));
+    if json {
+        println!("{}", report.json(options.name, &facts));
+    } else {
+        print!("{}", report.render(options.name));
+    }
     report.exit
 }
 
@@ -92,11 +97,28 @@ pub struct NotifyFacts {
     pub path_missing: bool,
 }
 
+/// An invalid configuration, as `check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigTrouble {
+    /// The error's text: every problem.
+    pub text: String,
+    /// Where to correct each problem (the file and line to edit and what to write there, the
+    /// variable or the flag), one a line; empty when no problem says.
+    pub fixes: Vec<String>,
+}
+
+impl From<config::ConfigError> for ConfigTrouble {
+    fn from(error: config::ConfigError) -> ConfigTrouble {
+        let fixes = error.problems().iter().filter_map(|problem| problem.fix.clone()).collect();
+        ConfigTrouble { text: error.to_string(), fixes }
+    }
+}
+
 /// Everything `check` looks at, read once from the host.
 #[derive(Debug, Clone)]
 pub struct Facts {
-    /// The loaded configuration's relevant values, or the error's text.
-    pub config: Result<ConfigFacts, String>,
+    /// The loaded configuration's relevant values, or what is wrong with it.
+    pub config: Result<ConfigFacts, ConfigTrouble>,
     /// `#[duende::main(mlock = ...)]`.
     pub macro_mlock: MlockMode,
     /// The platform.
@@ -145,7 +167,7 @@ pub fn gather<D: Daemon>(options: &MainOptions, common: &Common, host: &Host) ->
             #[cfg(not(all(unix, feature = "pepita")))]
             pepita_kernel: None,
         })
-        .map_err(|err| err.to_string());
+        .map_err(ConfigTrouble::from);
     #[cfg(unix)]
     let notify = host.var("NOTIFY_SOCKET").filter(|v| !v.is_empty()).map(|value| NotifyFacts {
         error: Notifier::from_socket_var(Some(&value)).err().map(|err| err.to_string()),
@@ -245,6 +267,32 @@ impl Report {
             writeln!(out, "\n{problems} {}, {warnings} {}", plural(problems, "problem"), plural(warnings, "warning"));
         out
     }
+
+    /// The report as the `check --json` document (schema `duende.check.v1`).
+    pub fn json(&self, name: &str, facts: &Facts) -> serde_json::Value {
+        let findings: Vec<serde_json::Value> = self
+            .findings
+            .iter()
+            .map(|finding| {
+                serde_json::json!({
+                    "section": finding.section,
+                    "mark": finding.mark.label(),
+                    "text": finding.text,
+                    "fix": finding.fix,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "schema": crate::schema::CHECK,
+            "name": name,
+            "platform": facts.platform,
+            "detected": facts.detection.as_ref().map(|detection| &detection.evidence),
+            "problems": self.count(Mark::Problem),
+            "warnings": self.count(Mark::Warn),
+            "exit": self.exit.code(),
+            "findings": findings,
+        })
+    }
 }
 
 fn indent(text: &str) -> String {
@@ -297,9 +345,13 @@ pub fn report(name: &str, facts: &Facts) -> Report {
 fn configuration(name: &str, facts: &Facts, findings: &mut Findings) {
     let config = match &facts.config {
         Ok(config) => config,
-        Err(err) => {
-            let fix = format!("correct the value named above; `{name} config` shows where each value comes from");
-            findings.add_config(Mark::Problem, err.clone(), Some(fix));
+        Err(trouble) => {
+            let mut fix = trouble.fixes.join("\n");
+            if !fix.is_empty() {
+                fix.push('\n');
+            }
+            fix.push_str(&format!("`{name} config` shows every value and where it comes from"));
+            findings.add_config(Mark::Problem, trouble.text.clone(), Some(fix));
             return;
         }
     };
@@ -358,7 +410,10 @@ fn platform(facts: &Facts, findings: &mut Findings) {
         findings.add(
             "platform",
             Mark::Warn,
-            format!("`install`, `start` and the other management commands exit 69: {missing}"),
+            format!(
+                "`install`, `uninstall`, `start`, `restart` and `logs` exit 69: {missing}; `status`, `reload` and \
+                 `stop` work through the control socket of a daemon run in the foreground"
+            ),
             Some("run the daemon in the foreground (`run`) under a manager configured by hand".to_owned()),
         );
     }
@@ -596,7 +651,10 @@ mod tests {
     #[test]
     fn invalid_configuration_exits_78_even_with_other_problems() {
         let facts = Facts {
-            config: Err("invalid configuration: shutdown_timeout: must be above 0".to_owned()),
+            config: Err(ConfigTrouble {
+                text: "invalid configuration: shutdown_timeout: must be above 0".to_owned(),
+                fixes: Vec::new(),
+            }),
             macro_mlock: MlockMode::Required,
             memlock: Ok(Probe { soft: Limit::Bytes(0), hard: Limit::Bytes(0), cap_ipc_lock: false }),
             ..healthy()
@@ -690,8 +748,16 @@ mod tests {
         let report = report_of(&facts);
         assert_eq!(report.exit, Exit::Success);
         assert_eq!(find(&report, "is unusable").mark, Mark::Warn);
-        let missing = find(&report, "`install`, `start` and the other management commands exit 69: this version");
+        let missing = find(&report, "`install`, `uninstall`, `start`, `restart` and `logs` exit 69: this version");
         assert_eq!(missing.mark, Mark::Warn);
+        // They do not exit 69: without a backend they go to the daemon's control socket.
+        assert!(
+            missing.text.ends_with(
+                "; `status`, `reload` and `stop` work through the control socket of a daemon run in the foreground"
+            ),
+            "{}",
+            missing.text
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-/// The parsed command line.
+/// The parsed command line. (Its help text is the daemon's own, set by [`command`]: the daemon's
+/// name, version and description, never this comment.)
 #[derive(Debug, Parser)]
 #[command(disable_help_subcommand = true, propagate_version = true)]
 pub struct Cli {
@@ -28,6 +29,10 @@ pub struct Common {
     /// The platform to manage; `auto` detects it.
     #[arg(long, global = true, value_enum, default_value_t = PlatformChoice::Auto)]
     pub platform: PlatformChoice,
+    /// Show no progress of long steps (building an image or a VM bundle, waiting for the service
+    /// to be ready); results and errors are still printed.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 /// One `--set` flag, refused as a usage error unless it has the shape `key.path=value` (its
@@ -60,31 +65,101 @@ pub enum PlatformChoice {
     Swarm,
 }
 
-/// Subcommands.
+/// Subcommands. Each doc comment is the subcommand's help: its first paragraph the one-line
+/// summary (`-h`, the command list), the rest what `--help` adds: what it changes and which
+/// flags apply on which platforms.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Run the daemon in the foreground (the default).
+    /// Run the daemon in the foreground (the default)
+    ///
+    /// Installs and changes nothing: the daemon runs attached to this terminal until it is asked
+    /// to stop (Ctrl-C or SIGTERM) and re-reads its configuration on SIGHUP. Service managers
+    /// start an installed service this way. Words after `--` are the daemon's own arguments.
+    /// `--platform` is not used.
     Run(RunArgs),
-    /// Register this binary with the platform's service manager.
+    /// Register this binary with the platform's service manager
+    ///
+    /// Writes the service definition (systemd unit, launchd plist, native supervisor definition,
+    /// container, pepita VM bundle, WOS manifest or Kubernetes manifests), a copy of this binary
+    /// and the `--config` file, and enables the service. On systemd, launchd, native, pepita and
+    /// wos it also places the shell completions and the man page. Installing twice changes
+    /// nothing; a changed binary or configuration is updated and a running service restarted. A
+    /// failure puts back every file it changed.
+    ///
+    /// `--user` or `--system` (every platform) chooses the per-user or the system service;
+    /// `--in-place` (systemd, launchd, native, pepita, wos) runs this binary where it is;
+    /// `--now` starts the service and waits until it is ready (kubernetes: where a cluster
+    /// answers); `--dry-run` prints every file and command and changes nothing; `--json` prints
+    /// what was (or would be) done as one JSON document.
     Install(InstallArgs),
-    /// Remove everything `install` created, and nothing else.
+    /// Remove everything `install` created, and nothing else
+    ///
+    /// Stops the service, then removes its definition, the files the install recorded (the
+    /// binary copy, the installed configuration, the completions and the man page) and the
+    /// directories it created, when empty. A data directory that holds files is kept, and said
+    /// so. `--user` or `--system` (every platform) chooses which installation.
     Uninstall(LevelArgs),
-    /// Start the installed service.
+    /// Start the installed service
+    ///
+    /// Returns once the service is observed ready, or fails with its last log lines. Changes no
+    /// file. `--user` or `--system` (every platform) chooses which installation.
     Start(LevelArgs),
-    /// Stop the installed service.
+    /// Stop the installed service
+    ///
+    /// Returns once the service is observed stopped; it stays installed. Changes no file. With
+    /// nothing installed (no service manager, or native), stops a daemon run in the foreground
+    /// through its control socket. `--user` or `--system` chooses which installation.
     Stop(LevelArgs),
-    /// Restart the installed service.
+    /// Restart the installed service
+    ///
+    /// Stops it, starts it, and returns once it is observed ready again. Changes no file.
+    /// `--user` or `--system` (every platform) chooses which installation.
     Restart(LevelArgs),
-    /// Ask the running service to reload its configuration.
+    /// Ask the running service to reload its configuration
+    ///
+    /// The daemon re-reads every configuration layer, validates it and swaps it in; an invalid
+    /// one is refused and the running one kept. Changes no file. With nothing installed (no
+    /// service manager, or native), reaches a daemon run in the foreground through its control
+    /// socket. `--user` or `--system` chooses which installation.
     Reload(LevelArgs),
-    /// Show the service's state.
+    /// Show the service's state
+    ///
+    /// What the service manager observes, the daemon's own report when it answers, and what
+    /// differs from what this binary would install. Exits 0 only when the service runs, so it
+    /// serves as a health command. Changes nothing. `--json` prints one JSON document (schema
+    /// `duende.status.v1`); `--user` or `--system` chooses which installation.
     Status(StatusArgs),
-    /// Show the service's logs.
+    /// Show the service's logs
+    ///
+    /// From where the platform keeps them (the journal under systemd, the supervisor's log files
+    /// natively, the container engine's log, ...). `-n N` shows the last N lines, `-f` keeps
+    /// following. Changes nothing. `--user` or `--system` chooses which installation.
     Logs(LogsArgs),
-    /// Print the effective configuration and where each value came from.
-    Config,
-    /// Validate the configuration and the environment, and explain each problem.
-    Check,
+    /// Print the effective configuration and where each value came from
+    ///
+    /// Reads every layer (built-in defaults, the system or user file, `--config`, `NAME_*`
+    /// environment variables, `--set`), validates them, and prints each value with its source.
+    /// Changes nothing; `--platform` is not used. `--json` prints one JSON document (schema
+    /// `duende.config.v1`).
+    Config(JsonArgs),
+    /// Validate the configuration and the environment, and explain each problem
+    ///
+    /// Checks the configuration and what the platform (`--platform`, else the detected one)
+    /// needs: the memory-lock limit, capabilities, paths, the service manager, linger for a user
+    /// service. Says how to fix each problem. Changes nothing. `--json` prints one JSON document
+    /// (schema `duende.check.v1`).
+    Check(JsonArgs),
+    /// Print a shell completion script
+    ///
+    /// For bash, zsh, fish, elvish or powershell, on standard output; load it from the shell's
+    /// completion directory or its start-up file. `install` places the bash, zsh and fish
+    /// scripts itself on systemd, launchd, native, pepita and wos. Changes nothing.
+    Completions(CompletionsArgs),
+    /// Print the man page
+    ///
+    /// In roff, on standard output (`man -l -` shows it). `install` places it itself on systemd,
+    /// launchd, native, pepita and wos. Changes nothing.
+    Man,
     /// The native supervisor (started by `start --platform native`, not by people).
     #[command(name = "__supervise", hide = true)]
     Supervise,
@@ -117,8 +192,10 @@ impl Command {
             Command::Reload(_) => "reload",
             Command::Status(_) => "status",
             Command::Logs(_) => "logs",
-            Command::Config => "config",
-            Command::Check => "check",
+            Command::Config(_) => "config",
+            Command::Check(_) => "check",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
             Command::Supervise => "__supervise",
             Command::Healthcheck => "__healthcheck",
             Command::PepitaVm(_) => "__pepita-vm",
@@ -134,6 +211,29 @@ pub struct RunArgs {
     /// are passed this way by service managers.
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// bash (with the bash-completion package)
+    Bash,
+    /// zsh
+    Zsh,
+    /// fish
+    Fish,
+    /// elvish
+    Elvish,
+    /// PowerShell
+    Powershell,
 }
 
 /// `__pepita-vm` arguments.
@@ -181,6 +281,18 @@ pub struct InstallArgs {
     /// Use this binary where it is instead of copying it to a stable path.
     #[arg(long)]
     pub in_place: bool,
+    /// Print what was done (or, with `--dry-run`, would be done) as JSON (schema
+    /// `duende.changes.v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `--json` flag of a reporting command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct JsonArgs {
+    /// Print JSON (schema `duende.config.v1` or `duende.check.v1`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `status` flags.
@@ -189,7 +301,7 @@ pub struct StatusArgs {
     /// Level.
     #[command(flatten)]
     pub level: LevelArgs,
-    /// Print JSON.
+    /// Print JSON (schema `duende.status.v1`).
     #[arg(long)]
     pub json: bool,
 }
@@ -229,6 +341,61 @@ pub enum Parsed {
     },
 }
 
+/// What `--help` opens with when the daemon's package has no `description`.
+pub(crate) const NO_DESCRIPTION: &str =
+    "A daemon built with duende: it runs in the foreground, or installs itself as a service.";
+
+/// The top-level help: name and version, the description, then clap's usual parts.
+const HELP_TEMPLATE: &str = "{name} {version}\n{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}";
+
+/// The command line of the daemon `name` at `version` (its Cargo package's, as the macro captured
+/// them), described by `description` (the package's `description`; a line of duende's when it is
+/// empty). What `--help`, `--version`, the completion scripts and the man page are made from.
+pub fn command(name: &'static str, version: &'static str, description: &'static str) -> clap::Command {
+    dressed(Cli::command(), name, version, description)
+}
+
+/// [`command`] without its hidden subcommands (those service managers run, not people): what the
+/// completion scripts and the man page describe. clap_complete would offer hidden subcommands,
+/// and clap cannot remove one, so the tree is put together again from the same parts.
+pub fn public_command(name: &'static str, version: &'static str, description: &'static str) -> clap::Command {
+    let full = Cli::command();
+    let public = clap::Command::new(name)
+        .disable_help_subcommand(full.is_disable_help_subcommand_set())
+        .propagate_version(full.is_propagate_version_set())
+        .args(full.get_arguments().cloned())
+        .groups(full.get_groups().cloned())
+        .subcommands(full.get_subcommands().filter(|sub| !sub.is_hide_set()).cloned());
+    dressed(public, name, version, description)
+}
+
+/// `command` with the daemon's name, version and description, and duende's help layout.
+fn dressed(
+    command: clap::Command,
+    name: &'static str,
+    version: &'static str,
+    description: &'static str,
+) -> clap::Command {
+    let about = if description.trim().is_empty() { NO_DESCRIPTION } else { description.trim() };
+    command
+        // `config` and `check` share their flag's type; each help names its own schema (in place:
+        // `mut_subcommand` would move them to the end of the list).
+        .mut_subcommands(|sub| match sub.get_name() {
+            "config" => sub.mut_arg("json", |arg| arg.help("Print JSON (schema `duende.config.v1`)")),
+            "check" => sub.mut_arg("json", |arg| arg.help("Print JSON (schema `duende.check.v1`)")),
+            _ => sub,
+        })
+        .name(name)
+        .bin_name(name)
+        .display_name(name)
+        .version(version)
+        .about(about)
+        .long_about(None::<&str>)
+        .help_template(HELP_TEMPLATE)
+        .max_term_width(100)
+        .after_help(format!("`{name} COMMAND --help` says what a command changes and which flags apply where."))
+}
+
 /// Parses `args` (including the program name) for the daemon `name`.
 pub fn parse<I, T>(name: &'static str, version: &'static str, about: &'static str, args: I) -> Parsed
 where
@@ -243,11 +410,10 @@ where
     if let Some(cli) = run_line(&words) {
         return Parsed::Cli(cli);
     }
-    let mut command = Cli::command().name(name).bin_name(name).version(version);
-    if !about.is_empty() {
-        command = command.about(about);
-    }
-    let result = command.try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m));
+    let result = command(name, version, about)
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .map(|cli| every_set(cli, &words));
     match result {
         Ok(cli) => Parsed::Cli(cli),
         Err(err) => {
@@ -255,6 +421,23 @@ where
             Parsed::Exit { text: err.render().to_string(), code: if usage { 64 } else { 0 }, to_stderr: usage }
         }
     }
+}
+
+/// `cli` as clap read `words` (program name first), with every `--set` in the order given: clap
+/// keeps only those after the subcommand when there are some on both sides of it (`--set a=1 run
+/// --set b=2` would lose `a=1`). Each was already checked by clap; `--` ends the flags.
+fn every_set(mut cli: Cli, words: &[std::ffi::OsString]) -> Cli {
+    let mut sets = Vec::new();
+    let mut words = words.iter().skip(1).map(|word| word.to_string_lossy());
+    while let Some(word) = words.next() {
+        match word.as_ref() {
+            "--" => break,
+            "--set" => sets.extend(words.next().map(|value| value.into_owned())),
+            other => sets.extend(other.strip_prefix("--set=").map(str::to_owned)),
+        }
+    }
+    cli.common.sets = sets;
+    cli
 }
 
 /// `args` (program name first) read as clap reads them, when they are a plain `run` line:
@@ -265,7 +448,6 @@ where
 fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
     let mut common = Common::default();
     let (mut config, mut platform, mut run) = (false, false, None::<RunArgs>);
-    let mut sets_before_run = 0;
     let mut words = args.iter().skip(1);
     while let Some(word) = words.next() {
         let word = word.to_str()?;
@@ -276,7 +458,6 @@ fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
         }
         if word == "run" && run.is_none() {
             run = Some(RunArgs::default());
-            sets_before_run = common.sets.len();
             continue;
         }
         let (flag, inline) = match word.split_once('=') {
@@ -296,8 +477,7 @@ fn run_line(args: &[std::ffi::OsString]) -> Option<Cli> {
                 config = true;
                 common.config = Some(PathBuf::from(value));
             }
-            // clap lets the `--set`s after `run` replace those before it: that case is clap's.
-            "--set" if (run.is_none() || sets_before_run == 0) && set_flag(value).is_ok() => {
+            "--set" if set_flag(value).is_ok() => {
                 common.sets.push(value.to_owned());
             }
             "--platform" if !platform => {
@@ -421,9 +601,40 @@ mod tests {
         assert_eq!(fast.common.platform, full.common.platform);
     }
 
-    /// clap's reading of `args`, whatever `parse` would take.
+    /// clap's reading of `args` (with every `--set` kept, as `parse` keeps them), whatever the
+    /// fast path would take.
     fn by_clap(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
-        Cli::command().name("demo").version("1").try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m))
+        Cli::command()
+            .name("demo")
+            .version("1")
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m))
+            .map(|cli| every_set(cli, args))
+    }
+
+    #[test]
+    fn sets_before_and_after_run_all_count_in_order() {
+        for line in [
+            &["demo", "--set", "a=1", "run", "--set", "b=2"][..],
+            &["demo", "--set=a=1", "run", "--set=b=2", "--", "--set=c=3"],
+            &["demo", "--set", "a=1", "--config", "/c.toml", "run", "--set", "b=2", "--platform", "native"],
+        ] {
+            assert_eq!(parse_ok(line).common.sets, ["a=1", "b=2"], "{line:?}");
+        }
+        // clap alone drops those before the subcommand: the reason for `every_set`.
+        let os: Vec<std::ffi::OsString> = ["demo", "--set", "a=1", "run", "--set", "b=2"].map(Into::into).to_vec();
+        let Ok(raw) = Cli::command().version("1").try_get_matches_from(&os).and_then(|m| Cli::from_arg_matches(&m))
+        else {
+            panic!()
+        };
+        assert_eq!(raw.common.sets, ["b=2"]);
+        // Every subcommand, not only `run`; and the daemon's own arguments after `--` are not flags.
+        let cli = parse_ok(&["demo", "--set", "a=1", "config", "--set", "b=2", "--set=c=3"]);
+        assert_eq!(cli.common.sets, ["a=1", "b=2", "c=3"]);
+        let cli = parse_ok(&["demo", "--set", "a=1", "run", "--", "--set", "x=1"]);
+        assert_eq!(cli.common.sets, ["a=1"]);
+        let Some(Command::Run(run)) = cli.command else { panic!("not run") };
+        assert_eq!(run.args, ["--set", "x=1"]);
     }
 
     #[test]

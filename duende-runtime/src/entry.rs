@@ -94,10 +94,17 @@ where
         eprintln!("{problem}");
         return Exit::Usage;
     }
+    crate::progress::configure(cli.common.quiet);
     match cli.command.clone().unwrap_or_else(|| Command::Run(cli::RunArgs::default())) {
         Command::Run(run) => run_daemon::<D, B, F>(options, cli.common, run.args, early_lock, build),
-        Command::Config => show_config::<D>(options, cli.common),
-        Command::Check => check::run::<D>(options, &cli.common),
+        Command::Config(args) => show_config::<D>(options, cli.common, args.json),
+        Command::Check(args) => check::run::<D>(options, &cli.common, args.json),
+        Command::Completions(args) => {
+            crate::docs::print(&options, Some(args.shell), &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }
+        Command::Man => {
+            crate::docs::print(&options, None, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        }
         // Before any async runtime exists: the supervisor forks its daemon.
         #[cfg(all(unix, feature = "native"))]
         Command::Supervise => {
@@ -141,13 +148,26 @@ where
     }
 }
 
-fn show_config<D: Daemon>(options: MainOptions, common: Common) -> Exit {
-    match config::load::<D::Config>(&crate::invocation::sources(&options, &common), D::validate) {
+/// `config`: every value and its source; with an invalid layer, the text shows what can still
+/// be read (the refused values marked) before the problems, exit 78 (`--json` prints nothing
+/// then: a document is the whole configuration or none).
+fn show_config<D: Daemon>(options: MainOptions, common: Common, json: bool) -> Exit {
+    match config::load_or_partial::<D::Config>(&crate::invocation::sources(&options, &common), D::validate) {
+        Ok(loaded) if json => {
+            println!("{}", loaded.explain_json(options.name));
+            Exit::Success
+        }
         Ok(loaded) => {
             print!("{}", loaded.explain());
             Exit::Success
         }
-        Err(err) => {
+        Err(config::Invalid { error: err, partial }) => {
+            if let Some(partial) = partial.filter(|_| !json) {
+                println!("# the configuration is invalid: refused values are marked, the problems follow");
+                print!("{}", partial.explain());
+            }
+            // After what was printed: stdout first, so the error is the last thing on a terminal.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
             eprintln!("{}: {err}", options.name);
             Exit::Config
         }
@@ -620,13 +640,10 @@ impl<D: Daemon> Reloader<D> {
     /// One reload: every layer re-read and validated, then swapped in or rejected.
     pub(crate) fn reload(&self) {
         let number = self.live.generation();
-        self.live.reload_starting();
+        let asker = self.live.reload_starting();
         let link = self.live.link();
         link.reloading();
-        #[cfg(unix)]
-        tracing::info!("SIGHUP: reloading configuration");
-        #[cfg(not(unix))]
-        tracing::info!("reloading configuration");
+        tracing::info!("reloading configuration, requested by {asker}");
         match config::load_settings::<D::Config>(&self.sources, D::validate) {
             Ok(settings) => {
                 let number = number + 1;

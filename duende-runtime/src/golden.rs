@@ -4,7 +4,7 @@
 //! rewrote: a bless run compares with what was on disk before it, so it never reports success for
 //! a mismatch. Read the diff, then rerun without `DUENDE_BLESS`.
 #![cfg_attr(
-    not(all(feature = "systemd", feature = "kubernetes")),
+    not(all(feature = "systemd", feature = "kubernetes", feature = "completions")),
     allow(dead_code, reason = "each backend's golden tests use their part of this; a build may have one backend")
 )]
 

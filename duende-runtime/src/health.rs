@@ -147,7 +147,8 @@ struct Parts {
 pub struct CheckStatus {
     /// The check's name.
     pub name: String,
-    /// Its health as it counts now (failures below `retries` count as degraded).
+    /// Its health as it counts now (failures below `retries` count as degraded), its reason
+    /// without the check's name.
     pub health: Health,
     /// Failures in a row (a check that hangs past its timeout or panics has failed).
     pub failures: u32,
@@ -386,22 +387,26 @@ async fn round(checks: &Checks, config: &HealthCheck, tracker: &mut Tracker) -> 
     for ((name, _), outcome) in list.iter().zip(outcomes) {
         let outcome = outcome.unwrap_or_else(|| Health::unhealthy("the check panicked"));
         let count = tracker.failures.entry(name.clone()).or_default();
+        // The check's own health says nothing of its name (it is shown beside it); the daemon's
+        // says which check it comes from.
         let health = if let Health::Unhealthy { reason } = &outcome {
             *count = count.saturating_add(1);
             if *count >= retries {
-                Health::unhealthy(format!("{name}: {reason}"))
+                outcome
             } else {
                 tracing::warn!(check = %name, failures = *count, retries, "health check failed: {reason}");
-                Health::degraded(format!("{name}: failing ({} of {retries}): {reason}", *count))
+                Health::degraded(format!("failing ({} of {retries}): {reason}", *count))
             }
         } else {
             *count = 0;
-            match outcome {
-                Health::Degraded { reason } => Health::degraded(format!("{name}: {reason}")),
-                healthy => healthy,
-            }
+            outcome
         };
-        overall = overall.worse(health.clone());
+        let named = match &health {
+            Health::Degraded { reason } => Health::degraded(format!("{name}: {reason}")),
+            Health::Unhealthy { reason } => Health::unhealthy(format!("{name}: {reason}")),
+            healthy => healthy.clone(),
+        };
+        overall = overall.worse(named);
         statuses.push(CheckStatus { name: name.clone(), health, failures: *count });
     }
     (overall, statuses)

@@ -4,7 +4,8 @@
 //! [`config`] layers configuration, [`mlock`] locks memory, [`platform`] detects where the daemon
 //! runs and holds the seam for service-manager backends, [`link`] is how the running daemon
 //! reaches its manager ([`notify`] speaks sd_notify for it),
-//! [`logging`] sets up `tracing`, [`cli`] parses the command line, [`control`] is the running
+//! [`logging`] sets up `tracing`, [`cli`] parses the command line ([`docs`] renders its
+//! completions and man page), [`control`] is the running
 //! daemon's local control socket, [`metrics`] records metrics and serves them to Prometheus,
 //! `pid1` stands in as init beside a daemon that is PID 1 (a container's entrypoint, or a pepita
 //! microVM's `/init`).
@@ -25,6 +26,7 @@
 //! neither wait for a worker nor hold one), and `duende-metrics` when metrics are on
 //! ([`metrics`]: upkeep, one wake-up per interval). The README's "Threads" table says the same
 //! with the figures.
+#![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod check;
@@ -33,6 +35,7 @@ pub mod config;
 pub mod context;
 pub mod control;
 pub mod daemon;
+pub mod docs;
 pub mod entry;
 pub mod exit;
 // The fuzzing harness: not public API (see the module documentation).
@@ -40,10 +43,18 @@ pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 /// Golden files for the tests.
-// Used by the golden tests of the renderers, which come with their backends.
+// Used by the golden tests of the renderers, which come with their backends, and of the command
+// line's texts (`docs`).
 #[cfg(all(
     test,
-    any(feature = "systemd", feature = "launchd", feature = "kubernetes", feature = "swarm", feature = "wos")
+    any(
+        feature = "systemd",
+        feature = "launchd",
+        feature = "kubernetes",
+        feature = "swarm",
+        feature = "wos",
+        feature = "completions"
+    )
 ))]
 mod golden;
 pub mod health;
@@ -61,7 +72,9 @@ pub mod notify;
 #[cfg(unix)]
 mod pid1;
 pub mod platform;
+pub mod progress;
 pub mod rundir;
+pub mod schema;
 pub mod shutdown;
 #[cfg(unix)]
 pub mod signals;

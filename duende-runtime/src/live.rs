@@ -54,6 +54,9 @@ pub struct Live {
     reloads: watch::Sender<ReloadRecord>,
     reloads_started: AtomicU64,
     reload: Sender<()>,
+    /// Who asked for each request sent on `reload` and not yet taken by the reloader, oldest
+    /// first (for the reloader's log line).
+    reload_askers: std::sync::Mutex<std::collections::VecDeque<String>>,
     /// Told of every request queued (or joined): starts a reload thread when none runs.
     reload_queued: OnceLock<QueuedHook>,
     metrics: DaemonMetrics,
@@ -96,6 +99,7 @@ impl Live {
             reloads: watch::Sender::new(ReloadRecord { generation: 1, ..ReloadRecord::default() }),
             reloads_started: AtomicU64::new(0),
             reload,
+            reload_askers: std::sync::Mutex::new(std::collections::VecDeque::new()),
             reload_queued: OnceLock::new(),
             metrics,
         });
@@ -225,13 +229,22 @@ impl Live {
         self.begin_shutdown(|| tracing::info!("shutdown requested by {who}"))
     }
 
-    /// Queues a reload request for the reloader: true when queued, false when one was already
-    /// waiting (this one joins it).
-    pub(crate) fn queue_reload(&self) -> Result<bool, ReloadRefused> {
-        let queued = match self.reload.try_send(()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(())) => false,
-            Err(TrySendError::Closed(())) => return Err(ReloadRefused::Stopped),
+    /// Queues a reload request from `who` (`SIGHUP`, `the control channel (uid 0, pid 7)`) for
+    /// the reloader: true when queued, false when one was already waiting (this one joins it,
+    /// and the reload is logged as the first asker's).
+    pub(crate) fn queue_reload(&self, who: &str) -> Result<bool, ReloadRefused> {
+        let queued = {
+            // Held across the send, so the reloader, which takes an asker only after receiving
+            // a request, finds this one's there: one asker per request sent, in the same order.
+            let mut askers = self.reload_askers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match self.reload.try_send(()) {
+                Ok(()) => {
+                    askers.push_back(who.to_owned());
+                    true
+                }
+                Err(TrySendError::Full(())) => false,
+                Err(TrySendError::Closed(())) => return Err(ReloadRefused::Stopped),
+            }
         };
         // Joined requests kick too: a reload thread that could not start is tried again.
         if let Some(QueuedHook(kick)) = self.reload_queued.get() {
@@ -247,15 +260,16 @@ impl Live {
         let _ = self.reload_queued.set(QueuedHook(Box::new(kick)));
     }
 
-    /// Requests a configuration reload, as SIGHUP does (a request while one is pending joins it);
-    /// the ticket resolves to the outcome of the first attempt that starts after this request.
-    pub fn request_reload(&self) -> Result<ReloadTicket, ReloadRefused> {
+    /// Requests a configuration reload on behalf of `who`, as SIGHUP does (a request while one
+    /// is pending joins it); the ticket resolves to the outcome of the first attempt that starts
+    /// after this request.
+    pub fn request_reload(&self, who: &str) -> Result<ReloadTicket, ReloadRefused> {
         let mut outcomes = self.reloads.subscribe();
         outcomes.borrow_and_update();
         // The first attempt to start after this point reads the configuration as it is now; one
         // already under way may have read it before, so its outcome does not answer this request.
         let after = self.reloads_started.load(Ordering::Acquire);
-        self.queue_reload().map(|_| ReloadTicket { after, outcomes })
+        self.queue_reload(who).map(|_| ReloadTicket { after, outcomes })
     }
 
     /// The latest reload outcome.
@@ -263,12 +277,15 @@ impl Live {
         self.reloads.borrow().clone()
     }
 
-    /// Called by the reloader after each attempt.
-    /// Called by the reloader as each attempt begins, before it reads any layer.
-    pub(crate) fn reload_starting(&self) {
+    /// Called by the reloader as each attempt begins (once per request received), before it
+    /// reads any layer; who asked for it, for its log line.
+    pub(crate) fn reload_starting(&self) -> String {
         self.reloads_started.fetch_add(1, Ordering::AcqRel);
+        let asker = self.reload_askers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop_front();
+        asker.unwrap_or_else(|| "an earlier request".to_owned())
     }
 
+    /// Called by the reloader after each attempt.
     pub(crate) fn record_reload(&self, generation: u64, rejected: Option<String>) {
         self.generation.store(generation, Ordering::Release);
         self.reloads.send_modify(|record| {
@@ -337,11 +354,11 @@ mod tests {
     #[tokio::test]
     async fn a_reload_request_reaches_the_reloader_and_its_outcome_comes_back() {
         let (live, mut rx) = live();
-        let outcomes = live.request_reload().unwrap();
-        let again = live.request_reload().unwrap();
+        let outcomes = live.request_reload("SIGHUP").unwrap();
+        let again = live.request_reload("test").unwrap();
         rx.try_recv().unwrap();
         assert!(rx.try_recv().is_err(), "a request while one is pending joins it");
-        live.reload_starting();
+        assert_eq!(live.reload_starting(), "SIGHUP", "the reload is the first asker's");
         live.record_reload(2, None);
         let outcome = outcomes.outcome().await.unwrap();
         assert_eq!((outcome.attempts, outcome.accepted, outcome.generation), (1, 1, 2));
@@ -350,16 +367,16 @@ mod tests {
         live.record_reload(2, Some("bad".into()));
         assert_eq!(live.last_reload().rejected.as_deref(), Some("bad"));
         drop(rx);
-        assert_eq!(live.request_reload().unwrap_err(), ReloadRefused::Stopped);
+        assert_eq!(live.request_reload("test").unwrap_err(), ReloadRefused::Stopped);
     }
 
     #[tokio::test]
     async fn a_reload_already_under_way_does_not_answer_a_later_request() {
         let (live, mut rx) = live();
-        live.request_reload().unwrap();
+        live.request_reload("test").unwrap();
         rx.try_recv().unwrap();
         live.reload_starting(); // this attempt read the configuration before the next request
-        let ticket = live.request_reload().unwrap();
+        let ticket = live.request_reload("test").unwrap();
         live.record_reload(2, None);
         let waiting = tokio::spawn(ticket.outcome());
         tokio::task::yield_now().await;
@@ -369,6 +386,19 @@ mod tests {
         live.record_reload(2, Some("now broken".into()));
         let outcome = waiting.await.unwrap().unwrap();
         assert_eq!((outcome.attempts, outcome.rejected.as_deref()), (2, Some("now broken")));
+    }
+
+    #[test]
+    fn each_reload_is_the_askers_who_sent_its_request_even_when_one_comes_in_between() {
+        let (live, mut rx) = live();
+        assert_eq!(live.queue_reload("SIGHUP"), Ok(true));
+        rx.try_recv().unwrap();
+        // The next request arrives after the reloader received the first but before it began.
+        assert_eq!(live.queue_reload("the control channel (uid 0, pid 7)"), Ok(true));
+        assert_eq!(live.queue_reload("SIGHUP"), Ok(false), "joins the pending one, whose asker stays");
+        assert_eq!(live.reload_starting(), "SIGHUP");
+        rx.try_recv().unwrap();
+        assert_eq!(live.reload_starting(), "the control channel (uid 0, pid 7)");
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::config::{self, Settings};
 use crate::daemon::Daemon;
 use crate::exit::Exit;
 use crate::invocation::MainOptions;
-use crate::platform::backend::{Backend, BackendError, InstallOptions, InstallRequest, Level, LogQuery, Op, Service};
+use crate::platform::backend::{
+    Backend, BackendError, Docs, InstallOptions, InstallRequest, Level, LogQuery, Op, Service,
+};
 use crate::platform::engine::{Action, Applied, Engine};
 use crate::platform::host::Host;
 use crate::platform::plan::Found;
@@ -88,6 +90,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
         return Exit::OsError;
     };
     let overrides = sources.own_variables();
+    let docs = crate::docs::for_install(&options);
     let context = Context {
         name,
         settings: settings.as_ref(),
@@ -95,6 +98,7 @@ pub fn manage<D: Daemon>(options: MainOptions, command: &Command, common: &Commo
         config_file: common.config.as_deref(),
         sets: &common.sets,
         overrides: &overrides,
+        docs: docs.as_ref(),
         live: true,
     };
     let stdout = io::stdout();
@@ -131,6 +135,9 @@ pub struct Context<'a> {
     pub sets: &'a [String],
     /// The daemon's own `NAME_*` variables in this environment.
     pub overrides: &'a [(String, String)],
+    /// The completions and the man page `install` places (`None` without the `completions`
+    /// feature).
+    pub docs: Option<&'a Docs>,
     /// `status` asks the running daemon for its live state through its control socket.
     pub live: bool,
 }
@@ -144,6 +151,7 @@ impl<'a> Context<'a> {
             config_file: self.config_file,
             sets: self.sets,
             overrides: self.overrides,
+            docs: self.docs,
         }
     }
 }
@@ -200,10 +208,21 @@ pub fn dispatch(
                 copy_binary: !args.in_place,
             };
             for (var, _) in context.overrides {
-                let _ = writeln!(out, "note: the service gets {var} from this environment, as validated");
+                // With `--json` standard output is the document alone.
+                let notes: &mut dyn Write = if args.json { &mut *err } else { &mut *out };
+                let _ = writeln!(notes, "note: the service gets {var} from this environment, as validated");
             }
             let request = context.request(settings, options);
-            engine.install(backend, &service(&args.level), &request).map(|applied| print_applied(&applied, out))
+            let service = service(&args.level);
+            engine.install(backend, &service, &request).map(|applied| {
+                if args.json {
+                    let platform = backend.platform();
+                    let _ = writeln!(out, "{}", crate::schema::changes(name, platform, service.level, &applied));
+                    Exit::Success
+                } else {
+                    print_applied(&applied, out)
+                }
+            })
         }
         Command::Uninstall(level) => {
             engine.uninstall(backend, &service(level)).map(|applied| print_applied(&applied, out))
@@ -244,7 +263,10 @@ pub fn dispatch(
         },
     };
     result.unwrap_or_else(|error: BackendError| {
-        let _ = writeln!(err, "{name}: `{}` failed: {error}", command.name());
+        let (headline, fix) = error.headline_and_fix();
+        let colour = crate::progress::colour();
+        let prefix = format!("{name}: `{}` ", command.name());
+        let _ = write!(err, "{}", crate::progress::error_lines(&prefix, &headline, fix.as_deref(), colour));
         error.exit()
     })
 }

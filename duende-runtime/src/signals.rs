@@ -135,7 +135,7 @@ pub(crate) fn route(signal: i32, routes: &Routes) -> Option<Forced> {
             let first = routes.live.begin_shutdown(|| tracing::info!(signal = name(signal), "shutting down"));
             return (!first).then_some(Forced(signal));
         }
-        SIGHUP => match routes.live.queue_reload() {
+        SIGHUP => match routes.live.queue_reload("SIGHUP") {
             Ok(true) => {}
             Ok(false) => tracing::debug!("SIGHUP coalesced into the pending reload"),
             Err(ReloadRefused::Stopped) => tracing::warn!("SIGHUP ignored: the reloader has stopped"),

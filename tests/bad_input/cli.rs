@@ -145,7 +145,8 @@ pub const CASES: &[Case] = &[
         ],
     ),
     cli(&["config", "extra"], &["error: unexpected argument 'extra' found", "Usage: probe config [OPTIONS]"]),
-    cli(&["check", "--json"], &["error: unexpected argument '--json' found", "Usage: probe check [OPTIONS]"]),
+    // `check --json` is a command now (the JSON schemas): a flag `check` has not is still refused.
+    cli(&["check", "--dry-run"], &["error: unexpected argument '--dry-run' found", "Usage: probe check [OPTIONS]"]),
     cli(&["--config"], &["error: a value is required for '--config <PATH>' but none was supplied"]),
     cli(
         &["--config", "a", "--config", "b"],

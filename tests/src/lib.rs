@@ -264,3 +264,6 @@ pub mod sandbox;
 /// An unprivileged user with a temporary home, for the native suites.
 #[cfg(feature = "root-tests")]
 pub mod nobody;
+
+/// `--json` output checked against the schemas the runtime ships.
+pub mod schema;

@@ -4,6 +4,7 @@
 use duende_tests::Spawn;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+const COUNTER: &str = env!("CARGO_BIN_EXE_example-counter");
 
 #[test]
 fn help_and_version_exit_0() {
@@ -13,9 +14,31 @@ fn help_and_version_exit_0() {
     {
         assert!(out.contains(word), "--help lacks {word}:\n{out}");
     }
+    // The daemon's name and version open it; its package has no description, so duende's line
+    // follows, never a doc comment of duende's own types.
+    assert!(
+        out.starts_with("probe 0.0.0\nA daemon built with duende: it runs in the foreground, or installs itself")
+            && !out.contains("parsed command line"),
+        "{out}"
+    );
     let (code, out) = Spawn::new(PROBE).args(["--version"]).run();
     assert_eq!(code, 0);
     assert_eq!(out.trim(), "probe 0.0.0");
+}
+
+#[test]
+fn completions_and_the_man_page_print_on_stdout_and_an_unknown_shell_is_a_usage_error() {
+    let (code, out) = Spawn::new(PROBE).args(["completions", "bash"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("_probe()") && out.contains(" -F _probe ") && out.contains("install"), "{out}");
+    let (code, out) = Spawn::new(PROBE).args(["man"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(".TH probe 1") && out.contains("\\fBprobe install\\fR"), "{out}");
+    let (code, out) = Spawn::new(PROBE).args(["completions", "tcsh"]).run();
+    assert_eq!(code, 64, "{out}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        assert!(out.contains(shell), "valid shell {shell} not listed:\n{out}");
+    }
 }
 
 #[test]
@@ -156,4 +179,107 @@ fn run_passes_what_follows_a_double_dash_to_the_daemon() {
     assert_eq!(d.wait_exit(), 0);
     let (code, out) = Spawn::new(PROBE).args(["run", "stray"]).run();
     assert_eq!(code, 64, "{out}");
+}
+
+#[test]
+fn long_steps_show_progress_on_stderr_as_plain_lines_and_quiet_hides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, tools) = (dir.path().join("home"), dir.path().join("bin"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&tools).unwrap();
+    let install = |extra: &[&str]| {
+        std::process::Command::new(PROBE)
+            .args(["install", "--platform", "kubernetes", "--user", "--dry-run"])
+            .args(extra)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("PATH", &tools)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    // Standard error is a pipe here: plain lines, no control characters; standard output is the
+    // same with and without them.
+    let shown = install(&[]);
+    let (out, err) = (String::from_utf8_lossy(&shown.stdout), String::from_utf8_lossy(&shown.stderr));
+    assert!(shown.status.success(), "{out}{err}");
+    assert!(err.contains("building the container image ...\n"), "{err}");
+    assert!(err.contains("building the container image: done in "), "{err}");
+    assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
+    assert!(!out.contains("building the container image"), "progress stays off standard output: {out}");
+    let quiet = install(&["--quiet"]);
+    let (quiet_out, quiet_err) = (String::from_utf8_lossy(&quiet.stdout), String::from_utf8_lossy(&quiet.stderr));
+    assert!(quiet.status.success(), "{quiet_out}{quiet_err}");
+    assert!(!quiet_err.contains("building the container image"), "{quiet_err}");
+    let lines = |text: &str| text.lines().filter(|l| !l.starts_with("(image ")).count();
+    assert_eq!(lines(&quiet_out), lines(&out), "--quiet changes only the progress");
+}
+
+#[test]
+fn a_failed_command_is_one_line_and_a_fix_line_without_colour_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // No systemd on this host (the hermetic suites never run under it): a known fix.
+    let out = std::process::Command::new(PROBE)
+        .args(["start", "--platform", "systemd", "--system"])
+        .env("PATH", dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("probe: `start` failed: "), "{err}");
+    assert!(lines[1].starts_with("  fix: ") && lines[1].contains("--platform"), "{err}");
+    assert!(!err.contains('\x1b'), "no colour off a terminal: {err:?}");
+}
+
+#[test]
+fn sets_before_and_after_run_all_count_in_order() {
+    // clap alone would keep only the flags after `run`, losing `app.label=kept`.
+    let mut d = Spawn::new(PROBE)
+        .args(["--set", "app.label=first", "--set", "app.label=kept", "run", "--set", "app.level=2"])
+        .start();
+    d.expect_line("init label=kept");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+    let (code, out) = Spawn::new(PROBE).args(["--set", "app.level=3", "config", "--set", "app.label=after"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("app.level = 3") && out.contains("--set app.level=3"), "{out}");
+    assert!(out.contains("app.label = \"after\""), "{out}");
+}
+
+#[test]
+fn an_app_value_of_the_wrong_type_names_the_daemons_own_range() {
+    // The counter's `validate` allows 10..=60000; `u64` would allow far more.
+    for (flag, says) in [
+        (
+            "app.interval_ms=",
+            "app.interval_ms = \"\" (from --set app.interval_ms=): must be an integer between 10 and 60000, found a string",
+        ),
+        (
+            "app.interval_ms=-1",
+            "app.interval_ms = -1 (from --set app.interval_ms=-1): must be an integer between 10 and 60000",
+        ),
+        ("app.interval_ms=5", "app.interval_ms = 5 (from --set app.interval_ms=5): must be between 10 and 60000"),
+    ] {
+        let (code, out) = Spawn::new(COUNTER).args(["--set", flag]).run();
+        assert_eq!(code, 78, "{out}");
+        assert!(out.contains(says), "{flag}: {out}");
+        assert!(!out.contains("18446744073709551615"), "{out}");
+    }
+    let (code, out) = Spawn::new(COUNTER).env("COUNTER_APP_INTERVAL_MS", "100").run();
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("did you mean `COUNTER_APP__INTERVAL_MS`?"), "{out}");
+}
+
+#[test]
+fn check_for_systemd_where_systemd_cannot_be_reached_is_a_problem() {
+    // An empty PATH: no systemctl, whatever this host runs.
+    let bin = tempfile::tempdir().unwrap();
+    let (code, out) = Spawn::new(PROBE).env("PATH", bin.path()).args(["check", "--platform", "systemd"]).run();
+    assert_eq!(code, 71, "`install` would fail here, so `check` must not pass:\n{out}");
+    let line = out.lines().find(|line| line.contains("systemd is not reachable")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.trim_start().starts_with("problem"), "{out}");
+    assert!(line.contains("systemctl is not on PATH"), "{out}");
 }

@@ -131,7 +131,7 @@ impl Site {
 
     fn status(&self) -> Value {
         let out = self.duende(&["status", "--json"]);
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("status --json: {err}\n{}", show_output(&out)))
+        duende_tests::schema::status(&String::from_utf8_lossy(&out.stdout))
     }
 
     fn logs(&self) -> String {
@@ -207,6 +207,12 @@ fn lifecycle(engine: Engine) {
         "{}",
         show_output(&out)
     );
+
+    // A dry run of a first install with --now lists the start too (the container does not exist
+    // yet), and changes nothing.
+    let out = site.ok(&["install", "--now", "--dry-run"]);
+    assert!(out.contains(" create --name probe") && out.contains("would start probe"), "{out}");
+    assert_eq!(site.files(), files_before, "a dry run writes nothing");
 
     // install --now: running, ready, healthy by the engine's own check.
     let out = site.ok(&["install", "--now"]);

@@ -27,10 +27,10 @@ fn manage(program: &str, dir: &Path, args: &[&str]) -> (i32, String) {
     Spawn::new(program).runtime_dir(dir).args(args).args(["--platform", "native"]).run()
 }
 
-/// The JSON line of a `status --json` output.
+/// The JSON line of a `status --json` output (nothing installed: the daemon's own account).
 fn json_of(out: &str) -> Value {
     let line = out.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in:\n{out}"));
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    duende_tests::schema::check("duende.live.v1", line)
 }
 
 fn live_status(program: &str, d: &Running) -> Value {
@@ -101,7 +101,17 @@ fn reload_through_the_cli_takes_a_changed_file_and_reports_a_broken_one() {
     let (code, out) = manage(GREETER, d.runtime_dir(), &["reload"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out.trim(), "greeter: configuration reloaded; generation 2 is in effect");
-    d.expect_line("generation 2: greeting is now bonjour");
+    d.expect_all(&[
+        "generation 2: greeting is now bonjour",
+        "INFO reloading configuration, requested by the control channel (uid ",
+        "configuration reloaded generation=2",
+    ]);
+    // Logged once, as what asked for it: no signal was involved.
+    let out = d.output();
+    let asked: Vec<&str> = out.lines().filter(|line| line.contains("reload")).collect();
+    assert_eq!(asked.len(), 2, "{out}");
+    assert!(asked[0].contains("INFO reloading configuration, requested by the control channel (uid "), "{out}");
+    assert!(!out.contains("SIGHUP"), "{out}");
     let live = live_status(GREETER, &d);
     assert_eq!(live["config_generation"], 2);
     assert_eq!(live["last_reload"]["outcome"], "accepted");
@@ -137,7 +147,8 @@ fn stop_through_the_cli_returns_once_the_daemon_exited_gracefully() {
     // `stop` returned after the process closed its end: it is gone or going, and graceful.
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
     // stdout and stderr arrive interleaved in any order.
-    d.expect_all(&["stop requested through the control channel (uid ", "counted to "]);
+    d.expect_all(&["shutdown requested by the control channel (uid ", "counted to "]);
+    assert_eq!(d.output().matches("requested").count(), 1, "one stop, one line:\n{}", d.output());
     assert!(!socket.exists(), "the socket outlived the daemon");
 
     let (code, out) = manage(COUNTER, d.runtime_dir(), &["status"]);
@@ -146,7 +157,7 @@ fn stop_through_the_cli_returns_once_the_daemon_exited_gracefully() {
 }
 
 #[test]
-fn without_a_daemon_status_reload_and_stop_exit_69_saying_so() {
+fn without_a_daemon_status_and_reload_exit_69_and_stop_exits_0_saying_so() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out) = manage(COUNTER, dir.path(), &["status", "--json"]);
     assert_eq!(code, 69, "{out}");
@@ -155,9 +166,14 @@ fn without_a_daemon_status_reload_and_stop_exit_69_saying_so() {
     let (code, out) = manage(COUNTER, dir.path(), &["reload"]);
     assert_eq!(code, 69, "{out}");
     assert!(out.contains("`reload` failed: no daemon answers on"), "{out}");
+    // As `systemctl stop` of a stopped unit: what was asked for already holds.
     let (code, out) = manage(COUNTER, dir.path(), &["stop"]);
-    assert_eq!(code, 69, "{out}");
-    assert!(out.contains("nothing to stop"), "{out}");
+    assert_eq!(code, 0, "{out}");
+    let socket = dir.path().join("control.sock");
+    assert_eq!(
+        out.trim(),
+        format!("counter: not running; nothing to stop (no daemon answers on `{}`)", socket.display())
+    );
     // What the control channel cannot do goes to the native backend, which needs an install.
     let (code, out) = manage(COUNTER, dir.path(), &["start"]);
     assert_eq!(code, 69, "{out}");
@@ -165,6 +181,20 @@ fn without_a_daemon_status_reload_and_stop_exit_69_saying_so() {
         out.contains("`start` failed: `counter` is not installed as a") && out.contains("`counter install`"),
         "{out}"
     );
+}
+
+#[test]
+fn the_container_health_command_exits_1_without_a_daemon_and_0_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = Spawn::new(COUNTER).runtime_dir(dir.path()).args(["__healthcheck"]).run();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no daemon answers on"), "{out}");
+    let mut d = Spawn::new(COUNTER).runtime_dir(dir.path()).start();
+    d.expect_line("ready");
+    let (code, out) = Spawn::new(COUNTER).runtime_dir(dir.path()).args(["__healthcheck"]).run();
+    assert_eq!((code, out.trim()), (0, "counter is running, healthy (score 5)"), "{out}");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
 }
 
 #[test]

@@ -53,8 +53,9 @@ fn another_uid_is_refused_by_the_mode_and_by_its_credentials_and_logged() {
     let socket = d.runtime_dir().join("control.sock");
 
     // Mode 0600: the kernel refuses the connection; the daemon never sees it.
+    // An OS error (71), not a usage error: the command line was right.
     let (code, out) = counter_cli(Some(NOBODY), d.runtime_dir(), &["status"]);
-    assert_eq!(code, 64, "{out}");
+    assert_eq!(code, 71, "{out}");
     assert!(
         out.contains("permission denied on") && out.contains("the socket's mode does not let this user in"),
         "{out}"
@@ -65,7 +66,7 @@ fn another_uid_is_refused_by_the_mode_and_by_its_credentials_and_logged() {
     chmod(&socket, 0o666);
     for args in [&["status"][..], &["stop"], &["reload"]] {
         let (code, out) = counter_cli(Some(NOBODY), d.runtime_dir(), args);
-        assert_eq!(code, 64, "{args:?}: {out}");
+        assert_eq!(code, 71, "{args:?}: {out}");
         assert!(out.contains("uid 65534 may not use this daemon's control socket; only uid 0 and root may"), "{out}");
         let logged = d.expect_line("control channel: refused a connection from uid 65534, pid ");
         assert!(logged.contains("WARN"), "{logged}");
@@ -74,7 +75,7 @@ fn another_uid_is_refused_by_the_mode_and_by_its_credentials_and_logged() {
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
     d.expect_line("INFO stopped");
-    assert!(!d.output().contains("stop requested through the control channel"), "a refused stop stopped it");
+    assert!(!d.output().contains("shutdown requested by the control channel"), "a refused stop stopped it");
 }
 
 #[test]
@@ -93,11 +94,39 @@ fn a_daemon_of_an_unprivileged_user_serves_that_user_and_root_and_no_one_else() 
     chmod(&dir, 0o755);
     chmod(&dir.join("control.sock"), 0o666);
     let (code, out) = counter_cli(Some("65533"), &dir, &["stop"]);
-    assert_eq!(code, 64, "{out}");
+    assert_eq!(code, 71, "{out}");
     assert!(out.contains("uid 65533 may not use this daemon's control socket; only uid 65534 and root may"), "{out}");
     d.expect_line("refused a connection from uid 65533");
     let (code, out) = counter_cli(None, &dir, &["stop"]);
     assert_eq!(code, 0, "root stops it: {out}");
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+}
+
+/// As the README says: a user without `XDG_RUNTIME_DIR` gets its runtime directory in the
+/// temporary directory, `$TMPDIR/duende-UID/NAME` (`TMPDIR` pointed here so that the host's `/tmp`
+/// is left alone), and its management commands find the daemon there.
+#[test]
+fn a_user_without_xdg_runtime_dir_gets_a_runtime_directory_of_its_own_in_tmp() {
+    let base = tempfile::tempdir().unwrap();
+    chmod(base.path(), 0o755);
+    let tmp = base.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    chmod(&tmp, 0o1777);
+    let as_nobody = || {
+        let mut wrapper = vec!["env", "-u", "RUNTIME_DIRECTORY", "-u", "XDG_RUNTIME_DIR"];
+        let setpriv = as_uid(NOBODY);
+        wrapper.extend(setpriv.iter().map(String::as_str));
+        Spawn::wrapped(&wrapper, COUNTER).env("TMPDIR", &tmp).env("HOME", base.path())
+    };
+    let mut d = as_nobody().start();
+    d.expect_line("ready");
+    let dir = tmp.join(format!("duende-{NOBODY}/counter"));
+    assert!(dir.join("control.sock").exists(), "no socket in {}:\n{}", dir.display(), d.output());
+    let (code, out) = as_nobody().args(["status", "--platform", "native"]).run();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with(&format!("counter on native: running (pid {})", d.pid())), "{out}");
+    let (code, out) = as_nobody().args(["stop", "--platform", "native"]).run();
+    assert_eq!((code, out.trim()), (0, format!("counter: stopped (pid {})", d.pid()).as_str()), "{out}");
     assert_eq!(d.wait_exit(), 0, "{}", d.output());
 }
 

@@ -59,6 +59,13 @@ fn checks_run_on_schedule_while_run_blocks_its_thread_and_turn_the_daemon_unheal
     );
     assert!(unhealthy_after >= Duration::from_millis(300), "unhealthy after only {unhealthy_after:?}: {seen:?}");
     d.expect_line("health: unhealthy: spool: no heartbeat written for over 150 ms");
+    // `status` names the check once: the daemon's health says which check, the check's line
+    // says only what it found.
+    let (code, out) = Spawn::new(SPOOL).runtime_dir(d.runtime_dir()).args(["status", "--platform", "native"]).run();
+    assert_eq!(code, 0, "running, though unhealthy: {out}");
+    assert!(out.contains("\n  health: unhealthy: spool: no heartbeat written for over 150 ms\n"), "{out}");
+    assert!(out.contains("\n    check spool: unhealthy: no heartbeat written for over 150 ms ("), "{out}");
+    assert_eq!(out.matches("spool:").count(), 2, "{out}");
 
     std::fs::create_dir(&spool).unwrap();
     statuses_until(&socket, "healthy (score 5)");

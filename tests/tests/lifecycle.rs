@@ -64,6 +64,33 @@ fn second_sigterm_during_shutdown_forces_exit_143() {
     assert!(d.output().contains("second SIGTERM during shutdown"));
 }
 
+/// Two TERMs that arrive together are one: the kernel keeps one pending signal of each kind, so
+/// a second TERM forces the exit only when it comes after the first was handled (the "shutting
+/// down" line). Made deterministic by stopping the daemon while both are sent.
+#[test]
+fn two_sigterms_arriving_together_count_as_one_graceful_shutdown() {
+    let mut d = probe().start();
+    d.expect_line("run");
+    d.signal(libc::SIGSTOP);
+    let state = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", d.pid())).unwrap_or_default();
+        stat.rsplit(") ").next().and_then(|rest| rest.chars().next())
+    };
+    let deadline = std::time::Instant::now() + duende_tests::PATIENCE;
+    while state() != Some('T') {
+        assert!(std::time::Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    d.signal(libc::SIGTERM);
+    d.signal(libc::SIGTERM);
+    d.signal(libc::SIGCONT);
+    assert_eq!(d.wait_exit(), 0, "{}", d.output());
+    let out = d.output();
+    assert_eq!(out.matches("shutting down").count(), 1, "{out}");
+    assert!(!out.contains("second SIGTERM"), "{out}");
+    assert!(out.contains("shutdown end"), "{out}");
+}
+
 #[test]
 fn second_sigint_during_shutdown_forces_exit_130() {
     let mut d = probe().args(["--set", "app.shutdown_delay_ms=60000"]).start();

@@ -144,7 +144,7 @@ impl Host for Contained {
     }
 
     fn listing(&self) -> Vec<String> {
-        let dirs = ["/usr/local/bin", "/etc/probe", "/run/probe", "/var/log/probe"];
+        let dirs = ["/usr/local/bin", "/usr/local/share", "/etc/probe", "/run/probe", "/var/log/probe"];
         let mut argv = vec!["find"];
         argv.extend(dirs);
         let out = self.sb.exec(&argv);
@@ -163,7 +163,7 @@ fn ok(host: &dyn Host, args: &[&str]) -> String {
 fn status(host: &dyn Host) -> (Option<i32>, Value) {
     let out = host.probe(&["status", "--json"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let json = text.lines().find(|l| l.starts_with('{')).and_then(|l| serde_json::from_str(l).ok());
+    let json = text.lines().find(|l| l.starts_with('{')).map(duende_tests::schema::status);
     (out.status.code(), json.unwrap_or_else(|| panic!("no JSON from status: {}", show_output(&out))))
 }
 
@@ -183,15 +183,39 @@ fn delays(log: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The whole cycle on `host`, whose configuration file is `config`, logs `log`, and whose
-/// `install` takes `level`.
-fn cycle(host: &dyn Host, level: &str, config: &str, log: &str) {
+/// The whole cycle on `host`, whose configuration file is `config`, logs `log`, whose
+/// `install` takes `level`, and whose completions and man page go under `data`.
+fn cycle(host: &dyn Host, level: &str, config: &str, log: &str, data: &str) {
     let before = host.listing();
     let set = ["--set", "backoff.initial=200ms", "--set", "backoff.jitter=1.0", "--set", "shutdown_timeout=5s"];
     let mut install = vec!["install", level, "--now"];
     install.extend(set);
+    let docs = [
+        (format!("{data}/bash-completion/completions/probe"), vec!["completions", "bash"]),
+        (format!("{data}/zsh/site-functions/_probe"), vec!["completions", "zsh"]),
+        (format!("{data}/fish/vendor_completions.d/probe.fish"), vec!["completions", "fish"]),
+        (format!("{data}/man/man1/probe.1"), vec!["man"]),
+    ];
+    let mut dry_run = install.clone();
+    dry_run.push("--dry-run");
+    let dry = ok(host, &dry_run);
+    assert_eq!(host.listing(), before, "a dry run changes nothing");
     let out = ok(host, &install);
     assert!(out.contains("started probe (pid "), "{out}");
+    // The completions and the man page: shown by --dry-run, written as the binary prints them.
+    for (path, command) in &docs {
+        let shown = path.trim_start_matches("home/");
+        assert!(dry.contains(&format!("{shown}:\n")), "--dry-run does not show {shown}:\n{dry}");
+        assert!(out.contains(&format!("{shown}\n")), "install did not write {shown}:\n{out}");
+        assert_eq!(host.read(path), ok(host, command), "{path}");
+    }
+    let script = docs[0].0.replacen("home/", "$HOME/", 1);
+    let loaded = host.sh(&format!("bash --norc -c '. {script} && complete -p probe'"));
+    assert!(
+        String::from_utf8_lossy(&loaded.stdout).trim_end().ends_with("-F _probe probe"),
+        "{}",
+        show_output(&loaded)
+    );
     let (code, json) = status(host);
     assert_eq!(code, Some(0), "{json}");
     assert_eq!((json["state"].as_str(), json["ready"].as_bool()), (Some("running"), Some(true)), "{json}");
@@ -306,14 +330,14 @@ fn cycle(host: &dyn Host, level: &str, config: &str, log: &str) {
 fn an_unprivileged_user_runs_the_whole_cycle() {
     assert_eq!(duende_tests::euid(), 0, "the root suites run as root (to become nobody)");
     let nobody = Nobody::new("probe");
-    cycle(&nobody, "--user", "home/.config/probe/probe.toml", "home/.local/state/probe/probe.log");
+    cycle(&nobody, "--user", "home/.config/probe/probe.toml", "home/.local/state/probe/probe.log", "home/.local/share");
 }
 
 #[test]
 fn root_runs_the_whole_cycle_as_a_system_service() {
     let sb = Systemd::boot("native").unwrap_or_else(|e| panic!("{e:#}"));
     let host = Contained { sb };
-    cycle(&host, "--system", "/etc/probe/probe.toml", "/var/log/probe/probe.log");
+    cycle(&host, "--system", "/etc/probe/probe.toml", "/var/log/probe/probe.log", "/usr/local/share");
 }
 
 #[test]

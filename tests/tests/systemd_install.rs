@@ -28,13 +28,31 @@ fn probe_ok(sb: &Systemd, args: &[&str]) -> String {
 
 /// What the install may touch, listed from inside the container.
 fn listing(sb: &Systemd) -> String {
-    sb.run(&["sh", "-c", "find /etc/systemd/system /usr/local/bin /etc/probe /var/lib/probe 2>/dev/null | sort"])
+    sb.run(&[
+        "sh",
+        "-c",
+        "find /etc/systemd/system /usr/local/bin /usr/local/share /etc/probe /var/lib/probe 2>/dev/null | sort",
+    ])
 }
+
+/// Where a system install puts the completions and the man page, and the subcommand that prints
+/// each.
+const DOCS: [(&str, &[&str]); 4] = [
+    ("/usr/local/share/bash-completion/completions/probe", &["completions", "bash"]),
+    ("/usr/local/share/zsh/site-functions/_probe", &["completions", "zsh"]),
+    ("/usr/local/share/fish/vendor_completions.d/probe.fish", &["completions", "fish"]),
+    ("/usr/local/share/man/man1/probe.1", &["man"]),
+];
 
 #[test]
 fn install_run_restart_stop_uninstall_three_times() {
     let sb = Systemd::boot("install").unwrap_or_else(|e| panic!("{e:#}"));
     let before = listing(&sb);
+    let dry = probe_ok(&sb, &["install", "--now", "--dry-run"]);
+    for (path, _) in DOCS {
+        assert!(dry.contains(&format!("would write {path}:\n")), "--dry-run does not show {path}:\n{dry}");
+    }
+    assert_eq!(listing(&sb), before, "a dry run changes nothing");
     for cycle in 1..=3 {
         let started = Instant::now();
         let out = probe_ok(&sb, &["install", "--now"]);
@@ -44,7 +62,19 @@ fn install_run_restart_stop_uninstall_three_times() {
         assert_eq!(sb.show("probe.service", "ActiveState"), "active");
         assert_eq!(sb.show("probe.service", "SubState"), "running");
         assert_eq!(sb.show("probe.service", "UnitFileState"), "enabled");
+        // The completions and the man page are what the binary prints, where shells and man look.
+        for (path, command) in DOCS {
+            assert!(out.contains(&format!("wrote {path}\n")), "{out}");
+            assert_eq!(sb.run(&["cat", path]), probe_ok(&sb, command), "{path}");
+        }
+        let loaded = sb.run(&["bash", "--norc", "-c", &format!("source {} && complete -p probe", DOCS[0].0)]);
+        assert!(loaded.trim_end().ends_with("-F _probe probe"), "{loaded}");
+        // `man` finds the page by itself (Debian links `/usr/local/man` to `share/man`), and shows it.
+        assert_eq!(sb.run(&["sh", "-c", "readlink -f \"$(man -w probe)\""]).trim(), DOCS[3].0);
+        let page = sb.run(&["sh", "-c", "MANPAGER=cat MANWIDTH=100 man probe 2>&1 | head -3"]);
+        assert!(page.starts_with("probe(1)") && page.contains("NAME"), "`man probe` shows no page:\n{page}");
         let status = probe_ok(&sb, &["status", "--json"]);
+        duende_tests::schema::check("duende.status.v1", &status);
         assert!(status.contains(r#""state":"running""#) && status.contains(r#""ready":true"#), "{status}");
         assert!(status.contains(r#""FragmentPath":"/etc/systemd/system/probe.service""#), "{status}");
         assert!(status.contains(r#""drift":[]"#), "{status}");
@@ -81,6 +111,9 @@ fn install_run_restart_stop_uninstall_three_times() {
         let removed = probe_ok(&sb, &["uninstall"]);
         assert!(removed.contains("removed /etc/systemd/system/probe.service"), "{removed}");
         assert!(removed.contains("removed /usr/local/bin/probe"), "{removed}");
+        for (path, _) in DOCS {
+            assert!(removed.contains(&format!("removed {path}\n")), "{removed}");
+        }
         assert_eq!(listing(&sb), before, "cycle {cycle}: uninstall left the directories as they were");
         assert_eq!(sb.show("probe.service", "LoadState"), "not-found");
         let nothing = probe_ok(&sb, &["uninstall"]);

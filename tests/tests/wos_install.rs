@@ -131,7 +131,7 @@ impl Home {
     fn status(&self) -> Value {
         let out = self.run(&["status", "--json"], false);
         let text = String::from_utf8_lossy(&out.stdout);
-        let json = text.lines().find(|l| l.starts_with('{')).and_then(|l| serde_json::from_str(l).ok());
+        let json = text.lines().find(|l| l.starts_with('{')).map(duende_tests::schema::status);
         json.unwrap_or_else(|| panic!("no JSON from status: {}", show_output(&out)))
     }
 

@@ -214,7 +214,7 @@ fn storm(options: &Options) -> Result<Vec<String>, String> {
         }
     })?;
 
-    let reloads_logged = probe.log.count("SIGHUP: reloading configuration");
+    let reloads_logged = probe.log.count("reloading configuration, requested by SIGHUP");
     let reloaded_logged = probe.log.count("configuration reloaded");
     let rejected_logged = probe.log.count("reload rejected");
     let reloaded_events = probe.stdout.count("reloaded generation=");

@@ -6,7 +6,7 @@ use figment::value::{Dict, Value};
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::layers::{FileNote, KeyPath};
+use super::layers::{FileNote, FileState, KeyPath};
 use super::origin::{Provenance, key_text, lookup, toml_text};
 
 /// Comments line up at this column unless a line is longer.
@@ -96,6 +96,7 @@ pub(super) fn render<S: Serialize>(
     provenance: &Provenance<'_>,
     notes: &BTreeMap<KeyPath, String>,
     files: &[FileNote],
+    refused: &[KeyPath],
 ) -> String {
     let effective = match Value::serialize(settings) {
         Ok(Value::Dict(_, dict)) => dict,
@@ -110,7 +111,11 @@ pub(super) fn render<S: Serialize>(
     let mut out = String::new();
     for file in files {
         let role = if file.explicit { "--config file" } else { "configuration file" };
-        let state = if file.read { "" } else { " (not found)" };
+        let state = match file.state {
+            FileState::Read => "",
+            FileState::Missing => " (not found)",
+            FileState::Refused => " (not read: see the problems below)",
+        };
         out.push_str(&format!("# {role}: {}{state}\n", file.path.display()));
     }
     let mut previous_section: Option<(&str, bool)> = None;
@@ -124,10 +129,66 @@ pub(super) fn render<S: Serialize>(
             out.push('\n');
         }
         previous_section = Some((section, is_table));
-        out.push_str(&line(&effective, path, provenance, notes));
+        if refused.iter().any(|bad| path.starts_with(bad)) {
+            out.push_str(&format!("# {}: refused (see the problems below)", key_text(&effective, path)));
+        } else {
+            out.push_str(&line(&effective, path, provenance, notes));
+        }
         out.push('\n');
     }
     out
+}
+
+/// The `config --json` document for `settings` (schema `duende.config.v1`, README "JSON
+/// output"): the configuration files, the effective settings, and every key with its value and
+/// source, in the order of the text.
+pub(super) fn render_json<S: Serialize>(
+    name: &str,
+    settings: &S,
+    provenance: &Provenance<'_>,
+    notes: &BTreeMap<KeyPath, String>,
+    files: &[FileNote],
+) -> serde_json::Value {
+    use serde_json::json;
+    let effective = match Value::serialize(settings) {
+        Ok(Value::Dict(_, dict)) => dict,
+        _ => Dict::new(),
+    };
+    let shape = Shape::of(settings).unwrap_or_else(|| Shape::sorted(&Value::from(effective.clone())));
+    let mut lines = Vec::new();
+    if let Shape::Table(entries) = &shape {
+        leaves(entries, &mut Vec::new(), &mut lines);
+    }
+    let keys: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|path| {
+            let value = lookup(&effective, path).filter(|value| toml_text(value).is_some());
+            let source = match (value, notes.get(path)) {
+                (None, _) => None,
+                (Some(_), Some(note)) => Some(note.clone()),
+                (Some(_), None) => {
+                    Some(provenance.origin(path).map_or_else(|| "default".to_owned(), |origin| origin.label()))
+                }
+            };
+            json!({
+                "key": key_text(&effective, path),
+                "set": value.is_some(),
+                "value": value.and_then(|value| serde_json::to_value(value).ok()),
+                "source": source,
+            })
+        })
+        .collect();
+    let files: Vec<serde_json::Value> = files
+        .iter()
+        .map(|file| json!({ "path": file.path.display().to_string(), "explicit": file.explicit, "read": file.state == FileState::Read }))
+        .collect();
+    json!({
+        "schema": crate::schema::CONFIG,
+        "name": name,
+        "files": files,
+        "settings": serde_json::to_value(settings).unwrap_or(serde_json::Value::Null),
+        "keys": keys,
+    })
 }
 
 fn leaves(entries: &[(String, Shape)], path: &mut KeyPath, out: &mut Vec<KeyPath>) {

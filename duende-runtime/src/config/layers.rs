@@ -88,13 +88,24 @@ impl Layer {
     }
 }
 
-/// A configuration file that was looked for, and whether it was read.
+/// A configuration file that was looked for, and what became of it.
 #[derive(Debug, Clone)]
 pub(super) struct FileNote {
     pub(super) path: PathBuf,
     /// `--config` rather than the default location.
     pub(super) explicit: bool,
-    pub(super) read: bool,
+    pub(super) state: FileState,
+}
+
+/// What became of a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileState {
+    /// Read: its values are a layer.
+    Read,
+    /// Not there (the default location may be empty).
+    Missing,
+    /// There, but it could not be read or is not TOML: a problem says why.
+    Refused,
 }
 
 /// The line of every key of one configuration file.
@@ -144,7 +155,7 @@ impl Stack {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if !explicit && err.kind() == ErrorKind::NotFound => {
-                self.notes.push(FileNote { path: path.to_owned(), explicit, read: false });
+                self.notes.push(FileNote { path: path.to_owned(), explicit, state: FileState::Missing });
                 return;
             }
             Err(err) => {
@@ -157,13 +168,14 @@ impl Stack {
                     _ => format!("cannot read {what}: {err}"),
                 };
                 problems.push(Problem::from_origin(path.display().to_string(), message));
-                self.notes.push(FileNote { path: path.to_owned(), explicit, read: false });
+                let state = if err.kind() == ErrorKind::NotFound { FileState::Missing } else { FileState::Refused };
+                self.notes.push(FileNote { path: path.to_owned(), explicit, state });
                 return;
             }
         };
-        self.notes.push(FileNote { path: path.to_owned(), explicit, read: true });
         match toml::from_str::<Dict>(&text) {
             Ok(dict) => {
+                self.notes.push(FileNote { path: path.to_owned(), explicit, state: FileState::Read });
                 self.layers.push(Layer { kind: LayerKind::File(path.to_owned()), dict, raw: None });
                 self.files.push(KeyLines { path: path.to_owned(), lines: key_lines(&text) });
             }
@@ -175,10 +187,17 @@ impl Stack {
                 };
                 let mut message = format!("invalid TOML: {}", err.message().trim().replace('\n', "; "));
                 let line = at.and_then(|(line, _)| text.lines().nth(line - 1));
-                if let Some(hint) = toml_hint(err.message(), line.unwrap_or_default()) {
+                let hint = toml_hint(err.message(), line.unwrap_or_default());
+                if let Some(hint) = &hint {
                     message = format!("{message}; {hint}");
                 }
-                problems.push(Problem::from_origin(origin, message));
+                let place = match at {
+                    Some((line, column)) => format!("line {line}, column {column} of {}", path.display()),
+                    None => path.display().to_string(),
+                };
+                let what = hint.unwrap_or_else(|| "correct the TOML there".to_owned());
+                problems.push(Problem::from_origin(origin, message).with_fix(format!("edit {place}: {what}")));
+                self.notes.push(FileNote { path: path.to_owned(), explicit, state: FileState::Refused });
             }
         }
     }

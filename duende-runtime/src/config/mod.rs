@@ -6,6 +6,7 @@
 //! types (ranges, absolute paths, the daemon's own `validate`), collecting every problem into one
 //! [`ConfigError`]. A file's line numbers come from parsing its text once more with spans.
 
+mod app_rule;
 mod duration;
 mod explain;
 mod layers;
@@ -55,6 +56,8 @@ pub struct Loaded<A> {
     file_notes: Vec<FileNote>,
     /// Sources of values the runtime changed after extraction (such as an implied lock).
     notes: BTreeMap<KeyPath, String>,
+    /// Keys whose value was refused (only in what [`load_or_partial`] gives with an error).
+    refused: Vec<KeyPath>,
 }
 
 /// The settings alone, for running the daemon. When nothing is layered over the built-in
@@ -93,28 +96,55 @@ pub fn load<A>(sources: &Sources, validate_app: fn(&A) -> Result<(), Vec<Violati
 where
     A: DeserializeOwned + Serialize + Default,
 {
+    load_or_partial(sources, validate_app).map_err(|invalid| invalid.error)
+}
+
+/// An invalid configuration: every problem, and what could still be read.
+#[derive(Debug)]
+pub struct Invalid<A> {
+    /// Every problem found.
+    pub error: ConfigError,
+    /// The settings with each refused value marked, when the layers could be read at all.
+    pub partial: Option<Box<Loaded<A>>>,
+}
+
+/// As [`load`]; when the configuration is invalid, the error comes with what could still be
+/// read (when anything could): each refused value left out or marked, for `config` to show
+/// beside the problems.
+pub fn load_or_partial<A>(
+    sources: &Sources,
+    validate_app: fn(&A) -> Result<(), Vec<Violation>>,
+) -> Result<Loaded<A>, Invalid<A>>
+where
+    A: DeserializeOwned + Serialize + Default,
+{
+    let fail = |problems: Vec<Problem>| Invalid { error: ConfigError::new(problems), partial: None };
     let mut problems = Vec::new();
     let defaults =
         Settings::<A> { name: sources.name.clone(), version: sources.version.clone(), ..Settings::default() };
     let defaults = match Value::serialize(&defaults) {
         Ok(Value::Dict(_, dict)) => dict,
-        Ok(_) => return Err(ConfigError::new(vec![Problem::general("the built-in defaults are not a table".into())])),
+        Ok(_) => return Err(fail(vec![Problem::general("the built-in defaults are not a table".into())])),
         Err(err) => {
             let message = format!("the built-in defaults cannot be represented: {err}");
-            return Err(ConfigError::new(vec![Problem::general(message)]));
+            return Err(fail(vec![Problem::general(message)]));
         }
     };
     let mut stack = Stack::read(sources, defaults, &mut problems);
-    let Some((mut settings, figment)) = extract::<A>(&mut stack, &mut problems) else {
-        return Err(ConfigError::new(problems));
+    let mut refused = Vec::new();
+    let Some((mut settings, figment)) = extract::<A>(&mut stack, &mut problems, &mut refused, validate_app) else {
+        return Err(fail(problems));
     };
 
     let provenance = Provenance::new(&figment, &stack.files);
     for finding in validate::check(&settings, validate_app) {
         problems.push(problems::at(&provenance, &finding.path, finding.message));
+        refused.push(finding.path);
     }
     if !problems.is_empty() {
-        return Err(ConfigError::new(problems));
+        let partial =
+            Loaded { settings, figment, files: stack.files, file_notes: stack.notes, notes: BTreeMap::new(), refused };
+        return Err(Invalid { error: ConfigError::new(problems), partial: Some(Box::new(partial)) });
     }
 
     let mut notes = BTreeMap::new();
@@ -123,7 +153,7 @@ where
         notes
             .insert(vec!["resources".into(), "lock_memory".into()], "implied by resources.lock_memory_required".into());
     }
-    Ok(Loaded { settings, figment, files: stack.files, file_notes: stack.notes, notes })
+    Ok(Loaded { settings, figment, files: stack.files, file_notes: stack.notes, notes, refused: Vec::new() })
 }
 
 /// Extracts the settings, reporting each extraction error and dropping the offending value so
@@ -131,6 +161,8 @@ where
 fn extract<A: DeserializeOwned + Default>(
     stack: &mut Stack,
     problems: &mut Vec<Problem>,
+    refused: &mut Vec<KeyPath>,
+    validate_app: fn(&A) -> Result<(), Vec<Violation>>,
 ) -> Option<(Settings<A>, Figment)> {
     // Each round drops a value or retypes one; this bounds a pathological configuration.
     const MAX_ROUNDS: usize = 1000;
@@ -142,6 +174,7 @@ fn extract<A: DeserializeOwned + Default>(
             for path in paths {
                 problems.push(problems::not_a_table(&provenance, &path));
                 layers::prune(&mut stack.layers, &path);
+                refused.push(path);
             }
             continue;
         }
@@ -156,8 +189,13 @@ fn extract<A: DeserializeOwned + Default>(
                 progressed = true;
                 continue;
             }
-            problems.push(problems::from_figment(&error, &provenance));
+            let mut problem = problems::from_figment(&error, &provenance);
+            if let Some(message) = app_message(stack, &error, validate_app) {
+                problem.message = message;
+            }
+            problems.push(problem);
             progressed |= layers::prune(&mut stack.layers, &error.path);
+            refused.push(error.path.clone());
         }
         if !progressed {
             return None;
@@ -167,12 +205,40 @@ fn extract<A: DeserializeOwned + Default>(
     None
 }
 
+/// For a number in `[app]` that is not one of its type: the message with the daemon's own rule
+/// for the key ("between 10 and 60000") instead of its type's range, when `validate_app` has one.
+fn app_message<A: DeserializeOwned>(
+    stack: &Stack,
+    error: &figment::Error,
+    validate_app: fn(&A) -> Result<(), Vec<Violation>>,
+) -> Option<String> {
+    let (first, key) = error.path.split_first()?;
+    let (found, expected) = match &error.kind {
+        Kind::InvalidType(actual, expected) => (Some(actual), expected),
+        Kind::InvalidValue(_, expected) => (None, expected),
+        _ => return None,
+    };
+    let Some(Value::Dict(_, app)) = stack.defaults()?.get("app").filter(|_| first == "app") else { return None };
+    let message = app_rule::message(app_rule::kind(expected), &app_rule::rule::<A>(app, key, expected, validate_app)?);
+    Some(match found {
+        Some(actual) => format!("{message}, found {}", problems::kind_of(actual)),
+        None => message,
+    })
+}
+
 impl<A: Serialize> Loaded<A> {
     /// The effective configuration, one `key = value  # source` line per key, in the order of
     /// [`Settings`] with `[app]` last; unset optional keys are shown as comments.
     pub fn explain(&self) -> String {
         let provenance = Provenance::new(&self.figment, &self.files);
-        explain::render(&self.settings, &provenance, &self.notes, &self.file_notes)
+        explain::render(&self.settings, &provenance, &self.notes, &self.file_notes, &self.refused)
+    }
+
+    /// The effective configuration as the `config --json` document (schema
+    /// `duende.config.v1`) of the daemon `name`.
+    pub fn explain_json(&self, name: &str) -> serde_json::Value {
+        let provenance = Provenance::new(&self.figment, &self.files);
+        explain::render_json(name, &self.settings, &provenance, &self.notes, &self.file_notes)
     }
 }
 

@@ -319,6 +319,14 @@ impl Default for KubernetesSettings {
     }
 }
 
+/// Every key a `[platform.*]` section accepts, dotted from the top (`platform.native.log_files`),
+/// with what it allows (the words that follow "must be" when a value is refused). The sections
+/// themselves (`platform.native`) are left out. The facade's per-platform pages
+/// (`duende::platforms`) are checked against this list.
+pub fn keys() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ALLOWED.iter().filter(|(key, _)| key.split('.').count() == 3).copied()
+}
+
 /// What each `[platform.*]` key allows, completing "must be ...".
 pub(super) const ALLOWED: &[(&str, &str)] = &[
     ("platform", "a table of per-platform sections"),
@@ -450,6 +458,32 @@ mod tests {
         }
         for bad in ["9464", "0:1", "127.0.0.1:9464", "nowhere:1:2", "1:2:3:4"] {
             assert!(!is_publish(bad), "{bad}");
+        }
+    }
+
+    /// The dotted paths of every leaf of `value` (a serialized section), under `prefix`.
+    fn leaves(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, inner) in fields {
+                    leaves(inner, &format!("{prefix}.{key}"), out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn every_accepted_key_says_what_it_allows_and_nothing_else_does() {
+        let settings = serde_json::to_value(PlatformSettings::default()).expect("the defaults serialize");
+        let mut accepted = Vec::new();
+        leaves(&settings, "platform", &mut accepted);
+        let mut listed: Vec<String> = keys().map(|(key, _)| key.to_owned()).collect();
+        accepted.sort();
+        listed.sort();
+        assert_eq!(accepted, listed, "`[platform.*]` keys of `PlatformSettings` against `ALLOWED`");
+        for (key, allowed) in keys() {
+            assert!(!allowed.is_empty(), "{key}");
         }
     }
 

@@ -16,17 +16,25 @@ pub struct Problem {
     pub origin: Option<String>,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// Where to make the change: the file and line to edit (and what to write, when known), the
+    /// variable or the flag to change.
+    pub fix: Option<String>,
 }
 
 impl Problem {
     /// A problem with a whole source (`origin` is a file, a variable or a flag).
     pub(super) fn from_origin(origin: String, message: String) -> Problem {
-        Problem { key: None, value: None, origin: Some(origin), message }
+        Problem { key: None, value: None, origin: Some(origin), message, fix: None }
     }
 
     /// A problem with no particular source.
     pub(super) fn general(message: String) -> Problem {
-        Problem { key: None, value: None, origin: None, message }
+        Problem { key: None, value: None, origin: None, message, fix: None }
+    }
+
+    /// The same problem with `fix` saying where to make the change.
+    pub(super) fn with_fix(self, fix: String) -> Problem {
+        Problem { fix: Some(fix), ..self }
     }
 }
 

@@ -48,12 +48,25 @@ pub(super) fn at(provenance: &Provenance<'_>, path: &[String], message: String) 
         figment::value::Value::Dict(..) => datetime(value).map(str::to_owned),
         other => toml_text(other).map(|text| shorten(&text)),
     });
-    Problem {
-        key: Some(provenance.key_text(path)),
-        value,
-        origin: provenance.origin(path).map(|origin| origin.to_string()),
-        message,
-    }
+    let key = provenance.key_text(path);
+    let origin = provenance.origin(path);
+    let fix = origin.as_ref().and_then(|origin| fix_at(origin, &key));
+    Problem { key: Some(key), value, origin: origin.map(|origin| origin.to_string()), message, fix }
+}
+
+/// Where to correct `key`, which came from `origin`.
+fn fix_at(origin: &Origin, key: &str) -> Option<String> {
+    Some(match origin {
+        Origin::File { path, line: Some(line) } => {
+            format!("edit `{key}` on line {line} of {}: give it a value allowed above, or remove it", path.display())
+        }
+        Origin::File { path, line: None } => {
+            format!("edit `{key}` in {}: give it a value allowed above, or remove it", path.display())
+        }
+        Origin::Env(var) => format!("change the environment variable {var} to a value allowed above, or unset it"),
+        Origin::Flag(flag) => format!("change `{flag}` to a value allowed above, or leave it out"),
+        Origin::Default => return None,
+    })
 }
 
 /// The text of a TOML date or time, which reaches the settings as a table of one private key.
@@ -81,7 +94,10 @@ pub(super) fn from_figment(error: &figment::Error, provenance: &Provenance<'_>) 
     let must_be = |expected: &str| allowed.map_or_else(|| humanize(expected), str::to_owned);
     let message = match &error.kind {
         Kind::UnknownField(field, expected) => match provenance.origin(path) {
-            Some(Origin::Env(var)) if let Some(nested) = nested_variable(&var, field, expected) => {
+            Some(Origin::Env(var))
+                if let Some(nested) =
+                    nested_variable(&var, field, lookup_table(provenance, &path[..path.len().saturating_sub(1)])) =>
+            {
                 format!("unknown key; nested keys are separated by a double underscore: did you mean `{nested}`?")
             }
             _ => unknown_key(&path[..path.len().saturating_sub(1)], field, expected),
@@ -124,18 +140,51 @@ pub(super) fn not_a_table(provenance: &Provenance<'_>, path: &[String]) -> Probl
     at(provenance, path, format!("must be {allowed}, found {found}"))
 }
 
-/// `var` (which set the unknown key `field`) spelt with a double underscore after the part that
-/// names a table among `expected`: `PROBE_RESOURCES_CPU_SHARES` → `PROBE_RESOURCES__CPU_SHARES`.
-fn nested_variable(var: &str, field: &str, expected: &[&str]) -> Option<String> {
-    let table = expected.iter().find(|key| field.strip_prefix(**key).is_some_and(|rest| rest.starts_with('_')))?;
+/// The table at `path` among the merged values (the built-in defaults hold every key, the
+/// daemon's `[app]` ones too).
+fn lookup_table<'a>(provenance: &'a Provenance<'_>, path: &[String]) -> Option<&'a figment::value::Dict> {
+    if path.is_empty() {
+        return Some(provenance.root());
+    }
+    provenance.value(path).and_then(figment::value::Value::as_dict)
+}
+
+/// `var` (which set the unknown key `field` of `table`) spelt with double underscores where
+/// `field` runs keys of nested tables together, when they name a key that exists (the last one
+/// corrected when it is a near miss): `PROBE_RESOURCES_CPU_SHARES` →
+/// `PROBE_RESOURCES__CPU_SHARES`, `COUNTER_APP_INTERVAL_MS` → `COUNTER_APP__INTERVAL_MS`.
+fn nested_variable(var: &str, field: &str, table: Option<&figment::value::Dict>) -> Option<String> {
     let lower = var.to_ascii_lowercase();
     // Where `field` is a whole segment of the variable: after `_`, before `__` or the end.
     let (at, _) = lower.match_indices(field).find(|(at, _)| {
         let after = &lower[at + field.len()..];
         lower[..*at].ends_with('_') && (after.is_empty() || after.starts_with("__"))
     })?;
-    let split = at + table.len();
-    Some(format!("{}_{}", &var[..split], &var[split..]))
+    let end = at + field.len();
+    let keys = split_keys(field, table?, end == var.len())?.join("__");
+    let keys = if var[at..end].chars().any(|c| c.is_ascii_lowercase()) { keys } else { keys.to_ascii_uppercase() };
+    Some(format!("{}{keys}{}", &var[..at], &var[end..]))
+}
+
+/// `field`, keys of nested tables joined by single underscores, split into those keys of `table`:
+/// `app_interval_ms` → `app`, `interval_ms`. The last key may be a near miss of a real one (it is
+/// corrected) when it is a value (`leaf`); otherwise it must be a table.
+fn split_keys(field: &str, table: &figment::value::Dict, leaf: bool) -> Option<Vec<String>> {
+    use figment::value::Value;
+    table.iter().find_map(|(key, value)| {
+        let rest = field.strip_prefix(key.as_str())?.strip_prefix('_').filter(|rest| !rest.is_empty())?;
+        let Value::Dict(_, inner) = value else { return None };
+        let fits = |found: &Value| leaf || matches!(found, Value::Dict(..));
+        if inner.get(rest).is_some_and(fits) {
+            return Some(vec![key.clone(), rest.to_owned()]);
+        }
+        if let Some(mut deeper) = split_keys(rest, inner, leaf) {
+            deeper.insert(0, key.clone());
+            return Some(deeper);
+        }
+        let names: Vec<&str> = inner.iter().filter(|(_, found)| fits(found)).map(|(name, _)| name.as_str()).collect();
+        closest(rest, &names).map(|close| vec![key.clone(), close.to_owned()])
+    })
 }
 
 fn unknown_key(table: &[String], field: &str, expected: &[&str]) -> String {
@@ -194,7 +243,7 @@ fn humanize(expected: &str) -> String {
     }
 }
 
-fn kind_of(actual: &Actual) -> &'static str {
+pub(super) fn kind_of(actual: &Actual) -> &'static str {
     match actual {
         Actual::Bool(_) => "a boolean",
         Actual::Unsigned(_) | Actual::Signed(_) => "an integer",

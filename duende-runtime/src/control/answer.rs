@@ -67,8 +67,8 @@ pub(crate) async fn answer(
 }
 
 async fn reload(live: &Live, peer: &(dyn Display + Sync), wait: Duration) -> Vec<u8> {
-    tracing::info!("configuration reload requested through the control channel ({peer})");
-    let ticket = match live.request_reload() {
+    // The reloader logs the reload with who asked for it.
+    let ticket = match live.request_reload(&format!("the control channel ({peer})")) {
         Ok(ticket) => ticket,
         Err(ReloadRefused::Stopped) => {
             return failure(ErrorReply::new(ErrorCode::Unavailable, "the daemon is stopping; it reloads no more"));

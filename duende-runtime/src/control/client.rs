@@ -85,12 +85,14 @@ impl ClientError {
     pub fn exit(&self) -> Exit {
         match self {
             ClientError::NotRunning { .. } | ClientError::Timeout { .. } => Exit::Unavailable,
-            ClientError::PermissionDenied { .. } => Exit::Usage,
-            ClientError::Io { .. } | ClientError::Protocol { .. } => Exit::OsError,
+            // A refusal of this user (by the socket's mode or the daemon's credential check) is
+            // the operating system's answer, not a mistake on the command line.
+            ClientError::PermissionDenied { .. } | ClientError::Io { .. } | ClientError::Protocol { .. } => {
+                Exit::OsError
+            }
             ClientError::Refused { error, .. } => match error.code {
                 ErrorCode::ReloadRejected => Exit::Config,
                 ErrorCode::Busy | ErrorCode::Unavailable | ErrorCode::Timeout => Exit::Unavailable,
-                ErrorCode::PermissionDenied => Exit::Usage,
                 _ => Exit::OsError,
             },
         }

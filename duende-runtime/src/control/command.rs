@@ -56,7 +56,7 @@ pub(crate) fn status(
     let answered = block_on(socket, client::call::<StatusResult>(socket, Op::Status, STATUS_TIMEOUT));
     let live = answered.as_ref().ok();
     if json {
-        let report = Report { platform, socket: socket.display().to_string(), live };
+        let report = Report { schema: crate::schema::LIVE, platform, socket: socket.display().to_string(), live };
         let _ = writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default());
     }
     match answered {
@@ -99,9 +99,11 @@ pub(crate) fn healthcheck(name: &str, host: &Host, out: &mut dyn Write) -> Exit 
     }
 }
 
-/// `status --json` without a service manager: where the daemon was asked and what it said.
+/// `status --json` without a service manager: where the daemon was asked and what it said
+/// (schema `duende.live.v1`).
 #[derive(Serialize)]
 struct Report<'a> {
+    schema: &'static str,
     platform: Platform,
     socket: String,
     live: Option<&'a StatusResult>,
@@ -128,7 +130,8 @@ pub(crate) fn reload(name: &str, socket: &Path, out: &mut dyn Write, err: &mut d
 }
 
 /// `stop`: asks for a graceful shutdown and waits until the process has ended (the daemon holds
-/// the connection open until then), bounded by its shutdown timeout plus a margin.
+/// the connection open until then), bounded by its shutdown timeout plus a margin. A daemon
+/// that is not running is already stopped: exit 0, saying so.
 pub(crate) fn stop(name: &str, socket: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let stopped = block_on(socket, async {
         let asked = async {
@@ -152,9 +155,10 @@ pub(crate) fn stop(name: &str, socket: &Path, out: &mut dyn Write, err: &mut dyn
             let _ = writeln!(out, "{name}: stopped (pid {}){already}", result.pid);
             Exit::Success
         }
+        // As `systemctl stop` of a stopped unit: what was asked for holds, so it is a success.
         Err(ClientError::NotRunning { path }) => {
-            let _ = writeln!(err, "{name}: nothing to stop: {}", ClientError::NotRunning { path });
-            Exit::Unavailable
+            let _ = writeln!(out, "{name}: not running; nothing to stop (no daemon answers on `{}`)", path.display());
+            Exit::Success
         }
         Err(error) => {
             let _ = writeln!(err, "{name}: `stop` failed: {error}");

@@ -13,11 +13,12 @@ use crate::platform::status::ServiceStatus;
 pub fn status_json(status: &ServiceStatus, live: Option<&StatusResult>) -> String {
     #[derive(Serialize)]
     struct WithLive<'a> {
+        schema: &'static str,
         #[serde(flatten)]
         status: &'a ServiceStatus,
         live: Option<&'a StatusResult>,
     }
-    serde_json::to_string(&WithLive { status, live }).unwrap_or_default()
+    serde_json::to_string(&WithLive { schema: crate::schema::STATUS, status, live }).unwrap_or_default()
 }
 
 /// The live state as indented lines under a status line.

@@ -557,10 +557,11 @@ async fn connection(mut stream: UnixStream, peer: Peer, slot: Slot, evicted: Arc
         };
         let written = tokio::time::timeout(limits.write_deadline, stream.write_all(&reply)).await;
         if let Then::StopAndHold = then {
-            // Asked for, so done even when the asker is gone. Logged here, before the request:
-            // once it is made, the process may end before another line is written.
-            tracing::info!("stop requested through the control channel ({peer})");
-            shared.live.request_stop(&format!("the control channel ({peer})"));
+            // Asked for, so done even when the asker is gone. One line says so (written before
+            // the shutdown begins: once it has, the process may end before another is written).
+            if !shared.live.request_stop(&format!("the control channel ({peer})")) {
+                tracing::debug!("stop requested through the control channel ({peer}) while already stopping");
+            }
             let mut sink = [0u8; 256];
             while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
             return;

@@ -99,6 +99,7 @@ fn run(backend: &Fake, command: &Command) -> (Exit, String, String) {
         config_file: None,
         sets: &[],
         overrides: &[],
+        docs: None,
         live: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -152,7 +153,9 @@ fn status_succeeds_only_when_running_and_speaks_json() -> std::io::Result<()> {
     let (exit, out, _) = run(&Fake::new(ServiceState::Stopped, root.path()), &Command::Status(json));
     assert_eq!(exit, Exit::Unavailable);
     assert!(
-        out.starts_with("{\"platform\":\"systemd\",\"level\":\"system\",\"state\":\"stopped\",\"pid\":42,"),
+        out.starts_with(
+            "{\"schema\":\"duende.status.v1\",\"platform\":\"systemd\",\"level\":\"system\",\"state\":\"stopped\",\"pid\":42,"
+        ),
         "{out}"
     );
     Ok(())
@@ -187,8 +190,13 @@ fn every_command() -> Vec<(String, Command)> {
             let name = sub.get_name().to_owned();
             let mut argv = vec!["demo".to_owned(), name.clone()];
             for arg in sub.get_arguments().filter(|arg| arg.is_required_set()) {
-                let long = arg.get_long().unwrap_or_else(|| panic!("`{name}`: required argument without a flag"));
-                argv.extend([format!("--{long}"), "x".to_owned()]);
+                // A required positional takes its first possible value (`completions bash`).
+                let value = arg.get_possible_values().first().map_or("x".to_owned(), |v| v.get_name().to_owned());
+                match arg.get_long() {
+                    Some(long) => argv.extend([format!("--{long}"), value]),
+                    None if arg.is_positional() => argv.push(value),
+                    None => panic!("`{name}`: required argument without a flag"),
+                }
             }
             match crate::cli::parse("demo", "1.0.0", "", &argv) {
                 crate::cli::Parsed::Cli(crate::cli::Cli { command: Some(command), .. }) => (name, command),
@@ -202,8 +210,8 @@ fn every_command() -> Vec<(String, Command)> {
 fn every_command_reaches_the_backend_or_is_refused_by_name_and_errors_name_the_command() -> std::io::Result<()> {
     let root = tempfile::tempdir()?;
     let commands = every_command();
-    // The 11 commands people type and the 4 hidden ones; a new one lands here too.
-    assert_eq!(commands.len(), 15, "{:?}", commands.iter().map(|(name, _)| name).collect::<Vec<_>>());
+    // The 13 commands people type and the 4 hidden ones; a new one lands here too.
+    assert_eq!(commands.len(), 17, "{:?}", commands.iter().map(|(name, _)| name).collect::<Vec<_>>());
     for (name, command) in commands {
         assert_eq!(command.name(), name, "`Command::name` spells {command:?} as on the command line");
         // No wildcard: a new variant does not compile until it is said whether it manages the
@@ -218,8 +226,10 @@ fn every_command_reaches_the_backend_or_is_refused_by_name_and_errors_name_the_c
             | Command::Status(_)
             | Command::Logs(_) => true,
             Command::Run(_)
-            | Command::Config
-            | Command::Check
+            | Command::Config(_)
+            | Command::Check(_)
+            | Command::Completions(_)
+            | Command::Man
             | Command::Supervise
             | Command::Healthcheck
             | Command::PepitaVm(_)
@@ -232,7 +242,10 @@ fn every_command_reaches_the_backend_or_is_refused_by_name_and_errors_name_the_c
             assert_eq!(exit, Exit::Unavailable, "`{name}`: {err}");
             assert_eq!(
                 err,
-                format!("demo: `{name}` failed: `fakectl` was not found on PATH; the systemd backend needs it\n")
+                format!(
+                    "demo: `{name}` failed: `fakectl` was not found on PATH; the systemd backend needs it\n  fix: install \
+                     `fakectl`, or choose another `--platform`\n"
+                )
             );
             assert!(!fake.calls.borrow().is_empty(), "`{name}` failed without asking the backend");
         } else {

@@ -50,6 +50,24 @@ pub struct InstallRequest<'a> {
     /// The daemon's own `NAME_*` variables from the installer's environment: the service gets
     /// them too, so it runs with exactly the configuration that was validated.
     pub overrides: &'a [(String, String)],
+    /// The shell completions and the man page, placed by the backends that install onto this
+    /// host's file system (`None`: a build without the `completions` feature places none).
+    pub docs: Option<&'a Docs>,
+}
+
+/// What the command line says about itself, rendered for `install` to place where shells and
+/// `man` look ([`DocPlaces`](super::layout::DocPlaces)): plain texts, so that the platform
+/// layer knows nothing of the command line's types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Docs {
+    /// The bash completion script.
+    pub bash: String,
+    /// The zsh completion function.
+    pub zsh: String,
+    /// The fish completions.
+    pub fish: String,
+    /// The man page, in roff.
+    pub man: String,
 }
 
 /// An operation on an installed service.
@@ -219,6 +237,32 @@ pub enum BackendError {
     },
 }
 
+impl BackendError {
+    /// The error as the headline a command prints and, where the error knows one, the fix
+    /// printed on its own line under it.
+    pub fn headline_and_fix(&self) -> (String, Option<String>) {
+        match self {
+            BackendError::ToolMissing { tool, platform } => (
+                format!("`{tool}` was not found on PATH; the {platform} backend needs it"),
+                Some(format!("install `{tool}`, or choose another `--platform`")),
+            ),
+            BackendError::NotInstalled { name, level } => {
+                (format!("`{name}` is not installed as a {level} service"), Some(format!("run `{name} install` first")))
+            }
+            BackendError::Foreign { path } => (
+                format!("`{}` exists and was not written by duende", path.display()),
+                Some("pass `--force` to replace it".to_owned()),
+            ),
+            BackendError::Unavailable { what, fix } => (what.clone(), Some(fix.clone())),
+            BackendError::NeedsRoot { what, name, command } => (
+                format!("{what} needs root"),
+                Some(format!("run `sudo {name} {command} --system`, or manage a user service with `--user`")),
+            ),
+            other => (other.to_string(), None),
+        }
+    }
+}
+
 fn describe_status(status: &Option<i32>) -> String {
     status.map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit status {code}"))
 }
@@ -351,6 +395,12 @@ pub trait Backend {
 
     /// What an earlier install left for `service`.
     fn found(&self, service: &Service<'_>) -> Result<Found, BackendError>;
+
+    /// What [`Backend::plan`] does that takes long enough to show progress for, such as
+    /// "building the container image"; `None` when planning is quick (rendering text).
+    fn preparing(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Everything `install` with `request` would put in place; `previous` is what an earlier
     /// install recorded (its directories stay recorded). Reads only.

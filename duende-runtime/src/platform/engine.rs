@@ -7,10 +7,14 @@
 //! not touched), and then write the changed files (the definition last, after the backend's
 //! check of it), remove files the earlier install made that this one no longer wants, re-read
 //! definitions, run the plan's steps, and start (`--now`) or restart (when the service ran and
-//! something changed), waiting until the service is observed ready. Any failure undoes the steps
+//! something changed), waiting until the service is observed ready; then the install stands, and
+//! the plan's clean-ups run (removing what it replaced). Any failure before that undoes the steps
 //! that ran, puts every file and directory back, re-reads, restores the service's running
 //! state, and removes directories the manager created on the way. When nothing differs, nothing
-//! happens.
+//! happens. Every change is journaled before it is made ([`fs::Transaction`]): an installer
+//! killed half-way leaves the journal, and the next `install` or `uninstall` first takes the
+//! interrupted install back (or finishes its clean-ups, when it stood), while `status` reports
+//! the drift `interrupted`.
 //!
 //! A backend whose files stand alone ([`Backend::files_stand_alone`]: Kubernetes manifests)
 //! installs and uninstalls them even when its manager cannot be reached; its notes say what was
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant};
 use super::backend::{Backend, BackendError, InstallRequest, Level, Observed, Op, Service};
 use super::fault::Steps;
 use super::fs::{self, Transaction};
+use super::layout::DocPlaces;
 pub use super::plan::Action;
 use super::plan::{FileRole, Found, Manifest, PlannedFile, Step, When};
 use super::runner::Invocation;
@@ -122,7 +127,7 @@ impl Engine {
             ensure_root(backend, service, "install")?;
         }
         let host = backend.host();
-        let mut recovered = false;
+        let mut recovered = None;
         let (absent, previous, plan, journal) = loop {
             let found = backend.found(service)?;
             let absent = matches!(found, Found::Absent);
@@ -132,12 +137,17 @@ impl Engine {
                 Found::Foreign(path) if !options.force => return Err(BackendError::Foreign { path }),
                 Found::Foreign(_) => Manifest::default(),
             };
+            let preparing = backend.preparing().map(crate::progress::step);
             let plan = backend.plan(service, request, &previous)?;
+            if let Some(step) = preparing {
+                step.done();
+            }
             let journal = journal(host, &plan);
-            // An install killed half-way left its journal: its changes are undone first, so this
-            // one starts from the installation before it (and redoes every step).
-            if !options.dry_run && !recovered && journal.as_ref().is_some_and(|journal| journal.exists()) {
-                recovered = fs::recover(journal.as_deref().unwrap_or(Path::new("")))?;
+            // An install killed half-way left its journal: its changes are undone first (or, when
+            // it stood, its clean-ups finished), so this one starts from the installation before
+            // it (and redoes every step).
+            if !options.dry_run && recovered.is_none() && journal.as_ref().is_some_and(|journal| journal.exists()) {
+                recovered = recover(backend, service, journal.as_deref().unwrap_or(Path::new("")))?;
                 continue;
             }
             break (absent, previous, plan, journal);
@@ -161,25 +171,28 @@ impl Engine {
             fresh: (absent && !observed.is_up()).then(|| Fresh::of(backend, service, &observed)),
         };
         let files_change = !changed.is_empty() || !stale.is_empty();
+        // Completions and the man page are not the service's: when only they changed, they are
+        // written and nothing is re-read or restarted.
+        let service_changes = changed.iter().any(|file| file.role != FileRole::Docs) || !stale.is_empty();
         let in_place = backend.updates_in_place();
         let changes = Changes {
-            reread: plan.reread.as_ref().filter(|_| files_change),
-            steps: plan.steps.iter().filter(|step| files_change || step.when == When::Always).collect(),
-            op: if before.running && files_change {
+            reread: plan.reread.as_ref().filter(|_| service_changes),
+            steps: plan.steps.iter().filter(|step| service_changes || step.when == When::Always).collect(),
+            op: if before.running && service_changes {
                 (!in_place).then_some(Op::Restart)
             } else if options.start_now && !before.running {
                 Some(Op::Start)
             } else {
                 None
             },
-            wait: in_place && before.running && files_change,
+            wait: in_place && before.running && service_changes,
             changed,
             stale,
             after: &plan.after,
         };
         let mut actions: Vec<Action> = plan.notes.iter().cloned().map(Action::Note).collect();
-        if recovered {
-            actions.push(Action::Note(INTERRUPTED_UNDONE.to_owned()));
+        if let Some(note) = recovered {
+            actions.push(Action::Note(note.to_owned()));
         } else if journal.as_ref().is_some_and(|journal| journal.exists()) {
             actions.push(Action::Note(
                 "an earlier install was interrupted: install first puts back what it changed".to_owned(),
@@ -208,38 +221,64 @@ impl Engine {
             actions.extend(changes.reread.map(|reread| Action::Run(reread.clone())));
             actions.extend(changes.steps.iter().map(|step| Action::Run(step.run.clone())));
             if let Some(op) = changes.op {
-                actions.push(backend.act(service, op, true)?);
+                actions.push(match backend.act(service, op, true) {
+                    // A first install: what the backend would act on (a container, a label) is
+                    // created by the install itself, so it cannot be asked yet.
+                    Err(BackendError::NotInstalled { .. }) if absent => Action::Do {
+                        planned: format!("{} {} and wait until it is ready", op.name(), service.name),
+                        done: String::new(),
+                    },
+                    other => other?,
+                });
             }
             actions.extend(changes.after.iter().cloned().map(Action::Run));
             return Ok(Applied { actions, dry_run: true });
         }
         let mut tx = journal.map_or_else(Transaction::new, Transaction::journaled);
+        tx.context(changes.reread, before.running);
         let mut done = Vec::new();
-        match self.commit(backend, service, &changes, &mut tx, &mut done, &mut actions) {
-            Ok(()) => {
-                tx.commit();
-                Ok(Applied { actions, dry_run: false })
-            }
-            Err(err) => {
-                undo(backend, service, tx, &done, changes.reread, &before);
-                Err(err)
+        // Where a test may kill this installer (nothing without the feature `fault-injection`).
+        let mut fault = Steps::default();
+        let committed = self.commit(backend, service, &changes, &mut tx, &mut fault, &mut done, &mut actions);
+        // The install stands once the service is as asked; what it replaced is removed after
+        // that, and an installer killed then leaves only those clean-ups for the next one.
+        let settled = committed.and_then(|()| {
+            fault.before(|| "settle".to_owned());
+            tx.settle(changes.after)
+        });
+        if let Err(err) = settled {
+            undo(backend, service, tx, &done, changes.reread, &before);
+            return Err(err);
+        }
+        for cleanup in changes.after {
+            fault.before(|| format!("clean up: run {cleanup}"));
+            actions.push(match backend.run_step(service, cleanup) {
+                Ok(()) => Action::Run(cleanup.clone()),
+                Err(err) => Action::Note(format!("warning: the install stands, but cleaning up failed: {err}")),
+            });
+            if let Err(err) = tx.cleaned() {
+                actions.push(Action::Note(format!("warning: the install stands, but its journal: {err}")));
             }
         }
+        tx.commit();
+        Ok(Applied { actions, dry_run: false })
     }
 
-    /// Applies the changes; the caller undoes them on error. `done` collects the steps that ran.
+    /// Applies the changes up to the service being as asked (the clean-ups are the caller's);
+    /// the caller undoes them on error. `done` collects the steps that ran. Each command is
+    /// journaled in `tx` before it runs.
+    #[allow(clippy::too_many_arguments)]
     fn commit<'a>(
         &self,
         backend: &dyn Backend,
         service: &Service<'_>,
         changes: &Changes<'a>,
         tx: &mut Transaction,
+        fault: &mut Steps,
         done: &mut Vec<&'a Step>,
         actions: &mut Vec<Action>,
     ) -> Result<(), BackendError> {
         let host = backend.host();
-        // Where a test may kill this installer (nothing without the feature `fault-injection`).
-        let mut fault = Steps::default();
         let (definitions, others): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
             changes.changed.iter().partition(|file| file.role == FileRole::Definition);
         for file in others {
@@ -262,29 +301,25 @@ impl Engine {
         }
         if let Some(reread) = changes.reread {
             fault.before(|| format!("run {reread}"));
+            tx.command(None)?;
             backend.run_step(service, reread)?;
             actions.push(Action::Run(reread.clone()));
         }
         for step in &changes.steps {
             fault.before(|| format!("run {}", step.run));
+            tx.command(step.undo.as_ref())?;
             backend.run_step(service, &step.run)?;
             done.push(step);
             actions.push(Action::Run(step.run.clone()));
         }
         if let Some(op) = changes.op {
             fault.before(|| op.name().to_owned());
+            tx.command(None)?;
             let (action, _) = self.operate_installed(backend, service, op)?;
             actions.push(action);
         }
         if changes.wait {
             self.wait_ready(backend, service)?;
-        }
-        for cleanup in changes.after {
-            fault.before(|| format!("run {cleanup}"));
-            actions.push(match backend.run_step(service, cleanup) {
-                Ok(()) => Action::Run(cleanup.clone()),
-                Err(err) => Action::Note(format!("warning: the install stands, but cleaning up failed: {err}")),
-            });
         }
         Ok(())
     }
@@ -297,13 +332,14 @@ impl Engine {
         ensure_root(backend, service, "uninstall")?;
         let host = backend.host();
         let mut found = backend.found(service)?;
-        let mut recovered = false;
-        if let Found::Ours(recorded) = &found
-            && fs::recover(&fs::journal_of(&host.path(&recorded.definition)))?
-        {
-            // What the interrupted install changed is put back first; what is left is removed.
-            recovered = true;
-            found = backend.found(service)?;
+        let mut recovered = None;
+        if let Found::Ours(recorded) = &found {
+            // What the interrupted install changed is put back first (or its clean-ups
+            // finished); what is left is removed.
+            recovered = recover(backend, service, &fs::journal_of(&host.path(&recorded.definition)))?;
+            if recovered.is_some() {
+                found = backend.found(service)?;
+            }
         }
         let recorded = match found {
             Found::Absent => {
@@ -319,8 +355,8 @@ impl Engine {
             Found::Ours(recorded) => recorded,
         };
         let mut actions = Vec::new();
-        if recovered {
-            actions.push(Action::Note(INTERRUPTED_UNDONE.to_owned()));
+        if let Some(note) = recovered {
+            actions.push(Action::Note(note.to_owned()));
         }
         let mut observed = observe_for_files(backend, service)?;
         if matches!(observed.state(), ServiceState::Running | ServiceState::Starting | ServiceState::Stopping) {
@@ -423,9 +459,11 @@ impl Engine {
     /// error carrying the last log lines.
     fn wait_ready(&self, backend: &dyn Backend, service: &Service<'_>) -> Result<ServiceStatus, BackendError> {
         let deadline = Instant::now() + self.patience;
+        let step = crate::progress::step(format!("waiting for {} to be ready", service.name));
         loop {
             let observed = backend.observe(service)?;
             if observed.status.ready {
+                step.done();
                 return Ok(observed.status);
             }
             let out_of_time = Instant::now() >= deadline;
@@ -529,6 +567,44 @@ fn observe_for_files(backend: &dyn Backend, service: &Service<'_>) -> Result<Obs
 /// What `install` and `uninstall` say when they undid an interrupted install first.
 const INTERRUPTED_UNDONE: &str = "an earlier install was interrupted: what it changed was put back first";
 
+/// What they say when an interrupted install had stood and only its clean-ups were left.
+const INTERRUPTED_FINISHED: &str =
+    "an earlier install was interrupted after it stood: the clean-ups it left were finished first";
+
+/// Recovers from an install killed before it finished, as its journal at `journal` tells: once
+/// the install stood, its clean-ups are run; before that, the commands it began are taken back
+/// (newest first), its files put back, the manager re-reads them, and the service is brought
+/// back to the state it had (stopped before the files go, when it did not run; started again
+/// after, when it ran). Taking back a command is best effort, as in a failed install's rollback:
+/// each was journaled before it ran, so its undo may find nothing to undo. `None` when there was
+/// no journal; otherwise what to tell the operator.
+fn recover(backend: &dyn Backend, service: &Service<'_>, journal: &Path) -> Result<Option<&'static str>, BackendError> {
+    let Some(interrupted) = fs::Interrupted::read(journal)? else { return Ok(None) };
+    if interrupted.stood() {
+        for cleanup in interrupted.cleanups() {
+            let _ = backend.run_step(service, &cleanup);
+        }
+        interrupted.finish_files()?;
+        return Ok(Some(INTERRUPTED_FINISHED));
+    }
+    for undo in interrupted.undos() {
+        let _ = backend.run_step(service, &undo);
+    }
+    let running = interrupted.running_before();
+    if running == Some(false) {
+        backend.restore(service, false);
+    }
+    let reread = interrupted.reread();
+    interrupted.finish_files()?;
+    if let Some(reread) = reread {
+        let _ = backend.run_step(service, &reread);
+    }
+    if running == Some(true) {
+        backend.restore(service, true);
+    }
+    Ok(Some(INTERRUPTED_UNDONE))
+}
+
 /// The journal of an install of `plan`, beside its definition (see [`fs::Transaction`]).
 fn journal(host: &super::host::Host, plan: &super::plan::Plan) -> Option<PathBuf> {
     let definition = plan.files.iter().find(|file| file.role == FileRole::Definition)?;
@@ -583,6 +659,8 @@ fn undo(
         }
     }
     let host = backend.host();
+    // Before any command, only files changed: the service runs as it did and is left alone.
+    let began = tx.began_commands();
     // A fresh install is stopped first, and what its manager wrote while it ran goes before the
     // transaction removes the directories it created (then empty).
     if let Some(fresh) = &before.fresh {
@@ -595,7 +673,7 @@ fn undo(
     if let Some(reread) = reread {
         let _ = backend.run_step(service, reread);
     }
-    if before.fresh.is_none() {
+    if before.fresh.is_none() && began {
         backend.restore(service, before.running);
     }
     let run_dirs = before.fresh.iter().flat_map(|fresh| fresh.new_dirs.iter());
@@ -657,6 +735,34 @@ pub fn binary_plan(
         ));
     }
     Ok((exec, None))
+}
+
+/// The shell completions and the man page of `request`, planned where [`DocPlaces`] puts them for
+/// `service` on `host`; none when the request has none. `--dry-run` describes each in a line (the
+/// command that prints it shows the whole text) rather than burying the definition under
+/// hundreds of lines of script.
+pub fn docs_plan(
+    request: &InstallRequest<'_>,
+    host: &super::host::Host,
+    service: &Service<'_>,
+) -> Result<Vec<PlannedFile>, BackendError> {
+    let Some(docs) = request.docs else { return Ok(Vec::new()) };
+    let places = DocPlaces::of(host, service.name, service.level)?;
+    Ok([
+        (places.bash, &docs.bash, "the bash completion script", "completions bash"),
+        (places.zsh, &docs.zsh, "the zsh completion function", "completions zsh"),
+        (places.fish, &docs.fish, "the fish completions", "completions fish"),
+        (places.man, &docs.man, "the man page", "man"),
+    ]
+    .into_iter()
+    .map(|(path, text, what, command)| PlannedFile {
+        path,
+        contents: text.clone().into_bytes(),
+        mode: 0o644,
+        shown: format!("({what}, {} bytes, mode 0644: what `{} {command}` prints)", text.len(), service.name),
+        role: FileRole::Docs,
+    })
+    .collect())
 }
 
 /// `--config PATH` planned at `installed`, when given.

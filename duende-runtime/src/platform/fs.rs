@@ -1,5 +1,7 @@
 //! The file side of an install: atomic writes, and a [`Transaction`] that can put every file
-//! and directory back the way it found them.
+//! and directory back the way it found them, with a journal that outlives a killed installer
+//! ([`Interrupted`]): what it changed, which commands it began and how to take them back, and,
+//! once the install stood, the clean-ups still to run.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -8,6 +10,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::backend::BackendError;
+use super::runner::Invocation;
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BackendError + '_ {
     move |source| BackendError::Io { path: path.to_path_buf(), source }
@@ -72,6 +75,27 @@ enum Entry {
     Created { path: PathBuf },
     /// A directory the transaction created.
     Dir { path: PathBuf },
+    /// How the manager re-reads definitions: run again once files are put back.
+    Reread(Invocation),
+    /// Whether the service ran before the install: what putting it back restores.
+    Running(bool),
+    /// A command the install began (journaled before it runs); `undo` takes it back.
+    Command { undo: Option<Invocation> },
+    /// The install stood: a clean-up still to run (removing what it replaced).
+    Cleanup(Invocation),
+}
+
+/// An invocation as one journal field: a JSON array of its words (no tab, no newline).
+fn encode(invocation: &Invocation) -> String {
+    let words: Vec<&str> =
+        std::iter::once(invocation.program.as_str()).chain(invocation.args.iter().map(String::as_str)).collect();
+    serde_json::to_string(&words).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn decode(field: &str) -> Option<Invocation> {
+    let words: Vec<String> = serde_json::from_str(field).ok()?;
+    let (program, args) = words.split_first()?;
+    Some(Invocation::new(program, args.iter().cloned()))
 }
 
 /// Changes to files that can be undone, even by another process after this one was killed.
@@ -80,10 +104,15 @@ enum Entry {
 /// `.NAME.duende-old` (same directory, so same file system: no space is needed and putting it
 /// back is one atomic rename that restores its bytes and its mode), and the journal (a small
 /// index of every path touched, every backup and every directory created) is rewritten
-/// atomically *before* the change. [`Transaction::rollback`] renames the backups back, removes
-/// what was created and removes the journal; [`Transaction::commit`] removes the backups and the
-/// journal. An installer killed in between leaves the journal: [`recover`] finishes the rollback
-/// from it, so every file is again exactly what it was before the interrupted transaction.
+/// atomically *before* the change. Commands are journaled the same way before they run
+/// ([`Transaction::command`], with what undoes them), after the service's state before the
+/// install ([`Transaction::context`]). [`Transaction::rollback`] renames the backups back, removes
+/// what was created and removes the journal; [`Transaction::settle`] marks the install as
+/// standing (the journal then keeps only the clean-ups still to run) and
+/// [`Transaction::commit`] removes the journal and the backups. An installer killed in between
+/// leaves the journal: [`Interrupted`] reads it, so that the next install or uninstall takes
+/// back every command and every file (which are again exactly what they were before), or, once
+/// the install stood, finishes its clean-ups.
 #[derive(Debug, Default)]
 pub struct Transaction {
     journal: Option<PathBuf>,
@@ -124,10 +153,76 @@ impl Transaction {
                 Entry::Replaced { path, backup } => format!("replaced\t{}\t{}\n", path.display(), backup.display()),
                 Entry::Created { path } => format!("created\t{}\n", path.display()),
                 Entry::Dir { path } => format!("dir\t{}\n", path.display()),
+                Entry::Reread(reread) => format!("reread\t{}\n", encode(reread)),
+                Entry::Running(running) => format!("running\t{running}\n"),
+                Entry::Command { undo: Some(undo) } => format!("command\t{}\n", encode(undo)),
+                Entry::Command { undo: None } => "command\n".to_owned(),
+                Entry::Cleanup(cleanup) => format!("cleanup\t{}\n", encode(cleanup)),
             };
             text.push_str(&line);
         }
         write_atomic(&journal, text.as_bytes(), 0o600)
+    }
+
+    /// Records how the manager re-reads definitions and whether the service ran before the
+    /// install: what putting things back after a killed install needs (written with the first
+    /// change).
+    pub fn context(&mut self, reread: Option<&Invocation>, running: bool) {
+        self.entries.extend(reread.cloned().map(Entry::Reread));
+        self.entries.push(Entry::Running(running));
+    }
+
+    /// Journals a command before it runs, with what takes it back (`None`: nothing to take back,
+    /// as for a re-read or a start, which putting the service's state back covers).
+    pub fn command(&mut self, undo: Option<&Invocation>) -> Result<(), BackendError> {
+        self.entries.push(Entry::Command { undo: undo.cloned() });
+        self.persist()
+    }
+
+    /// Whether a command was begun (journaled with [`Transaction::command`]): before that, only
+    /// files changed, and the service runs as it did.
+    pub fn began_commands(&self) -> bool {
+        self.entries.iter().any(|entry| matches!(entry, Entry::Command { .. }))
+    }
+
+    /// The install stands: from here on it is finished, not undone. The journal keeps only the
+    /// clean-ups still to run (none: it goes), then the backups go.
+    pub fn settle(&mut self, cleanups: &[Invocation]) -> Result<(), BackendError> {
+        let backups: Vec<PathBuf> = self
+            .entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Entry::Replaced { backup, .. } => Some(backup.clone()),
+                _ => None,
+            })
+            .collect();
+        let written = self.journal.as_ref().is_some_and(|journal| journal.exists());
+        self.entries = cleanups.iter().cloned().map(Entry::Cleanup).collect();
+        if written || !self.entries.is_empty() {
+            if self.entries.is_empty() {
+                if let Some(journal) = &self.journal {
+                    remove_if_present(journal)?;
+                }
+            } else {
+                self.persist()?;
+            }
+        }
+        for backup in backups {
+            let _ = fs::remove_file(backup);
+        }
+        Ok(())
+    }
+
+    /// The first clean-up [`Transaction::settle`] left has run.
+    pub fn cleaned(&mut self) -> Result<(), BackendError> {
+        if let Some(first) = self.entries.iter().position(|entry| matches!(entry, Entry::Cleanup(_))) {
+            self.entries.remove(first);
+        }
+        if self.entries.iter().any(|entry| matches!(entry, Entry::Cleanup(_))) {
+            self.persist()
+        } else {
+            self.journal.as_deref().map_or(Ok(()), remove_if_present)
+        }
     }
 
     fn remember(&mut self, path: &Path) -> Result<(), BackendError> {
@@ -172,15 +267,17 @@ impl Transaction {
         undo(&self.entries, self.journal.as_deref())
     }
 
-    /// Keeps the changes: removes the backups and the journal.
+    /// Keeps the changes: removes the journal, then the backups (a process killed in between
+    /// leaves a backup that the next write of its path replaces, never a journal that would put
+    /// back some files and not others).
     pub fn commit(self) {
+        if let Some(journal) = &self.journal {
+            let _ = fs::remove_file(journal);
+        }
         for entry in &self.entries {
             if let Entry::Replaced { backup, .. } = entry {
                 let _ = fs::remove_file(backup);
             }
-        }
-        if let Some(journal) = &self.journal {
-            let _ = fs::remove_file(journal);
         }
     }
 }
@@ -212,7 +309,12 @@ fn undo(entries: &[Entry], journal: Option<&Path>) -> Result<(), BackendError> {
                 .map_err(io_error(path))
                 .and_then(|()| sync_parent(path)),
             Entry::Created { path } => remove_if_present(path),
-            _ => Ok(()),
+            Entry::Replaced { .. }
+            | Entry::Dir { .. }
+            | Entry::Reread(_)
+            | Entry::Running(_)
+            | Entry::Command { .. }
+            | Entry::Cleanup(_) => Ok(()),
         };
         if first.is_ok() {
             first = restored;
@@ -237,23 +339,97 @@ fn sync_parent(path: &Path) -> Result<(), BackendError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
 }
 
-/// Finishes the rollback of a transaction whose process died: puts back every file the
-/// journal at `journal` names and removes what it created. `Ok(false)` when there is no journal.
-pub fn recover(journal: &Path) -> Result<bool, BackendError> {
-    let Some(text) = read(journal)? else { return Ok(false) };
-    let entries: Vec<Entry> = String::from_utf8_lossy(&text)
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split('\t');
-            match (fields.next()?, fields.next().map(PathBuf::from), fields.next().map(PathBuf::from)) {
-                ("replaced", Some(path), Some(backup)) => Some(Entry::Replaced { path, backup }),
-                ("created", Some(path), None) => Some(Entry::Created { path }),
-                ("dir", Some(path), None) => Some(Entry::Dir { path }),
-                _ => None,
-            }
+/// The journal of a transaction whose process died, read back: what finishing its rollback,
+/// or (once the install stood) its clean-ups, takes.
+#[derive(Debug)]
+pub struct Interrupted {
+    journal: PathBuf,
+    entries: Vec<Entry>,
+}
+
+impl Interrupted {
+    /// The journal at `journal`; `None` when there is none.
+    pub fn read(journal: &Path) -> Result<Option<Interrupted>, BackendError> {
+        let Some(text) = read(journal)? else { return Ok(None) };
+        let entries = String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|line| {
+                let (kind, rest) = line.split_once('\t').unwrap_or((line, ""));
+                let mut fields = rest.split('\t').filter(|f| !f.is_empty());
+                match (kind, fields.next(), fields.next()) {
+                    ("replaced", Some(path), Some(backup)) => {
+                        Some(Entry::Replaced { path: path.into(), backup: backup.into() })
+                    }
+                    ("created", Some(path), None) => Some(Entry::Created { path: path.into() }),
+                    ("dir", Some(path), None) => Some(Entry::Dir { path: path.into() }),
+                    ("reread", Some(reread), None) => decode(reread).map(Entry::Reread),
+                    ("running", Some(running), None) => Some(Entry::Running(running == "true")),
+                    ("command", undo, None) => Some(Entry::Command { undo: undo.and_then(decode) }),
+                    ("cleanup", Some(cleanup), None) => decode(cleanup).map(Entry::Cleanup),
+                    _ => None,
+                }
+            })
+            .collect();
+        Ok(Some(Interrupted { journal: journal.to_path_buf(), entries }))
+    }
+
+    /// The install stood before it was killed: only its clean-ups are left.
+    pub fn stood(&self) -> bool {
+        self.entries.iter().any(|entry| matches!(entry, Entry::Cleanup(_)))
+    }
+
+    /// The clean-ups still to run, in order.
+    pub fn cleanups(&self) -> Vec<Invocation> {
+        let cleanups = self.entries.iter().filter_map(|entry| match entry {
+            Entry::Cleanup(cleanup) => Some(cleanup.clone()),
+            _ => None,
+        });
+        cleanups.collect()
+    }
+
+    /// What takes back the commands the install began, newest first (each may not have run:
+    /// the command was journaled before it ran).
+    pub fn undos(&self) -> Vec<Invocation> {
+        let undos = self.entries.iter().rev().filter_map(|entry| match entry {
+            Entry::Command { undo } => undo.clone(),
+            _ => None,
+        });
+        undos.collect()
+    }
+
+    /// How the manager re-reads definitions, when it has to.
+    pub fn reread(&self) -> Option<Invocation> {
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Reread(reread) => Some(reread.clone()),
+            _ => None,
         })
-        .collect();
-    undo(&entries, Some(journal))?;
+    }
+
+    /// Whether the service ran before the install, when the install began a command (the
+    /// service's state may have changed then; before that, only files did).
+    pub fn running_before(&self) -> Option<bool> {
+        if !self.entries.iter().any(|entry| matches!(entry, Entry::Command { .. })) {
+            return None;
+        }
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Running(running) => Some(*running),
+            _ => None,
+        })
+    }
+
+    /// Puts back every file the journal names, removes what the install created, and removes
+    /// the journal (after the clean-ups, when the install stood).
+    pub fn finish_files(self) -> Result<(), BackendError> {
+        undo(&self.entries, Some(&self.journal))
+    }
+}
+
+/// Finishes the rollback of a transaction whose process died, files only: puts back every file
+/// the journal at `journal` names and removes what it created. `Ok(false)` when there is no
+/// journal.
+pub fn recover(journal: &Path) -> Result<bool, BackendError> {
+    let Some(interrupted) = Interrupted::read(journal)? else { return Ok(false) };
+    interrupted.finish_files()?;
     Ok(true)
 }
 
@@ -332,6 +508,74 @@ mod tests {
         tx.rollback()?;
         assert_eq!(read(&kept)?, Some(b"old".to_vec()));
         assert_eq!(fs::read_dir(dir.path()).map(Iterator::count).ok(), Some(1), "only the file itself");
+        Ok(())
+    }
+
+    /// Commands are journaled before they run, with their undo and the service's state before
+    /// the install; a killed installer's journal gives them back, newest first, words intact.
+    #[test]
+    fn a_killed_transaction_tells_which_commands_to_take_back() -> Result<(), BackendError> {
+        let dir = tempfile::tempdir().map_err(io_error(Path::new("tempdir")))?;
+        let kept = dir.path().join("kept");
+        write_atomic(&kept, b"old", 0o600)?;
+        let journal = journal_of(&kept);
+        let reread = Invocation::new("systemctl", ["daemon-reload"]);
+        let odd = Invocation::new("docker", ["rm", "--force", "a\tb\nc \"d\" \\e"]);
+        let mut tx = Transaction::journaled(journal.clone());
+        tx.context(Some(&reread), true);
+        tx.write(&kept, b"new", 0o644)?;
+        let interrupted =
+            Interrupted::read(&journal)?.ok_or_else(|| io_error(&journal)(io::ErrorKind::NotFound.into()))?;
+        assert_eq!(interrupted.running_before(), None, "no command began: only files changed");
+        assert!(!tx.began_commands());
+        tx.command(None)?;
+        tx.command(Some(&Invocation::new("docker", ["rename", "x", "x-previous"])))?;
+        tx.command(Some(&odd))?;
+        assert!(tx.began_commands());
+        std::mem::forget(tx);
+        let interrupted =
+            Interrupted::read(&journal)?.ok_or_else(|| io_error(&journal)(io::ErrorKind::NotFound.into()))?;
+        assert!(!interrupted.stood());
+        assert_eq!(interrupted.running_before(), Some(true));
+        assert_eq!(interrupted.reread(), Some(reread));
+        assert_eq!(interrupted.undos(), [odd, Invocation::new("docker", ["rename", "x", "x-previous"])]);
+        interrupted.finish_files()?;
+        assert_eq!(read(&kept)?, Some(b"old".to_vec()));
+        assert_eq!(fs::read_dir(dir.path()).map(Iterator::count).ok(), Some(1), "only the file itself");
+        Ok(())
+    }
+
+    /// Once the install stood, the journal keeps only the clean-ups left: a killed installer's
+    /// successor finishes them and puts no file back.
+    #[test]
+    fn a_settled_transaction_leaves_only_its_clean_ups() -> Result<(), BackendError> {
+        let dir = tempfile::tempdir().map_err(io_error(Path::new("tempdir")))?;
+        let kept = dir.path().join("kept");
+        write_atomic(&kept, b"old", 0o600)?;
+        let journal = journal_of(&kept);
+        let cleanups =
+            [Invocation::new("docker", ["rm", "x-previous"]), Invocation::new("docker", ["image", "rm", "i:1"])];
+        let mut tx = Transaction::journaled(journal.clone());
+        tx.write(&kept, b"new", 0o644)?;
+        tx.command(Some(&Invocation::new("docker", ["rm", "x"])))?;
+        tx.settle(&cleanups)?;
+        assert!(!backup_of(&kept).exists(), "the install stands: no backup");
+        tx.cleaned()?;
+        std::mem::forget(tx);
+        let interrupted =
+            Interrupted::read(&journal)?.ok_or_else(|| io_error(&journal)(io::ErrorKind::NotFound.into()))?;
+        assert!(interrupted.stood());
+        assert_eq!(interrupted.cleanups(), cleanups[1..]);
+        assert!(interrupted.undos().is_empty());
+        interrupted.finish_files()?;
+        assert_eq!(read(&kept)?, Some(b"new".to_vec()));
+        assert!(!journal.exists());
+        let mut tx = Transaction::journaled(journal.clone());
+        tx.write(&kept, b"newer", 0o644)?;
+        tx.settle(&[])?;
+        assert!(!journal.exists() && !backup_of(&kept).exists(), "nothing left to clean up: no journal");
+        tx.commit();
+        assert_eq!(fs::read_dir(dir.path()).map(Iterator::count).ok(), Some(1));
         Ok(())
     }
 

@@ -87,6 +87,11 @@ impl Host {
         self.absolute("XDG_CONFIG_HOME").or_else(|| Some(self.home()?.join(".config")))
     }
 
+    /// `$XDG_DATA_HOME`, else `~/.local/share`.
+    pub fn data_home(&self) -> Option<PathBuf> {
+        self.absolute("XDG_DATA_HOME").or_else(|| Some(self.home()?.join(".local/share")))
+    }
+
     /// `$XDG_STATE_HOME`, else `~/.local/state`.
     pub fn state_home(&self) -> Option<PathBuf> {
         self.absolute("XDG_STATE_HOME").or_else(|| Some(self.home()?.join(".local/state")))

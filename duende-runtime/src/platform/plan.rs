@@ -28,6 +28,9 @@ pub enum FileRole {
     Module,
     /// A WOS process manifest.
     WosManifest,
+    /// A shell completion script or the man page: written and removed with the rest, but a
+    /// change to one alone neither re-reads definitions nor restarts the service.
+    Docs,
     /// Anything else.
     Other,
 }
@@ -43,6 +46,7 @@ impl FileRole {
             FileRole::Bundle => Drift::Bundle,
             FileRole::Module => Drift::Module,
             FileRole::WosManifest => Drift::WosManifest,
+            FileRole::Docs => Drift::Docs,
             FileRole::Other => Drift::File,
         }
     }

@@ -101,6 +101,8 @@ pub enum Drift {
     Module,
     /// A WOS process manifest.
     WosManifest,
+    /// A shell completion script or the man page.
+    Docs,
     /// Another file `install` writes.
     File,
     /// The manager has not re-read a changed definition yet.
@@ -120,6 +122,7 @@ impl fmt::Display for Drift {
             Drift::Bundle => "bundle",
             Drift::Module => "module",
             Drift::WosManifest => "manifest",
+            Drift::Docs => "completions and man page",
             Drift::File => "file",
             Drift::NotReloaded => "not-reloaded",
             Drift::Interrupted => "interrupted",

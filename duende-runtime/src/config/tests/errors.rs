@@ -181,17 +181,35 @@ fn wrong_types_say_what_is_allowed_and_what_was_found() {
 }
 
 #[test]
-fn a_bad_value_in_the_app_section_says_what_its_type_allows() {
+fn a_bad_value_in_the_app_section_says_what_the_daemon_allows() {
     let mut fixture = Fixture::new();
     fixture.set("app.interval_ms=-5").set("app.nested=[1]");
     let error = fixture.error();
+    // The daemon's own range (its `validate`), not the range of `u64`.
     assert_contains(
         &error,
         &[
-            "app.interval_ms = -5 (from --set app.interval_ms=-5): must be an integer between 0 and \
-             18446744073709551615",
+            "app.interval_ms = -5 (from --set app.interval_ms=-5): must be an integer between 10 and 60000",
             "app.nested = [1] (from --set app.nested=[1]): must be a table, found an array",
         ],
+    );
+    let mut fixture = Fixture::new();
+    fixture.set("app.interval_ms=").set("app.nested.depth=deep");
+    assert_contains(
+        &fixture.error(),
+        &[
+            "app.interval_ms = \"\" (from --set app.interval_ms=): must be an integer between 10 and 60000, found a \
+             string",
+            "app.nested.depth = \"deep\" (from --set app.nested.depth=deep): must be an integer, at most 10, found a \
+             string",
+        ],
+    );
+    // A rule at one end of the type only: the daemon's words for it.
+    let mut fixture = Fixture::new();
+    fixture.set("app.nested.depth=-1");
+    assert_contains(
+        &fixture.error(),
+        &["app.nested.depth = -1 (from --set app.nested.depth=-1): must be an integer, at most 10"],
     );
 }
 
@@ -288,6 +306,7 @@ fn problems_are_available_one_by_one() {
             value: Some("2".into()),
             origin: Some("--set platform.pepita.vsock_cid=2".into()),
             message: "must be 0 (pick one) or an integer between 3 and 4294967294".into(),
+            fix: Some("change `--set platform.pepita.vsock_cid=2` to a value allowed above, or leave it out".into()),
         }]
     );
 }

@@ -136,7 +136,7 @@ fn replies_decode_into_results_and_distinct_client_errors() {
     let denied = br#"{"v":1,"ok":false,"error":{"code":"permission-denied","message":"uid 7 may not"}}"#;
     let err = client::decode::<StatusResult>(path, denied).unwrap_err();
     assert!(matches!(&err, ClientError::PermissionDenied { detail, .. } if detail == "uid 7 may not"), "{err:?}");
-    assert_eq!(err.exit(), crate::exit::Exit::Usage);
+    assert_eq!(err.exit(), crate::exit::Exit::OsError, "a refused user is an OS error, not a usage error");
     let newer = br#"{"v":1,"ok":false,"error":{"code":"quota-exceeded","message":"later"}}"#;
     match client::decode::<StatusResult>(path, newer) {
         Err(ClientError::Refused { error, .. }) => assert_eq!(error.code, ErrorCode::Unknown),

@@ -95,7 +95,12 @@ fn json_under_a_service_manager_keeps_its_fields_and_adds_live() {
     let plain = serde_json::to_value(&status).unwrap();
     let mut expected = plain.as_object().unwrap().clone();
     expected.insert("live".to_owned(), Value::Null);
-    assert_eq!(without, Value::Object(expected.clone()), "every field of the manager's status, plus `live`");
+    expected.insert("schema".to_owned(), Value::from("duende.status.v1"));
+    assert_eq!(
+        without,
+        Value::Object(expected.clone()),
+        "every field of the manager's status, plus `schema` and `live`"
+    );
     let with: Value = serde_json::from_str(&status_json(&status, Some(&sample()))).unwrap();
     assert_eq!(with["live"], serde_json::to_value(sample()).unwrap());
     assert_eq!(with["state"], "running");

@@ -10,7 +10,10 @@
 //! `install` builds the image (a changed binary or configuration is a new image with a new tag),
 //! loads it, and creates the container; a container of an earlier install is renamed
 //! `NAME-previous` and stopped first, and removed with its image only once the new one is
-//! ready (put back otherwise).
+//! ready (put back otherwise). Each of these commands is journaled with its undo before it
+//! runs, so an installer killed half-way is taken back by the next `install` or `uninstall`
+//! (the new container and image removed, the old container renamed back and started again);
+//! killed after the new container was ready, the next one finishes removing the old.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -404,6 +407,10 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
         Ok(Found::Ours(Recorded { definition: layout.record, manifest: Manifest::parse(&text), binary: None, config }))
     }
 
+    fn preparing(&self) -> Option<&'static str> {
+        Some("building the container image")
+    }
+
     fn plan(
         &self,
         service: &Service<'_>,
@@ -593,6 +600,12 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
 
     fn run_step(&self, _: &Service<'_>, step: &Invocation) -> Result<(), BackendError> {
         self.run_ok(step).map(drop)
+    }
+
+    fn restore(&self, service: &Service<'_>, was_running: bool) {
+        // The container put back under its name runs its own image: starting it is enough (and
+        // does nothing to one that runs), where a restart would stop it once more.
+        let _ = self.act(service, if was_running { Op::Start } else { Op::Stop }, false);
     }
 
     fn log_tail(&self, service: &Service<'_>) -> String {

@@ -311,6 +311,10 @@ impl<R: CommandRunner> Backend for KubernetesBackend<R> {
         files::found(&self.host, &self.layout(service)?, service.name)
     }
 
+    fn preparing(&self) -> Option<&'static str> {
+        Some("building the container image")
+    }
+
     fn plan(
         &self,
         service: &Service<'_>,

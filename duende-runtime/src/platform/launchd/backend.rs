@@ -464,7 +464,8 @@ impl<R: CommandRunner> Backend for LaunchdBackend<R> {
             runtime_dir: layout.runtime_dir.clone(),
         };
         let spec = JobSpec::new(settings, &facts);
-        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).collect();
+        let docs = engine::docs_plan(request, &self.host, service)?;
+        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(docs).collect();
         let manifest =
             Manifest::of(&self.host, previous, files.iter().map(|f| f.path.as_path()), [layout.plist.as_path()]);
         let text = render(&spec, &manifest).map_err(|e| BackendError::Render(e.to_string()))?;

@@ -392,6 +392,7 @@ fn install_with(
         config_file: Some(&fx.config),
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     ENGINE.install(backend, service, &request)
 }

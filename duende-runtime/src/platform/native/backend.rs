@@ -212,7 +212,8 @@ impl NativeBackend {
         let mut notes = Vec::new();
         let (program, binary) = engine::binary_plan(request, &layout.places.binary, &mut notes)?;
         let config = engine::config_plan(request, &layout.places.config)?;
-        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(hosted.files).collect();
+        let docs = engine::docs_plan(request, &self.host, service)?;
+        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(hosted.files).chain(docs).collect();
         let mut flags = Vec::new();
         if request.config_file.is_some() {
             flags.extend(["--config".to_owned(), layout.places.config.to_string_lossy().into_owned()]);

@@ -253,6 +253,10 @@ impl Backend for PepitaBackend {
         self.manager().found(service)
     }
 
+    fn preparing(&self) -> Option<&'static str> {
+        Some("building the VM bundle (kernel, initramfs)")
+    }
+
     fn plan(
         &self,
         service: &Service<'_>,

@@ -161,7 +161,8 @@ impl<R: CommandRunner> SystemdBackend<R> {
             UnitSpec::hosting(request.settings, &facts, &hosted)
         };
         let body = render(&spec).map_err(|e| BackendError::Render(e.to_string()))?;
-        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(hosted.files).collect();
+        let docs = engine::docs_plan(request, &self.host, service)?;
+        let mut files: Vec<PlannedFile> = binary.into_iter().chain(config).chain(hosted.files).chain(docs).collect();
         let wants_entry = layout.wants_dir.join(unit_name(service.name));
         let manifest = Manifest::of(
             &self.host,

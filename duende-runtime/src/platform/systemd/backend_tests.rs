@@ -273,6 +273,7 @@ fn install(
         config_file: config.then_some(&fx.config),
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     ENGINE.install(backend, &SYSTEM, &request)
 }
@@ -520,6 +521,7 @@ fn a_system_service_needs_root_and_says_how() -> io::Result<()> {
         config_file: None,
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     let err = ENGINE.install(&backend, &SYSTEM, &request).err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
@@ -559,6 +561,7 @@ fn user_services_use_the_user_manager_and_warn_about_linger() -> io::Result<()> 
         config_file: Some(&fx.config),
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     let applied = ENGINE.install(&backend, &user, &request).map_err(io::Error::other)?;
     assert_eq!(
@@ -651,6 +654,7 @@ fn in_place_installs_point_at_the_binary_and_warn_about_cargo_target_dirs() -> i
         config_file: None,
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     let applied = ENGINE.install(&backend, &SYSTEM, &request).map_err(io::Error::other)?;
     assert_eq!(written(&applied), [PathBuf::from("/etc/systemd/system/demo.service")], "nothing is copied");
@@ -660,5 +664,87 @@ fn in_place_installs_point_at_the_binary_and_warn_about_cargo_target_dirs() -> i
     });
     assert!(unit.is_some_and(|u| u.contains(r#"ExecStart="/work/app/target/debug/demo" "run""#)));
     assert!(applied.actions.iter().any(|a| matches!(a, Action::Note(n) if n.contains("cargo target directory"))));
+    Ok(())
+}
+
+/// The completions and man page `install` places (their texts as the command line renders them;
+/// any text does here).
+fn docs(version: &str) -> crate::platform::backend::Docs {
+    crate::platform::backend::Docs {
+        bash: format!("complete -F _demo demo # {version}\n"),
+        zsh: format!("#compdef demo\n# {version}\n"),
+        fish: format!("complete -c demo # {version}\n"),
+        man: format!(".TH demo 1 \"demo {version}\"\n"),
+    }
+}
+
+fn install_with_docs(
+    fx: &Fixture,
+    backend: &dyn Backend,
+    options: InstallOptions,
+    docs: &crate::platform::backend::Docs,
+) -> Result<Applied, BackendError> {
+    let settings = settings();
+    let request = InstallRequest {
+        options,
+        settings: &settings,
+        binary: &fx.binary,
+        config_file: None,
+        sets: &[],
+        overrides: &[],
+        docs: Some(docs),
+    };
+    ENGINE.install(backend, &SYSTEM, &request)
+}
+
+#[test]
+fn completions_and_the_man_page_are_installed_with_the_service_and_removed_with_it() -> io::Result<()> {
+    let fx = fixture()?;
+    // Someone else's page in the same directory stays.
+    fs::create_dir_all(fx.root.join("usr/local/share/man/man1"))?;
+    fs::write(fx.root.join("usr/local/share/man/man1/other.1"), ".TH other 1\n")?;
+    let backend = fx.backend();
+    let before = fx.listing();
+    let places = [
+        "/usr/local/share/bash-completion/completions/demo",
+        "/usr/local/share/zsh/site-functions/_demo",
+        "/usr/local/share/fish/vendor_completions.d/demo.fish",
+        "/usr/local/share/man/man1/demo.1",
+    ];
+    let one = docs("1");
+    let dry =
+        install_with_docs(&fx, &backend, InstallOptions { dry_run: true, ..now() }, &one).map_err(io::Error::other)?;
+    assert_eq!(fx.listing(), before, "a dry run writes nothing");
+    let shown = written(&dry);
+    for place in places {
+        assert!(shown.contains(&PathBuf::from(place)), "--dry-run does not show {place}: {shown:?}");
+    }
+    let shown = format!("(the man page, {} bytes, mode 0644: what `demo man` prints)", one.man.len());
+    assert!(dry.actions.contains(&Action::Write { path: places[3].into(), contents: shown }), "{dry:?}");
+    install_with_docs(&fx, &backend, now(), &one).map_err(io::Error::other)?;
+    let listing = fx.listing();
+    for (place, text) in places.iter().zip([&one.bash, &one.zsh, &one.fish, &one.man]) {
+        let entry = listing.get(&PathBuf::from(&place[1..]));
+        assert!(matches!(entry, Some(Entry::File(0o644, bytes)) if bytes == text.as_bytes()), "{place}: {entry:?}");
+    }
+    let unit = fs::read_to_string(fx.root.join("etc/systemd/system/demo.service"))?;
+    for place in places {
+        assert!(unit.contains(&format!("# file {place}\n")), "the manifest does not record {place}:\n{unit}");
+    }
+    assert!(unit.contains("# dir /usr/local/share/zsh\n") && !unit.contains("# dir /usr/local/share/man\n"), "{unit}");
+    // Twice: nothing changes.
+    let calls = backend.runner().changing_calls().len();
+    let again = install_with_docs(&fx, &backend, now(), &one).map_err(io::Error::other)?;
+    assert!(again.changes_nothing(), "{again:?}");
+    assert_eq!((fx.listing(), backend.runner().changing_calls().len()), (listing, calls));
+    // New texts alone (the same binary): written, and the service neither re-read nor restarted.
+    let two = docs("2");
+    let applied = install_with_docs(&fx, &backend, now(), &two).map_err(io::Error::other)?;
+    assert_eq!(written(&applied), places.map(PathBuf::from));
+    assert_eq!(backend.runner().changing_calls().len(), calls, "{:?}", backend.runner().calls());
+    assert_eq!(fs::read_to_string(fx.root.join("usr/local/share/man/man1/demo.1"))?, two.man);
+    // Uninstall: exactly what was there before, the other page included.
+    ENGINE.uninstall(&backend, &SYSTEM).map_err(io::Error::other)?;
+    assert_eq!(fx.listing(), before);
     Ok(())
 }

@@ -58,10 +58,15 @@ pub fn findings(facts: &Facts, level: Level) -> Vec<Finding> {
                 missing.push("systemctl is not on PATH");
             }
             let fix = "run on a host booted with systemd, or choose another platform with `--platform`";
+            // A problem, not a warning: `install` and every other management command of this
+            // platform would fail here.
             found.push(Finding::new(
                 SECTION,
-                Mark::Warn,
-                format!("systemd is not reachable: {}", missing.join(", ")),
+                Mark::Problem,
+                format!(
+                    "systemd is not reachable: {}; `install` and the other management commands cannot work here",
+                    missing.join(", ")
+                ),
                 Some(fix.to_owned()),
             ));
         }
@@ -132,11 +137,11 @@ mod tests {
     #[test]
     fn an_unreachable_systemd_names_what_is_missing() {
         let found = findings(&Facts { booted: false, systemctl: None, ..reachable() }, Level::System);
-        assert_eq!(found[0].mark, Mark::Warn);
+        assert_eq!(found[0].mark, Mark::Problem, "`install` would fail: `check` must not pass");
         assert_eq!(
             found[0].text,
             "systemd is not reachable: /run/systemd/system is absent, so systemd is not the init system, systemctl is \
-             not on PATH"
+             not on PATH; `install` and the other management commands cannot work here"
         );
     }
 

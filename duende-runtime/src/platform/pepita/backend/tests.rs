@@ -108,6 +108,7 @@ fn plan_error(settings: &Settings<()>) -> String {
         config_file: None,
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string()
 }
@@ -188,6 +189,7 @@ fn a_user_or_group_is_refused_with_the_key() {
         config_file: None,
         sets: &[],
         overrides: &[],
+        docs: None,
     };
     let err = backend.plan(&DEMO, &request, &Manifest::default()).unwrap_err().to_string();
     assert!(
