@@ -61,6 +61,8 @@ pub enum PlatformChoice {
     Native,
     /// Kubernetes manifests, applied with kubectl where a cluster answers (never detected).
     Kubernetes,
+    /// a docker swarm service (never detected).
+    Swarm,
 }
 
 /// Subcommands. Each doc comment is the subcommand's help: its first paragraph the one-line

@@ -47,7 +47,14 @@ pub mod fuzzing;
 // line's texts (`docs`).
 #[cfg(all(
     test,
-    any(feature = "systemd", feature = "launchd", feature = "kubernetes", feature = "wos", feature = "completions")
+    any(
+        feature = "systemd",
+        feature = "launchd",
+        feature = "kubernetes",
+        feature = "swarm",
+        feature = "wos",
+        feature = "completions"
+    )
 ))]
 mod golden;
 pub mod health;

@@ -27,7 +27,7 @@ fn run(args: &[&str], runtime: &std::path::Path) -> (Option<i32>, String) {
 fn every_management_backend_is_refused_naming_its_feature() {
     assert_lean();
     let dir = tempfile::tempdir().unwrap();
-    for platform in ["systemd", "native", "launchd", "container", "kubernetes", "pepita", "wos"] {
+    for platform in ["systemd", "native", "launchd", "container", "kubernetes", "swarm", "pepita", "wos"] {
         let (code, said) = run(&["install", "--platform", platform, "--dry-run"], dir.path());
         assert_eq!(code, Some(69), "{platform}: {said}");
         assert!(said.contains(&format!("built without duende's `{platform}` feature")), "{platform}: {said}");

@@ -262,11 +262,24 @@ pub struct SwarmSettings {
     pub mode: SwarmMode,
     /// Copies of a replicated service.
     pub replicas: u32,
+    /// Restarts of a task the engine makes before it gives up on it (`--restart-max-attempts`);
+    /// 0: no limit. The delay between them is `backoff.initial`.
+    pub restart_max_attempts: u32,
+    /// Memory the scheduler reserves for each task on its node (`--reserve-memory`), in bytes.
+    pub reserve_memory_bytes: Option<u64>,
+    /// CPU the scheduler reserves for each task, in percent of one CPU (`--reserve-cpu`).
+    pub reserve_cpu_percent: Option<f64>,
 }
 
 impl Default for SwarmSettings {
     fn default() -> Self {
-        SwarmSettings { mode: SwarmMode::Replicated, replicas: 1 }
+        SwarmSettings {
+            mode: SwarmMode::Replicated,
+            replicas: 1,
+            restart_max_attempts: 0,
+            reserve_memory_bytes: None,
+            reserve_cpu_percent: None,
+        }
     }
 }
 
@@ -353,6 +366,9 @@ pub(super) const ALLOWED: &[(&str, &str)] = &[
     ("platform.swarm", "a table"),
     ("platform.swarm.mode", "one of `replicated`, `global`"),
     ("platform.swarm.replicas", "an integer between 0 and 10000"),
+    ("platform.swarm.restart_max_attempts", "an integer between 0 (no limit) and 10000"),
+    ("platform.swarm.reserve_memory_bytes", "a number of bytes of at least 4194304 (4 MiB)"),
+    ("platform.swarm.reserve_cpu_percent", "a number above 0 and at most 100000"),
     ("platform.kubernetes", "a table"),
     ("platform.kubernetes.kind", "one of `deployment`, `daemonset`"),
     ("platform.kubernetes.namespace", "a DNS label: lowercase letters, digits and `-`, at most 63 characters"),
@@ -389,6 +405,9 @@ pub(super) fn check(p: &PlatformSettings, rule: &mut dyn FnMut(&str, bool)) {
     rule("platform.launchd.process_type", types.contains(&l.process_type.as_str()));
 
     rule("platform.swarm.replicas", p.swarm.replicas <= 10_000);
+    rule("platform.swarm.restart_max_attempts", p.swarm.restart_max_attempts <= 10_000);
+    rule("platform.swarm.reserve_memory_bytes", p.swarm.reserve_memory_bytes.is_none_or(|b| b >= 4 << 20));
+    rule("platform.swarm.reserve_cpu_percent", p.swarm.reserve_cpu_percent.is_none_or(|c| c > 0.0 && c <= 100_000.0));
 
     let k = &p.kubernetes;
     let dns_label = |s: &str| {

@@ -435,6 +435,13 @@ pub trait Backend {
         false
     }
 
+    /// Whether the plan's steps replace the running service themselves (a swarm service's
+    /// rolling update): after them a changed install waits until the service is ready instead
+    /// of restarting it.
+    fn updates_in_place(&self) -> bool {
+        false
+    }
+
     /// Carries out `op` and returns what it did (for the record, and with `dry_run` what it would
     /// do, without doing it). The engine then waits for the state `op` leads to.
     fn act(&self, service: &Service<'_>, op: Op, dry_run: bool) -> Result<Action, BackendError>;

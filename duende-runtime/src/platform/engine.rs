@@ -103,6 +103,8 @@ struct Changes<'a> {
     reread: Option<&'a Invocation>,
     steps: Vec<&'a Step>,
     op: Option<Op>,
+    /// The steps replace the running service themselves: wait until it is ready after them.
+    wait: bool,
     after: &'a [Invocation],
 }
 
@@ -172,16 +174,18 @@ impl Engine {
         // Completions and the man page are not the service's: when only they changed, they are
         // written and nothing is re-read or restarted.
         let service_changes = changed.iter().any(|file| file.role != FileRole::Docs) || !stale.is_empty();
+        let in_place = backend.updates_in_place();
         let changes = Changes {
             reread: plan.reread.as_ref().filter(|_| service_changes),
             steps: plan.steps.iter().filter(|step| service_changes || step.when == When::Always).collect(),
             op: if before.running && service_changes {
-                Some(Op::Restart)
+                (!in_place).then_some(Op::Restart)
             } else if options.start_now && !before.running {
                 Some(Op::Start)
             } else {
                 None
             },
+            wait: in_place && before.running && service_changes,
             changed,
             stale,
             after: &plan.after,
@@ -313,6 +317,9 @@ impl Engine {
             tx.command(None)?;
             let (action, _) = self.operate_installed(backend, service, op)?;
             actions.push(action);
+        }
+        if changes.wait {
+            self.wait_ready(backend, service)?;
         }
         Ok(())
     }

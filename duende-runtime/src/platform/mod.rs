@@ -16,14 +16,14 @@
 //!
 //! The management commands that drive all this are [`crate::manage`].
 //!
-//! One folder per backend: `systemd`, `launchd`, `native`, `container`, `kubernetes`, `pepita`,
-//! `wos` (Unix only: a WASI module has no service manager to drive; `wos`'s manifest and
+//! One folder per backend: `systemd`, `launchd`, `native`, `container`, `kubernetes`, `swarm`,
+//! `pepita`, `wos` (Unix only: a WASI module has no service manager to drive; `wos`'s manifest and
 //! capability grammar build everywhere).
 
 pub mod backend;
 // A backend's folder builds when its feature, or a feature whose backend uses its parts, is on;
 // `backend_for` offers only the platforms whose own feature is.
-#[cfg(all(unix, any(feature = "container", feature = "pepita")))]
+#[cfg(all(unix, any(feature = "container", feature = "pepita", feature = "swarm")))]
 pub mod container;
 pub mod detect;
 pub mod engine;
@@ -44,6 +44,8 @@ pub mod pepita;
 pub mod plan;
 pub mod runner;
 pub mod status;
+#[cfg(all(unix, feature = "swarm"))]
+pub mod swarm;
 #[cfg(all(unix, feature = "systemd"))]
 pub mod systemd;
 pub mod wos;
@@ -123,6 +125,8 @@ pub fn backend_for(platform: Platform, host: &Host) -> Result<Box<dyn Backend>, 
         Platform::Container => Ok(Box::new(container::ContainerBackend::new(host.clone()))),
         #[cfg(feature = "kubernetes")]
         Platform::Kubernetes => Ok(Box::new(kubernetes::KubernetesBackend::new(runner::SystemRunner, host.clone()))),
+        #[cfg(feature = "swarm")]
+        Platform::Swarm => Ok(Box::new(swarm::SwarmBackend::new(host.clone()))),
         #[cfg(feature = "pepita")]
         Platform::Pepita => Ok(Box::new(pepita::PepitaBackend::new(host.clone()))),
         #[cfg(feature = "launchd")]
@@ -156,12 +160,15 @@ pub enum Platform {
     /// Kubernetes: manifests, applied with `kubectl` where a cluster answers. Never detected: a
     /// daemon on Kubernetes runs in a container, and detection says so.
     Kubernetes,
+    /// Docker swarm mode: a replicated (or global) service of the container backend's image,
+    /// updated by rolling updates gated by health. Never detected, like Kubernetes.
+    Swarm,
 }
 
 impl Platform {
     /// Every platform: the ones detection can find, in detection order (native last), then
-    /// Kubernetes, which is only ever chosen with `--platform kubernetes`.
-    pub const ALL: [Platform; 7] = [
+    /// the orchestrators, which are only ever chosen with `--platform kubernetes` or `swarm`.
+    pub const ALL: [Platform; 8] = [
         Platform::Wos,
         Platform::Pepita,
         Platform::Systemd,
@@ -169,6 +176,7 @@ impl Platform {
         Platform::Launchd,
         Platform::Native,
         Platform::Kubernetes,
+        Platform::Swarm,
     ];
 
     /// The name `--platform` takes and messages use.
@@ -181,6 +189,7 @@ impl Platform {
             Platform::Wos => "wos",
             Platform::Native => "native",
             Platform::Kubernetes => "kubernetes",
+            Platform::Swarm => "swarm",
         }
     }
 }
@@ -209,6 +218,7 @@ impl TryFrom<PlatformChoice> for Platform {
             PlatformChoice::Wos => Ok(Platform::Wos),
             PlatformChoice::Native => Ok(Platform::Native),
             PlatformChoice::Kubernetes => Ok(Platform::Kubernetes),
+            PlatformChoice::Swarm => Ok(Platform::Swarm),
         }
     }
 }
@@ -223,6 +233,7 @@ impl From<Platform> for PlatformChoice {
             Platform::Wos => PlatformChoice::Wos,
             Platform::Native => PlatformChoice::Native,
             Platform::Kubernetes => PlatformChoice::Kubernetes,
+            Platform::Swarm => PlatformChoice::Swarm,
         }
     }
 }
@@ -271,7 +282,13 @@ mod tests {
         // Inside a pod every marker says container: that is where the daemon runs.
         let pod = FakeEnv::new().with_var("KUBERNETES_SERVICE_HOST", "10.96.0.1").with_file("/.dockerenv", "");
         assert_eq!(resolve(PlatformChoice::Auto, &pod).0, Platform::Container);
-        assert_eq!(Platform::ALL.last(), Some(&Platform::Kubernetes), "after every platform detection can find");
+        assert_eq!(
+            Platform::ALL[6..],
+            [Platform::Kubernetes, Platform::Swarm],
+            "after every platform detection can find"
+        );
+        let swarm = FakeEnv::new().with_file("/.dockerenv", "");
+        assert_eq!(resolve(PlatformChoice::Auto, &swarm).0, Platform::Container, "a swarm task is a container");
     }
 
     /// Whether this build has `platform`'s backend feature.
@@ -281,6 +298,7 @@ mod tests {
             Platform::Native => cfg!(feature = "native"),
             Platform::Container => cfg!(feature = "container"),
             Platform::Kubernetes => cfg!(feature = "kubernetes"),
+            Platform::Swarm => cfg!(feature = "swarm"),
             Platform::Pepita => cfg!(feature = "pepita"),
             Platform::Launchd => cfg!(feature = "launchd"),
             Platform::Wos => cfg!(feature = "wos"),

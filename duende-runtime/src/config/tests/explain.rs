@@ -94,6 +94,9 @@ platform.launchd.label_prefix = "local.duende"  # default
 platform.launchd.process_type = "Standard"  # default
 platform.swarm.mode = "replicated"      # default
 platform.swarm.replicas = 1             # default
+platform.swarm.restart_max_attempts = 0  # default
+# platform.swarm.reserve_memory_bytes: not set
+# platform.swarm.reserve_cpu_percent: not set
 platform.kubernetes.kind = "deployment"  # default
 platform.kubernetes.namespace = "default"  # default
 platform.kubernetes.replicas = 1        # default

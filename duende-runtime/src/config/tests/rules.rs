@@ -365,6 +365,9 @@ fn platform() {
         ("platform.launchd.label_prefix=\"com.example.\"", "a reverse-DNS prefix such as \"com.example\""),
         ("platform.launchd.process_type=\"Fast\"", "one of `Background`, `Standard`"),
         ("platform.kubernetes.namespace=\"Prod\"", "a DNS label"),
+        ("platform.swarm.restart_max_attempts=10001", "an integer between 0 (no limit) and 10000"),
+        ("platform.swarm.reserve_memory_bytes=1024", "a number of bytes of at least 4194304 (4 MiB)"),
+        ("platform.swarm.reserve_cpu_percent=0.0", "a number above 0 and at most 100000"),
         ("platform.kubernetes.image=\"a b\"", "empty or an image reference without spaces"),
     ]);
     accepted(&[
@@ -383,6 +386,9 @@ fn platform() {
         "platform.launchd.label_prefix=\"com.example\"",
         "platform.launchd.label_prefix=\"local\"",
         "platform.swarm.mode=\"global\"",
+        "platform.swarm.restart_max_attempts=5",
+        "platform.swarm.reserve_memory_bytes=67108864",
+        "platform.swarm.reserve_cpu_percent=25.0",
         "platform.kubernetes.kind=\"daemonset\"",
     ]);
 }

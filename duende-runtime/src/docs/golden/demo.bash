@@ -77,7 +77,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -103,7 +103,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -129,7 +129,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -155,7 +155,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -181,7 +181,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -215,7 +215,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -241,7 +241,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -267,7 +267,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -293,7 +293,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -319,7 +319,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -345,7 +345,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -371,7 +371,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -397,7 +397,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -423,7 +423,7 @@ _demo() {
                     return 0
                     ;;
                 --platform)
-                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto systemd launchd container pepita wos native kubernetes swarm" -- "${cur}"))
                     return 0
                     ;;
                 *)

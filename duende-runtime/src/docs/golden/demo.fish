@@ -33,7 +33,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_needs_command" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
 complete -c demo -n "__fish_demo_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c demo -n "__fish_demo_needs_command" -s V -l version -d 'Print version'
@@ -59,7 +60,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand run" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
 complete -c demo -n "__fish_demo_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c demo -n "__fish_demo_using_subcommand run" -s V -l version -d 'Print version'
@@ -72,7 +74,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand install" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand install" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand install" -l dry-run -d 'Print every file and command, change nothing'
@@ -92,7 +95,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand uninstall" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand uninstall" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand uninstall" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
@@ -107,7 +111,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand start" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand start" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand start" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
@@ -122,7 +127,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand stop" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand stop" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand stop" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
@@ -137,7 +143,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand restart" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand restart" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand restart" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
@@ -152,7 +159,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand reload" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand reload" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand reload" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
@@ -167,7 +175,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand status" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand status" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand status" -l json -d 'Print JSON (schema `duende.status.v1`)'
@@ -184,7 +193,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand logs" -l user -d 'Manage the per-user service (the default when not root)'
 complete -c demo -n "__fish_demo_using_subcommand logs" -l system -d 'Manage the system service (the default as root)'
 complete -c demo -n "__fish_demo_using_subcommand logs" -s f -l follow -d 'Keep following new lines'
@@ -200,7 +210,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand config" -l json -d 'Print JSON (schema `duende.config.v1`)'
 complete -c demo -n "__fish_demo_using_subcommand config" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
 complete -c demo -n "__fish_demo_using_subcommand config" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -214,7 +225,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand check" -l json -d 'Print JSON (schema `duende.check.v1`)'
 complete -c demo -n "__fish_demo_using_subcommand check" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
 complete -c demo -n "__fish_demo_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -228,7 +240,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand completions" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
 complete -c demo -n "__fish_demo_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c demo -n "__fish_demo_using_subcommand completions" -s V -l version -d 'Print version'
@@ -241,7 +254,8 @@ container\t'docker or podman'
 pepita\t'a pepita microVM'
 wos\t'WOS, the WebAssembly OS'
 native\t'no service manager: the binary supervises itself'
-kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'"
+kubernetes\t'Kubernetes manifests, applied with kubectl where a cluster answers (never detected)'
+swarm\t'a docker swarm service (never detected)'"
 complete -c demo -n "__fish_demo_using_subcommand man" -s q -l quiet -d 'Show no progress of long steps (building an image or a VM bundle, waiting for the service to be ready); results and errors are still printed'
 complete -c demo -n "__fish_demo_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c demo -n "__fish_demo_using_subcommand man" -s V -l version -d 'Print version'

@@ -441,7 +441,7 @@ impl<R: CommandRunner> Backend for ContainerBackend<R> {
             }
             None => self.choose(wanted)?,
         };
-        let Built { image: built, binary_len, config_source } =
+        let Built { image: built, binary_len, config_source, .. } =
             build_image(&self.host, name, request, &layout.places.config)?;
         let create = spec::create_args(tool.kind, name, settings, &built.reference, &self.limits());
         let stop_timeout = spec::stop_timeout(settings).to_string();

@@ -22,8 +22,21 @@ pub struct Built {
     pub image: image::Image,
     /// The size of the binary in it.
     pub binary_len: usize,
-    /// The configuration file it holds, where it was read from.
+    /// The configuration file it holds (or, built for a mounted configuration, that its
+    /// command names), where it was read from.
     pub config_source: Option<PathBuf>,
+    /// That configuration file's content.
+    pub config: Option<Vec<u8>>,
+}
+
+/// Where the daemon's configuration file comes from in the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigPlace {
+    /// In the image (a changed configuration is a new image).
+    Image,
+    /// Mounted at the same path by the engine (a swarm config object): the image holds none,
+    /// and its command still names it.
+    Mounted,
 }
 
 /// Builds the image of the daemon `name` for `request` (the binary, the libraries it links,
@@ -34,6 +47,17 @@ pub fn build_image(
     request: &InstallRequest<'_>,
     default_config: &Path,
 ) -> Result<Built, BackendError> {
+    build_image_for(host, name, request, default_config, ConfigPlace::Image)
+}
+
+/// [`build_image`], with the configuration file in the image or mounted there (`place`).
+pub fn build_image_for(
+    host: &Host,
+    name: &str,
+    request: &InstallRequest<'_>,
+    default_config: &Path,
+    place: ConfigPlace,
+) -> Result<Built, BackendError> {
     let settings = request.settings;
     let parts = image_parts(host, request, default_config)?;
     let health = &settings.health_check;
@@ -42,7 +66,7 @@ pub fn build_image(
         architecture: parts.architecture,
         binary: &parts.binary,
         needs: parts.libraries,
-        config: parts.config.as_deref(),
+        config: parts.config.as_deref().filter(|_| place == ConfigPlace::Image),
         account: parts.account,
         entrypoint: vec![image::binary_path(name)],
         cmd: spec::daemon_command(name, parts.config.is_some(), request.sets, &settings.args),
@@ -63,7 +87,7 @@ pub fn build_image(
         .collect(),
     };
     let image = image::build(&spec).map_err(|err| BackendError::Render(format!("cannot build the image: {err}")))?;
-    Ok(Built { image, binary_len: parts.binary.len(), config_source: parts.config_source })
+    Ok(Built { image, binary_len: parts.binary.len(), config_source: parts.config_source, config: parts.config })
 }
 
 /// Everything the image holds, read from `host`; `default_config` is read when no `--config`

@@ -11,4 +11,4 @@ pub mod spec;
 pub mod tar;
 
 pub use backend::{ContainerBackend, ContainerLayout, Tool};
-pub use contents::{Built, account, build_image};
+pub use contents::{Built, ConfigPlace, account, build_image, build_image_for, host_limits};

@@ -156,7 +156,7 @@ pub(super) fn plan(
     let mut notes = Vec::new();
     let mut files = Vec::new();
     let (reference, identity, config) = if wanted.image.is_empty() {
-        let Built { image: built, binary_len, config_source } =
+        let Built { image: built, binary_len, config_source, .. } =
             build_image(host, name, request, &layout.places.config)?;
         let archive = layout.archive.display();
         notes.push(format!(
