@@ -327,7 +327,7 @@
 //!
 //! ```text
 //! my-daemon [run] [-- ARGS]   run in the foreground (the default)
-//! my-daemon install           [--platform auto|systemd|launchd|container|pepita|wos|native|kubernetes]
+//! my-daemon install           [--platform auto|systemd|launchd|container|pepita|wos|native|kubernetes|swarm]
 //!                             [--user|--system] [--dry-run] [--now] [--force] [--in-place] [--json]
 //! my-daemon start | stop | restart | reload | status [--json] | logs [-f] [-n N] | uninstall
 //! my-daemon config [--json] | check [--json] | --help | --version
@@ -366,7 +366,7 @@
 //! each platform, and which configuration keys apply there, is on the platform's page:
 //! [`platforms::systemd`], [`platforms::launchd`], [`platforms::native`],
 //! [`platforms::container`], [`platforms::pepita`], [`platforms::kubernetes`],
-//! [`platforms::wos`].
+//! [`platforms::wos`], [`platforms::swarm`].
 //!
 //! # Exit codes
 //!

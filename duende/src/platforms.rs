@@ -24,6 +24,9 @@ pub mod kubernetes {}
 #[doc = include_str!("platforms/wos.md")]
 pub mod wos {}
 
+#[doc = include_str!("platforms/swarm.md")]
+pub mod swarm {}
+
 #[cfg(test)]
 mod tests {
     use duende_runtime::config::platforms::{PlatformSettings, keys};
@@ -38,8 +41,7 @@ mod tests {
             "pepita" => ("src/platforms/pepita.md", include_str!("platforms/pepita.md")),
             "kubernetes" => ("src/platforms/kubernetes.md", include_str!("platforms/kubernetes.md")),
             "wos" => ("src/platforms/wos.md", include_str!("platforms/wos.md")),
-            // No platform reads it yet: the index page says so and lists its keys.
-            "swarm" => ("src/platforms/index.md", include_str!("platforms/index.md")),
+            "swarm" => ("src/platforms/swarm.md", include_str!("platforms/swarm.md")),
             _ => return None,
         })
     }
