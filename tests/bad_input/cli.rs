@@ -156,21 +156,21 @@ pub const CASES: &[Case] = &[
         &["--platform"],
         &[
             "error: a value is required for '--platform <PLATFORM>' but none was supplied",
-            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes]",
+            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes, swarm]",
         ],
     ),
     cli(
         &["--platform", "k8s"],
         &[
             "error: invalid value 'k8s' for '--platform <PLATFORM>'",
-            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes]",
+            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes, swarm]",
         ],
     ),
     cli(
         &["--platform", "Systemd"],
         &[
             "error: invalid value 'Systemd' for '--platform <PLATFORM>'",
-            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes]",
+            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes, swarm]",
             "tip: a similar value exists: 'systemd'",
         ],
     ),
@@ -178,7 +178,7 @@ pub const CASES: &[Case] = &[
         &["--platform", "sytemd"],
         &[
             "error: invalid value 'sytemd' for '--platform <PLATFORM>'",
-            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes]",
+            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes, swarm]",
             "tip: a similar value exists: 'systemd'",
         ],
     ),
@@ -186,7 +186,7 @@ pub const CASES: &[Case] = &[
         &["install", "--platform", "docker"],
         &[
             "error: invalid value 'docker' for '--platform <PLATFORM>'",
-            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes]",
+            "[possible values: auto, systemd, launchd, container, pepita, wos, native, kubernetes, swarm]",
         ],
     ),
     cli(
