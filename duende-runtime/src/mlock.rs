@@ -44,9 +44,10 @@
 //! service threads; `resources.thread_stack_bytes` sets both), populated and pinned whole by
 //! `MCL_FUTURE`, so they count the same in both figures. With one worker per core they are most
 //! of what locking costs beyond the binary: on the lean `01_counter` (release, 2 cores) `VmLck`
-//! is 12,500 kB after a reload with the defaults and 7,768 kB with `resources.worker_threads = 1`
-//! and `resources.thread_stack_bytes = 131072`, of which 7,224 kB is the binary, its libraries
-//! and heap as locked before any thread starts (`bench/lean/tests/memlock.rs`).
+//! is 12,500 kB after a reload with the defaults; with `resources.worker_threads = 1` and
+//! `resources.thread_stack_bytes = 131072` the most it is charged for, reloads included, is
+//! 7,928 kB, of which 7,380 kB is the binary, its libraries and heap as locked before any thread
+//! starts (`bench/lean/tests/memlock.rs`).
 //!
 //! `MCL_ONFAULT` is not used. It pins less (untouched stack and code pages stay out), but it does
 //! not shrink `VmLck`, which the limit is charged for, and it leaves every page not yet touched
