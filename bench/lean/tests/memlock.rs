@@ -17,6 +17,12 @@
 //! with one 2 MiB stack per core and the optimizer off, the counter's real use passes the 8 MiB
 //! hard limit of an unprivileged process (and of root without `CAP_SYS_RESOURCE`), which no test
 //! may raise. Hence release only: an unoptimized binary maps more code than that limit on its own.
+//!
+//! Known failure, not understood yet: run by `scripts/test` (CI), the measurement gave 8,048 KiB
+//! (7,924–7,928 KiB when run on its own, here and from the same CI checkout) and the counter died
+//! in its reload at exactly that limit (`memory allocation of 7 bytes failed`). Something in that
+//! environment makes the limited run need more than the measured peak, or the measurement miss
+//! it; `scripts/test` does not run this test until that is found.
 #![cfg(all(target_os = "linux", not(debug_assertions)))]
 
 use std::io::{BufRead, BufReader};
