@@ -350,6 +350,16 @@ pub fn show_output(out: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// The first JSON line of a finished `status --json`'s standard output; panics showing the
+/// output when there is none.
+pub fn json_of(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON from status: {}", show_output(out)))
+}
+
 /// One journal entry's fields, from `journalctl -o json` (string values only; binary ones are
 /// shown as arrays of numbers by journalctl and are skipped).
 pub type JournalEntry = std::collections::BTreeMap<String, String>;

@@ -17,25 +17,16 @@
 //! process observed ready (observed by polling `status --json`, so it includes one poll).
 #![cfg(feature = "root-tests")]
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use duende_tests::nobody::Nobody;
-use duende_tests::sandbox::{Systemd, show_output};
+use duende_tests::sandbox::{Systemd, json_of, show_output};
 use serde_json::Value;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_probe");
 const KILLS: u64 = 100;
 /// How long one restart may take before the test gives up on it (patience, not a threshold).
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn json_of(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with('{'))
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no JSON from status: {}", show_output(out)))
-}
 
 fn alive(pid: u64) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

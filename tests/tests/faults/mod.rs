@@ -77,13 +77,7 @@ pub fn differences(now: &Listing, want: &Listing) -> Vec<String> {
     out
 }
 
-pub fn json_of(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with('{'))
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no JSON from status: {}", show_output(out)))
-}
+pub use duende_tests::sandbox::json_of;
 
 /// Runs the probe at a binary path with ARGS (the platform flag added); `Some(N)` sets the hook.
 pub type RunProbe<'a> = &'a dyn Fn(&str, &[&str], Option<usize>) -> Output;
