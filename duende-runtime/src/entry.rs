@@ -421,8 +421,9 @@ where
         let latency = live.mark_ready();
         tracing::info!(pid = crate::platform::env::process_id(), after = ?latency, "ready");
         // A moment after READY, once the tail of starting up (the first round of `run`, the
-        // tasks started at READY) is over too: one timer, once.
-        let _trim = trim.then(|| {
+        // tasks started at READY) is over too: one timer, once. Not while memory is locked:
+        // locked pages cannot be handed back, and reading the maps would only grow the heap.
+        let _trim = (trim && !mlock::holds()).then(|| {
             AbortOnDrop(tokio::spawn(async {
                 tokio::time::sleep(crate::trim::AFTER_READY).await;
                 match crate::trim::trim_startup_pages() {
@@ -559,12 +560,24 @@ impl<D: Daemon> Reloads<D> {
 
     /// Reloads once per queued request until none is left. A request queued as this ends either
     /// sees `running` false and starts a thread, or is seen here and served.
+    ///
+    /// While memory is locked the thread stays for the next request instead (until the queue
+    /// closes): a new thread would map and lock a new signal stack for each reload, for a moment
+    /// above the `VmLck` an operator reads afterwards, so a limit set to that reading could fail
+    /// the next reload. Kept, the most a reload needs stays in `VmLck` (see [`mlock`]).
     fn drain(&self) {
         use std::sync::atomic::Ordering::SeqCst;
         let requests = || self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             while requests().try_recv().is_ok() {
                 self.reloader.reload();
+            }
+            if mlock::holds() {
+                // Only this thread takes from the queue, so holding its lock while waiting is fine.
+                while requests().blocking_recv().is_some() {
+                    self.reloader.reload();
+                }
+                return;
             }
             self.running.store(false, SeqCst);
             if requests().is_empty() || self.running.swap(true, SeqCst) {

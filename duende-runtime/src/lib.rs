@@ -23,7 +23,8 @@
 //! while the daemon keeps every worker busy. It keeps the shutdown deadline too, on the kernel's
 //! interval timer (SIGALRM). The others exist only while they have work: `duende-reload` while
 //! reload requests are queued (loading is blocking I/O and the daemon's own `validate`, which may
-//! neither wait for a worker nor hold one), and `duende-metrics` when metrics are on
+//! neither wait for a worker nor hold one; while memory is locked it stays once started, see
+//! [`mlock`]), and `duende-metrics` when metrics are on
 //! ([`metrics`]: upkeep, one wake-up per interval). The README's "Threads" table says the same
 //! with the figures.
 #![warn(missing_docs)]

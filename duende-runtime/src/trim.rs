@@ -9,7 +9,9 @@
 //! back with a minor fault, without I/O. Nothing a daemon wrote is touched: a mapping that holds
 //! any page of its own (`Anonymous` in smaps, such as the relocated read-only data, or text a
 //! debugger patched) is left whole, and so is locked memory (`resources.lock_memory`: what is
-//! locked stays resident, which is what locking is for).
+//! locked stays resident, which is what locking is for). While the whole process is locked there
+//! is nothing to hand back, so the trim does not run at all: reading the maps would only grow the
+//! locked heap, at a moment that depends on timing.
 //!
 //! This is what the kernel would do by itself under memory pressure; doing it at once makes an
 //! idle daemon's resident set what it uses. `resources.trim_after_ready = false` keeps the pages.

@@ -136,7 +136,7 @@ pub struct Resources {
     pub lock_memory_required: bool,
     /// Once ready, hand back to the kernel the pages of the binary's code and constant data that
     /// only starting up used (see `duende_runtime::trim`); they come back from the page cache,
-    /// without I/O, when that code runs again.
+    /// without I/O, when that code runs again. Nothing is trimmed while memory is locked.
     pub trim_after_ready: bool,
     /// Worker threads of the async runtime (default: one per CPU the daemon may use).
     pub worker_threads: Option<u64>,
