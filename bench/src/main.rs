@@ -1,6 +1,7 @@
 //! Measures duende's daemon against the same duties written by hand and against a bare tokio floor,
 //! in the same run, and prints the figures side by side with their ratios: start-to-ready (READY=1
-//! on a NOTIFY_SOCKET bound here), SIGTERM-to-exit, wake-ups of an idle daemon over 10 s (context
+//! on a NOTIFY_SOCKET bound here), SIGTERM-to-exit (20 ms after READY, as a restart sees it, and
+//! 1 s after, once duende's trim after READY is over, as a daemon that has run a while sees it), wake-ups of an idle daemon over 10 s (context
 //! switches of all its threads, from /proc), RSS and threads.
 //!
 //! The daemon is the README's `01_counter` (`duende-counter`, built from `examples/01_counter.rs`)
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use duende_bench::{context_switches, drain, median, scratch_dir, spawn_quiet, status_field, terminate, wait_ready};
 
-const RUNS: usize = 9;
+const RUNS: usize = 15;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
 const IDLE_INSTANCES: usize = 9;
 /// The configuration both counters read; `--set` then overrides the interval, so an idle counter
@@ -44,6 +45,8 @@ struct Subject {
 struct Figures {
     ready: Vec<Duration>,
     exit: Vec<Duration>,
+    /// TERM->exit of an instance that ran [`SETTLED`] first (duende's trim after READY is over).
+    exit_settled: Vec<Duration>,
     wakeups: u64,
     rss_kib: u64,
     /// The anonymous part of the RSS (heap, stacks); the rest is mapped files, mostly the text
@@ -88,17 +91,27 @@ fn main() -> Result<(), String> {
 
     let mut figures: Vec<Figures> = subjects
         .iter()
-        .map(|_| Figures { ready: Vec::new(), exit: Vec::new(), wakeups: 0, rss_kib: 0, anon_kib: 0, threads: 0 })
+        .map(|_| Figures {
+            ready: Vec::new(),
+            exit: Vec::new(),
+            exit_settled: Vec::new(),
+            wakeups: 0,
+            rss_kib: 0,
+            anon_kib: 0,
+            threads: 0,
+        })
         .collect();
     // Warm the page cache, then alternate the subjects so drift hits all alike.
     for s in &subjects {
-        let _ = start_and_stop(s, &config, &socket, &socket_path)?;
+        let _ = start_and_stop(s, &config, &socket, &socket_path, JUST_READY)?;
     }
     for _ in 0..RUNS {
         for (s, f) in subjects.iter().zip(figures.iter_mut()) {
-            let (ready, exit) = start_and_stop(s, &config, &socket, &socket_path)?;
+            let (ready, exit) = start_and_stop(s, &config, &socket, &socket_path, JUST_READY)?;
             f.ready.push(ready);
             f.exit.push(exit);
+            let (_, exit) = start_and_stop(s, &config, &socket, &socket_path, SETTLED)?;
+            f.exit_settled.push(exit);
         }
     }
     // Idle: every instance of every subject at once, so they share the same window of machine
@@ -171,17 +184,23 @@ fn spawn(s: &Subject, config: &Path, socket: &Path) -> Result<Child, String> {
     spawn_quiet(command, socket)
 }
 
+/// How long after READY the start/stop runs send SIGTERM: at once, as a restart does.
+const JUST_READY: Duration = Duration::from_millis(20);
+/// And as a daemon that has run a while sees it: after duende's trims (at READY and 250 ms after).
+const SETTLED: Duration = Duration::from_secs(1);
+
 fn start_and_stop(
     s: &Subject,
     config: &Path,
     socket: &UnixDatagram,
     path: &Path,
+    after_ready: Duration,
 ) -> Result<(Duration, Duration), String> {
     let start = Instant::now();
     let mut child = spawn(s, config, path)?;
     wait_ready(socket, &child)?;
     let ready = start.elapsed();
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(after_ready);
     let stop = Instant::now();
     terminate(&child);
     let status = child.wait().map_err(|e| e.to_string())?;
@@ -203,16 +222,18 @@ fn report(subjects: &[Subject], f: &[Figures]) {
         IDLE_WINDOW.as_secs()
     );
     println!("configured subjects run with --config FILE --set {SET}");
+    println!("TERM->exit: {} ms after READY, and (settled) {} s after", JUST_READY.as_millis(), SETTLED.as_secs());
     println!(
-        "{:<18} {:>12} {:>12} {:>14} {:>11} {:>13} {:>8}",
-        "", "start->READY", "TERM->exit", "idle wake-ups", "RSS", "of it anon", "threads"
+        "{:<18} {:>12} {:>12} {:>10} {:>14} {:>11} {:>13} {:>8}",
+        "", "start->READY", "TERM->exit", "settled", "idle wake-ups", "RSS", "of it anon", "threads"
     );
     for (s, f) in subjects.iter().zip(f) {
         println!(
-            "{:<18} {:>12} {:>12} {:>14} {:>7} KiB {:>9} KiB {:>8}",
+            "{:<18} {:>12} {:>12} {:>10} {:>14} {:>7} KiB {:>9} KiB {:>8}",
             s.label,
             ms(median(f.ready.iter().copied())),
             ms(median(f.exit.iter().copied())),
+            ms(median(f.exit_settled.iter().copied())),
             f.wakeups,
             f.rss_kib,
             f.anon_kib,
@@ -221,6 +242,7 @@ fn report(subjects: &[Subject], f: &[Figures]) {
     }
     let ready = |f: &Figures| median(f.ready.iter().copied()).as_secs_f64();
     let exit = |f: &Figures| median(f.exit.iter().copied()).as_secs_f64();
+    let settled = |f: &Figures| median(f.exit_settled.iter().copied()).as_secs_f64();
     let ratio = |a: f64, b: f64| {
         if b > 0.0 {
             format!("{:.2}x", a / b)
@@ -242,6 +264,7 @@ fn report(subjects: &[Subject], f: &[Figures]) {
         row("RSS anon", x.anon_kib as f64, hw.anon_kib as f64, floor.anon_kib as f64);
         row("wake-ups", x.wakeups as f64, hw.wakeups as f64, floor.wakeups as f64);
         row("TERM->exit", exit(x), exit(hw), exit(floor));
+        row("settled", settled(x), settled(hw), settled(floor));
     }
     let (hw, ours) = (&f[HANDWRITTEN], &f[DUENDE]);
     let verdict = |ok: bool| if ok { "meets target" } else { "MISSES target" };
@@ -266,6 +289,12 @@ fn report(subjects: &[Subject], f: &[Figures]) {
     );
     let exit_ratio = exit(ours) / exit(hw);
     println!("  TERM->exit    {exit_ratio:.2}x (target <= 1.2x)  {}", verdict(exit_ratio <= 1.2));
+    let settled_ratio = settled(ours) / settled(hw);
+    println!(
+        "  TERM->exit    {settled_ratio:.2}x settled, {} s after READY (target <= 1.2x)  {}",
+        SETTLED.as_secs(),
+        verdict(settled_ratio <= 1.2)
+    );
     println!(
         "  threads       {} vs {} hand-written, {} floor (see duende-runtime's docs for each thread)",
         ours.threads, hw.threads, f[FLOOR].threads

@@ -420,11 +420,15 @@ where
         link.ready("running");
         let latency = live.mark_ready();
         tracing::info!(pid = crate::platform::env::process_id(), after = ?latency, "ready");
-        // A moment after READY, once the tail of starting up (the first round of `run`, the
-        // tasks started at READY) is over too: one timer, once. Not while memory is locked:
-        // locked pages cannot be handed back, and reading the maps would only grow the heap.
+        // At READY, and a moment after, once the tail of starting up (the first round of `run`,
+        // the tasks started at READY) is over too: one timer, once (see `trim::AFTER_READY`).
+        // Not while memory is locked: locked pages cannot be handed back, and reading the maps
+        // would only grow the heap.
         let _trim = (trim && !mlock::holds()).then(|| {
             AbortOnDrop(tokio::spawn(async {
+                if let Err(err) = crate::trim::trim_startup_pages() {
+                    tracing::warn!("cannot hand back the startup pages: {err}");
+                }
                 tokio::time::sleep(crate::trim::AFTER_READY).await;
                 match crate::trim::trim_startup_pages() {
                     Ok(trimmed) => tracing::debug!(
