@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use duende_bench::{context_switches, drain, median, scratch_dir, spawn_quiet, status_field, terminate, wait_ready};
 
-const RUNS: usize = 15;
+const RUNS: usize = 51;
+/// Runs of the settled series: each waits a second.
+const SETTLED_RUNS: usize = 25;
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
 const IDLE_INSTANCES: usize = 9;
 /// The configuration both counters read; `--set` then overrides the interval, so an idle counter
@@ -110,6 +112,11 @@ fn main() -> Result<(), String> {
             let (ready, exit) = start_and_stop(s, &config, &socket, &socket_path, JUST_READY)?;
             f.ready.push(ready);
             f.exit.push(exit);
+        }
+    }
+    // Apart, so the rounds above stay short (drift between subjects of a round stays small).
+    for _ in 0..SETTLED_RUNS {
+        for (s, f) in subjects.iter().zip(figures.iter_mut()) {
             let (_, exit) = start_and_stop(s, &config, &socket, &socket_path, SETTLED)?;
             f.exit_settled.push(exit);
         }
@@ -218,7 +225,7 @@ fn ms(d: Duration) -> String {
 
 fn report(subjects: &[Subject], f: &[Figures]) {
     println!(
-        "duende bench: medians of {RUNS} start/stop runs per subject; idle: medians of {IDLE_INSTANCES} instances each over {}s",
+        "duende bench: medians of {RUNS} start/stop runs per subject ({SETTLED_RUNS} settled); idle: medians of {IDLE_INSTANCES} instances each over {}s",
         IDLE_WINDOW.as_secs()
     );
     println!("configured subjects run with --config FILE --set {SET}");
