@@ -25,9 +25,9 @@
 /// there, 4.4 MB of it its binary's code (the hand-written equivalent holds 4 MB). The tail of
 /// starting up (the first round of `run`, the tasks started at READY) maps some back; by this
 /// delay it is over, and the second trim hands that back too. Measured with `perf` tracepoints
-/// (median of 10 stops 20 ms after READY): the kernel's teardown after the last thread ends took
-/// 300–440 µs with one trim 250 ms after READY and 230–300 µs with these two, and the hand-written
-/// equivalent's 250–285 µs.
+/// (medians of 10 stops 20 ms after READY, several rounds): the kernel's teardown after the last
+/// thread ends took 300–440 µs with one trim 250 ms after READY and 160–300 µs with these two; the
+/// hand-written equivalent's took 160–285 µs.
 pub const AFTER_READY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a trim handed back.
