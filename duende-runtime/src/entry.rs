@@ -426,8 +426,9 @@ where
         // would only grow the heap.
         let _trim = (trim && !mlock::holds()).then(|| {
             AbortOnDrop(tokio::spawn(async {
+                // A failure here is said once, by the second pass, which meets the same cause.
                 if let Err(err) = crate::trim::trim_startup_pages() {
-                    tracing::warn!("cannot hand back the startup pages: {err}");
+                    tracing::debug!("cannot hand back the startup pages at READY: {err}");
                 }
                 tokio::time::sleep(crate::trim::AFTER_READY).await;
                 match crate::trim::trim_startup_pages() {
