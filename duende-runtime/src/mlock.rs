@@ -687,12 +687,19 @@ mod sys {
         if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
+    /// Whether the operator set any of these malloc parameters, each named by its environment
+    /// variable and its `GLIBC_TUNABLES` name: duende then leaves all of them alone.
+    #[cfg(target_env = "gnu")]
+    fn set_by_environment(parameters: &[(&str, &str)]) -> bool {
+        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        parameters.iter().any(|(var, tunable)| std::env::var_os(var).is_some() || tunables.contains(tunable))
+    }
+
     /// Caps glibc's malloc arenas at one (see the module doc), unless the environment set a cap;
     /// says what was done, for the plan.
     #[cfg(target_env = "gnu")]
     pub(super) fn cap_malloc_arenas() -> String {
-        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-        if std::env::var_os("MALLOC_ARENA_MAX").is_some() || tunables.contains("glibc.malloc.arena_max") {
+        if set_by_environment(&[("MALLOC_ARENA_MAX", "glibc.malloc.arena_max")]) {
             return "malloc arenas left as the environment sets them (MALLOC_ARENA_MAX or GLIBC_TUNABLES); each \
                     arena past the first is a 64 MiB reservation that MCL_FUTURE counts as locked"
                 .to_owned();
@@ -716,13 +723,11 @@ mod sys {
     /// unless the environment set any of the three; says what was done, for the plan.
     #[cfg(target_env = "gnu")]
     pub(super) fn keep_heap() -> String {
-        const SET_BY_ENV: [(&str, &str); 3] = [
+        if set_by_environment(&[
             ("MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold"),
             ("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"),
             ("MALLOC_TOP_PAD_", "glibc.malloc.top_pad"),
-        ];
-        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-        if SET_BY_ENV.iter().any(|(var, tunable)| std::env::var_os(var).is_some() || tunables.contains(tunable)) {
+        ]) {
             return "malloc's trimming left as the environment sets it (MALLOC_*_ or GLIBC_TUNABLES)".to_owned();
         }
         // glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX): 32 MiB on 64-bit targets.
