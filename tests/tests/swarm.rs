@@ -312,6 +312,20 @@ fn a_swarm_service_scales_rolls_and_rolls_back() {
     assert_eq!(configs.lines().filter(|c| c.starts_with("probe-")).count(), 1, "the bad object is removed: {configs}");
     site.configure("label = \"two\"");
 
+    // The engine prunes a service's task history as it goes, so a task `service ps` listed can be
+    // gone when the backend inspects it: inspect then prints the tasks it found, fails, and names
+    // the missing one as not found. The backend reads the found ones (swarm/backend.rs `tasks`).
+    let listed = docker_ok(&["service", "ps", "--quiet", "--no-trunc", "probe"]);
+    let first = listed.split_whitespace().next().expect("the service has tasks");
+    let out = docker(&["inspect", "--type", "task", first, "duendeprunedtask000000000"]);
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(!out.status.success() && found[0]["ID"] == first, "{}", show_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duendeprunedtask000000000 not found"),
+        "{}",
+        show_output(&out)
+    );
+
     // reload: SIGHUP to every task, each daemon's verdict.
     let out = site.ok(&["reload"]);
     assert!(out.contains("reloaded in 3 tasks"), "{out}");

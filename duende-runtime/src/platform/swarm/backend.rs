@@ -193,8 +193,17 @@ impl<R: CommandRunner> SwarmBackend<R> {
         }
         let mut words = vec!["inspect", "--type", "task"];
         words.extend(ids);
-        let json = self.run_ok(&tool.command(&words))?;
-        observe::parse_tasks(&json).map_err(|err| BackendError::Render(err.to_string()))
+        let invocation = tool.command(&words);
+        let output = self.run(&invocation)?;
+        // The engine prunes a service's task history as it goes, so a task listed a moment ago
+        // may be gone: inspect then prints the tasks it found and fails naming the others.
+        if !output.succeeded() && !only_vanished(&output.stderr) {
+            return Err(BackendError::Command { invocation, status: output.status, stderr: output.stderr });
+        }
+        if output.stdout.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        observe::parse_tasks(&output.stdout).map_err(|err| BackendError::Render(err.to_string()))
     }
 
     /// The tasks that should run and have a container on this node: (task, health, pid).
@@ -354,6 +363,17 @@ impl<R: CommandRunner> SwarmBackend<R> {
 fn endpoint_of(invocation: &Invocation) -> Option<String> {
     let at = invocation.args.iter().position(|a| a == "--host")?;
     invocation.args.get(at + 1).cloned()
+}
+
+/// Whether every complaint of a failed `inspect` is of an object that no longer exists (`Error
+/// response from daemon: task ... not found`, `Error: No such task: ...`).
+fn only_vanished(stderr: &str) -> bool {
+    let mut lines = stderr.lines().map(str::trim).filter(|line| !line.is_empty()).peekable();
+    lines.peek().is_some()
+        && lines.all(|line| {
+            let line = line.to_lowercase();
+            line.contains("not found") || line.contains("no such task")
+        })
 }
 
 #[cfg(test)]

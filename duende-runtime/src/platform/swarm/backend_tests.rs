@@ -46,6 +46,11 @@ fn check_says_whether_the_engine_is_a_manager_and_how_to_make_it_one() {
 
 /// A backend with a record of `replicas` (0: global) installed under a temporary root.
 fn installed(root: &Path, replicas: u32) -> SwarmBackend<RecordingRunner> {
+    installed_with(root, replicas, RecordingRunner::new())
+}
+
+/// The same, answering from `runner`'s script.
+fn installed_with(root: &Path, replicas: u32, runner: RecordingRunner) -> SwarmBackend<RecordingRunner> {
     let record = Record {
         endpoint: Some("unix:///d.sock".into()),
         service: "demo".into(),
@@ -59,7 +64,7 @@ fn installed(root: &Path, replicas: u32) -> SwarmBackend<RecordingRunner> {
     let text = record::render("demo", &record, &Manifest::default()).unwrap_or_default();
     std::fs::create_dir_all(root.join("etc/demo")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(root.join("etc/demo/demo.swarm.toml"), text).unwrap_or_else(|e| panic!("{e}"));
-    SwarmBackend::with_runner(RecordingRunner::new(), host(root))
+    SwarmBackend::with_runner(runner, host(root))
 }
 
 fn words(action: &Action) -> String {
@@ -100,4 +105,44 @@ fn without_a_record_nothing_is_installed() {
     assert!(matches!(err, Some(BackendError::NotInstalled { .. })), "{err:?}");
     let observed = backend.observe(&SERVICE).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(observed.state(), crate::platform::status::ServiceState::NotInstalled);
+}
+
+/// `docker inspect --type task` of a task the engine pruned since `service ps` listed it: the
+/// found tasks on stdout, `not found` for the other, exit 1.
+fn pruned_between_ps_and_inspect(inspect: CommandOutput) -> Result<String, BackendError> {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let service = r#"[{"ID":"s1","Spec":{"Mode":{"Replicated":{"Replicas":1}},
+        "TaskTemplate":{"ContainerSpec":{"Image":"localhost/demo:abc"}}}}]"#;
+    let runner = RecordingRunner::new()
+        .reply(Ok(CommandOutput::success(service)))
+        .reply(Ok(CommandOutput::success("t1\nt0\n")))
+        .reply(Ok(inspect));
+    let backend = installed_with(root.path(), 1, runner);
+    let observed = backend.observe(&SERVICE)?;
+    let calls: Vec<String> = backend.runner_calls().iter().map(ToString::to_string).collect();
+    assert_eq!(calls[2], "docker --host unix:///d.sock inspect --type task t1 t0");
+    Ok(format!("{:?} {}", observed.state(), observed.status.manager["Replicas"]))
+}
+
+#[test]
+fn a_task_pruned_between_listing_and_inspecting_is_history_gone_not_an_error() {
+    let found = r#"[{"ID":"t1","Slot":1,"DesiredState":"running","Status":{"State":"running"}}]"#;
+    let pruned = CommandOutput {
+        status: Some(1),
+        stdout: found.to_owned(),
+        stderr: "Error response from daemon: task t0 not found\n".to_owned(),
+    };
+    let seen = pruned_between_ps_and_inspect(pruned).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(seen, "Running 1/1");
+    let all_gone =
+        CommandOutput { status: Some(1), stdout: "[]\n".to_owned(), stderr: "Error: No such task: t1\n".to_owned() };
+    assert_eq!(pruned_between_ps_and_inspect(all_gone).unwrap_or_else(|e| panic!("{e}")), "Starting 0/1");
+    // Any other complaint is still an error, named with the command.
+    let refused = CommandOutput {
+        status: Some(1),
+        stdout: String::new(),
+        stderr: "Error response from daemon: task t0 not found\npermission denied\n".to_owned(),
+    };
+    let err = pruned_between_ps_and_inspect(refused).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("inspect --type task t1 t0") && err.contains("permission denied"), "{err}");
 }
