@@ -283,7 +283,7 @@ fn lifecycle(engine: Engine) {
     // A new configuration whose daemon never becomes ready: rolled back to the running one.
     site.configure("shutdown_timeout = \"5s\"\nrestart = \"never\"\n[health_check]\ninterval = \"1s\"\ntimeout = \"5s\"\nretries = 2\n[app]\nfail_init = true\n");
     let out = site.duende(&["install"]);
-    assert!(!out.status.success(), "a daemon failing init must not install:\n{}", show_output(&out));
+    assert_eq!(out.status.code(), Some(71), "a daemon failing init must not install:\n{}", show_output(&out));
     let status = site.status();
     assert_eq!(status["state"], "running", "the previous container runs again: {status}");
     assert_eq!(status["manager"]["Image"], first_image.as_str());

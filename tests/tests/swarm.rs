@@ -291,7 +291,7 @@ fn a_swarm_service_scales_rolls_and_rolls_back() {
     // A configuration whose daemon never becomes healthy: the engine rolls back, install fails.
     site.configure("label = \"bad\"\nunhealthy_after_ms = 1");
     let out = site.duende(&["install"]);
-    assert!(!out.status.success(), "a rolled back update must fail the install:\n{}", show_output(&out));
+    assert_eq!(out.status.code(), Some(71), "a rolled back update must fail the install:\n{}", show_output(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rolled the update back"), "{}", show_output(&out));
     eprintln!("install of a never-healthy configuration ({:?}):\n{}", out.status.code(), show_output(&out));
     let status = site.status();

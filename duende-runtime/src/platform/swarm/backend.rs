@@ -741,11 +741,16 @@ impl<R: CommandRunner> Backend for SwarmBackend<R> {
                         .map(|t| format!("task {} (slot {}): {}", t.id, t.slot, t.message))
                         .collect();
                     failures.truncate(3);
-                    return Err(BackendError::Rejected(format!(
-                        "the engine rolled the update back ({message}): a new task did not become healthy within the \
-                         update's monitor window, and the previous version serves again{}",
-                        failures.iter().map(|f| format!("\n  {f}")).collect::<String>()
-                    )));
+                    // As a new version that never became ready on any other platform (exit 71).
+                    return Err(BackendError::NotObserved {
+                        expected: ServiceState::Running,
+                        observed: ServiceState::Failed,
+                        detail: format!(
+                            "the engine rolled the update back ({message}): a new task did not become healthy within \
+                             the update's monitor window, and the previous version serves again{}",
+                            failures.iter().map(|f| format!("\n  {f}")).collect::<String>()
+                        ),
+                    });
                 }
                 "paused" | "rollback_paused" => {
                     return Err(BackendError::NotObserved {
