@@ -1,8 +1,9 @@
 //! Measures duende's daemon against the same duties written by hand and against a bare tokio floor,
 //! in the same run, and prints the figures side by side with their ratios: start-to-ready (READY=1
 //! on a NOTIFY_SOCKET bound here), SIGTERM-to-exit (20 ms after READY, as a restart sees it, and
-//! 1 s after, once duende's trim after READY is over, as a daemon that has run a while sees it), wake-ups of an idle daemon over 10 s (context
-//! switches of all its threads, from /proc), RSS and threads.
+//! 1 s after, once duende's trim after READY is over, as a daemon that has run a while sees it),
+//! wake-ups of an idle daemon over 10 s (context switches of all its threads, from /proc), RSS and
+//! threads.
 //!
 //! The daemon is the README's `01_counter` (`duende-counter`, built from `examples/01_counter.rs`)
 //! started as a deployment starts it, with a configuration file and a `--set`; the hand-written

@@ -741,7 +741,7 @@ impl<R: CommandRunner> Backend for SwarmBackend<R> {
                         .map(|t| format!("task {} (slot {}): {}", t.id, t.slot, t.message))
                         .collect();
                     failures.truncate(3);
-                    // As a new version that never became ready on any other platform (exit 71).
+                    // Exit 71, as for a new version that never becomes ready under systemd or a container engine.
                     return Err(BackendError::NotObserved {
                         expected: ServiceState::Running,
                         observed: ServiceState::Failed,
